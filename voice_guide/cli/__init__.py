@@ -1,0 +1,63 @@
+"""The `voice-guide` command. Each subcommand lives in its own module of this package.
+
+A subcommand module has `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`, and
+imports heavy things (audio, engines) inside `run`, so `voice-guide check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> module, in the order `voice-guide --help` lists them.
+SUBCOMMANDS: dict[str, str] = {
+    "run": "voice_guide.cli.run",
+    "check": "voice_guide.cli.check",
+    "simulate": "voice_guide.cli.simulate",
+    "listen": "voice_guide.cli.listen",
+    "eval": "voice_guide.cli.evaluate",
+    "say": "voice_guide.cli.say",
+    "devices": "voice_guide.cli.devices",
+    "models": "voice_guide.cli.models",
+    "history": "voice_guide.cli.history",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voice-guide",
+        description="Offline, hands-free, voice-guided massage protocol assistant.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # not built yet
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
+    return parser
+
+
+def fail(message: str) -> int:
+    """Print a one-line error on stderr; the exit status for a user error."""
+    print(f"voice-guide: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,91 @@
+"""The spoken vocabulary: whole-utterance phrases mapped to commands.
+
+Typed commands (`run --text`, `simulate --script`) and the recognizers share this one table, so
+"go on" means the same thing whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    NEXT = "next"
+    BACK = "back"
+    REPEAT = "repeat"
+    TIME_LEFT = "time_left"
+    WHERE = "where"
+    PAUSE = "pause"
+    RESUME = "resume"
+    SKIP = "skip"
+    DETAILS = "details"
+    HELP = "help"
+    END = "end"
+    YES = "yes"
+    NO = "no"
+    LIGHTER = "lighter"
+    DEEPER = "deeper"
+    GOOD = "good"
+
+
+PHRASES: dict[Command, tuple[str, ...]] = {
+    Command.NEXT: ("next", "next step", "go", "go on", "continue", "forward", "ready"),
+    Command.BACK: ("back", "go back", "previous", "backward"),
+    Command.REPEAT: ("repeat", "say again", "again", "repeat that"),
+    Command.TIME_LEFT: ("how long", "how much time", "time left", "how much longer"),
+    Command.WHERE: ("where am i", "what step", "which step"),
+    Command.PAUSE: ("pause", "stop", "wait", "hold on"),
+    Command.RESUME: ("resume",),
+    Command.SKIP: ("skip", "skip step"),
+    Command.DETAILS: ("details", "explain", "tell me more"),
+    Command.HELP: ("help", "what can i say"),
+    Command.END: ("end session", "finish session"),
+    Command.YES: ("yes",),
+    Command.NO: ("no",),
+    Command.LIGHTER: ("lighter", "softer", "less"),
+    Command.DEEPER: ("deeper", "harder", "firmer"),
+    Command.GOOD: ("good", "fine", "perfect", "that's good"),
+}
+
+# Commands that work in every state of a session (the small global set users rely on).
+GLOBAL_COMMANDS: frozenset[Command] = frozenset(
+    {
+        Command.NEXT,
+        Command.BACK,
+        Command.REPEAT,
+        Command.TIME_LEFT,
+        Command.WHERE,
+        Command.PAUSE,
+        Command.RESUME,
+        Command.SKIP,
+        Command.DETAILS,
+        Command.HELP,
+        Command.END,
+    }
+)
+CONFIRM_COMMANDS: frozenset[Command] = frozenset({Command.YES, Command.NO})
+CLIENT_ANSWERS: frozenset[Command] = frozenset({Command.LIGHTER, Command.DEEPER, Command.GOOD})
+ALL_COMMANDS: frozenset[Command] = frozenset(Command)
+
+
+def parse(utterance: str) -> Command | None:
+    """The command an utterance means, or None. Only a whole utterance counts."""
+    return _BY_PHRASE.get(normalize(utterance))
+
+
+def phrases_for(commands: frozenset[Command] | set[Command]) -> list[str]:
+    """Every phrase of the given commands, in table order (for grammars)."""
+    return [p for command, phrases in PHRASES.items() if command in commands for p in phrases]
+
+
+def normalize(utterance: str) -> str:
+    """Lower case, apostrophes kept, other punctuation dropped, single spaces."""
+    text = utterance.lower().replace("’", "'")
+    text = re.sub(r"[^a-z' ]+", " ", text)
+    return " ".join(text.split())
+
+
+_BY_PHRASE: dict[str, Command] = {
+    phrase: command for command, phrases in PHRASES.items() for phrase in phrases
+}

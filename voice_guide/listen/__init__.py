@@ -1,0 +1,1 @@
+"""Listening: segmenter (speech/silence), recognizers (pocketsphinx, vosk) behind one interface."""

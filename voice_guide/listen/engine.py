@@ -1,0 +1,34 @@
+"""The one interface every recognizer engine implements.
+
+The segmenter cuts the 16 kHz mono stream into utterances (`Segment`); an engine decides whether
+one utterance is, as a whole, one of the commands the session accepts right now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from voice_guide.commands import Command
+from voice_guide.events import Heard
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """One utterance: int16 mono samples at 16 kHz, with its place in stream time (seconds)."""
+
+    audio: np.ndarray
+    start: float
+    end: float
+
+
+class Recognizer(Protocol):
+    name: str
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        """The command this whole utterance is, among `commands`; None for anything else."""
+        ...
