@@ -17,7 +17,7 @@ from voice_guide.commands import Command
 
 
 class Route(StrEnum):
-    """Where a spoken text goes: the practitioner's earbuds, or the room speaker the client hears."""
+    """Where a text is spoken: the practitioner's earbuds, or the room speaker the client hears."""
 
     PRACTITIONER = "practitioner"
     ROOM = "room"

@@ -2,12 +2,27 @@
 
 `load(path) -> Script`. A Script is flat: repeats are expanded, so every `Step` is one move at
 one position in the session, knowing its seed number, the move it performs (`origin`) and side.
+The file format is described at the top of `protocol.yaml`; `protocol.schema.json` is the same
+for editors.
+
+Validation reads the YAML node tree (safe: plain data only) so every problem names its line:
+`FILE:LINE: field.path: what was expected`, e.g. `protocol.yaml:41: steps[4].seconds: ...`
+(list items counted from 1). All problems of a file are reported at once, in line order.
+
+Repeats: a repeat step names ordinary moves only. A repeat of a repeat step, or of itself, is an
+error rather than a recursive expansion: it keeps a file's meaning obvious and makes loops
+impossible.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,545 @@ class Script:
 
 
 class ProtocolError(ValueError):
-    """A protocol file is wrong: says the file, the line and the field path, and what was expected."""
+    """A protocol file is wrong: says the file, the line and the field path, and what was expected.
+
+    `problems` holds one line per problem (`FILE:LINE: field.path: what was expected`); the
+    message is those lines joined.
+    """
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, problems: Iterable[str]) -> ProtocolError:
+        problems = tuple(problems)
+        return cls("\n".join(problems), problems)
 
 
 DEFAULT_PROTOCOL = Path(__file__).resolve().parent.parent / "protocol.yaml"
+
+
+def load(path: Path | str = DEFAULT_PROTOCOL) -> Script:
+    """Read, validate and expand a protocol file. Raises `ProtocolError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProtocolError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ProtocolError(f"{path}: cannot read: {reason}") from None
+    return loads(text, source=path)
+
+
+def loads(text: str, source: Path | str | None = None) -> Script:
+    """`load` for text already in memory; `source` names it in error messages."""
+    label = str(source) if source is not None else "<protocol>"
+    root = _compose(text, label)
+    reader = _Reader(label)
+    script = reader.script(root, Path(source) if source is not None else None)
+    if reader.problems or script is None:
+        raise ProtocolError.of(reader.sorted_problems() or [f"{label}: not a valid protocol"])
+    return script
+
+
+# --- Parsing: YAML nodes (which know their line) -> checked values ---------------------------
+
+STEP_FIELDS = (
+    "number", "station", "side", "title", "say", "details", "seconds", "cues", "checkin", "repeat"
+)
+TOP_FIELDS = ("name", "preparation", "opening", "stations", "checkins", "rest", "steps")
+STATION_FIELDS = ("announce",)
+CHECKIN_FIELDS = ("question", "every_minutes", "answer_seconds")
+REST_FIELDS = ("seconds", "say", "closing")
+SIDES = ("right", "left")
+REPEAT_EXPECTED = ("expected the steps to repeat: a number (`8`), a range (`3-5`), "
+                   "or a list of them (`[3, 5, 9-11]`)")
+DEFAULT_EVERY_MINUTES = 8.0
+DEFAULT_ANSWER_SECONDS = 8.0
+DEFAULT_REST_SECONDS = 180
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|to)\s*(\d+)\s*$")
+
+
+def _compose(text: str, label: str) -> yaml.Node | None:
+    """The YAML node tree (safe: only plain data), or a one-line `ProtocolError` with the line."""
+    loader: yaml.SafeLoader | None = None
+    try:
+        loader = yaml.SafeLoader(text)  # already checks the characters
+        return loader.get_single_node()
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise ProtocolError(f"{label}:{line}: YAML syntax error: character "
+                            f"{error.character!r} is not allowed in a YAML file") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        what = error.problem or error.context or "not valid YAML"
+        if error.problem and error.context and error.context_mark is not None:
+            what += f" ({error.context} from line {error.context_mark.line + 1})"
+        raise ProtocolError(f"{label}{line}: YAML syntax error: {what}") from None
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ProtocolError(f"{label}: YAML syntax error: {first_line}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+@dataclass(frozen=True)
+class _RawStep:
+    """One entry of `steps:` as written, with its nodes kept for error lines."""
+
+    path: str
+    node: yaml.Node
+    number: int
+    station: Station
+    side: str | None
+    title: str | None
+    say: str | None
+    details: str
+    seconds: int | None
+    cues: tuple[str, ...]
+    checkin: bool | None
+    repeat: tuple[int, ...] | None
+    repeat_node: yaml.Node | None
+
+
+class _Reader:
+    """Checks a node tree field by field, collecting every problem with its line and path."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.problems: list[tuple[int, str]] = []
+        self.written_numbers: set[int] = set()  # every step number in the file, valid or not
+
+    def problem(self, node: yaml.Node | None, path: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        where = f"{path}: " if path else ""
+        self.problems.append((line, f"{self.label}:{line}: {where}{message}"))
+
+    def sorted_problems(self) -> list[str]:
+        return [message for _, message in sorted(self.problems, key=lambda p: p[0])]
+
+    # -- the document --------------------------------------------------------------------------
+
+    def script(self, root: yaml.Node | None, source: Path | None) -> Script | None:
+        if root is None:
+            self.problem(None, "", "the file is empty; expected a protocol with "
+                         + ", ".join(f for f in TOP_FIELDS if f != "preparation"))
+            return None
+        top = self.mapping(root, "", TOP_FIELDS, required=(
+            "name", "opening", "stations", "checkins", "rest", "steps"))
+        if top is None:
+            return None
+        name = self.text(top.get("name"), "name")
+        preparation = self.texts(top.get("preparation"), "preparation", default=())
+        opening = self.text(top.get("opening"), "opening")
+        stations = self.stations(top.get("stations"))
+        checkins = self.checkins(top.get("checkins"))
+        rest = self.rest(top.get("rest"))
+        raw_steps = self.steps(top.get("steps"), stations)
+        steps = self.expand(raw_steps)
+        if self.problems or None in (name, preparation, opening, checkins, rest):
+            return None
+        assert name is not None and preparation is not None and opening is not None
+        assert checkins is not None and rest is not None
+        return Script(
+            name=name, preparation=preparation, opening=opening, steps=tuple(steps),
+            checkins=checkins, rest=rest, source=source,
+        )
+
+    def stations(self, node: yaml.Node | None) -> dict[str, Station]:
+        path = "stations"
+        if node is None:
+            return {}
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            self.problem(node, path, "expected stations, each an id with its announcement, "
+                         "e.g. `head: {announce: Stand at the head of the table.}`")
+            return {}
+        stations: dict[str, Station] = {}
+        for key_node, value in self.pairs(node, path):
+            station_id = key_node.value
+            here = f"{path}.{station_id}"
+            if isinstance(value, yaml.ScalarNode):  # shorthand: `head: Stand at the head.`
+                announce = self.text(value, here)
+            else:
+                fields = self.mapping(value, here, STATION_FIELDS, required=STATION_FIELDS)
+                announce = self.text(fields.get("announce"), f"{here}.announce") if fields else None
+            if announce is not None:
+                stations[station_id] = Station(id=station_id, announce=announce)
+        return stations
+
+    def checkins(self, node: yaml.Node | None) -> CheckIns | None:
+        fields = self.mapping(node, "checkins", CHECKIN_FIELDS, required=("question",))
+        if fields is None:
+            return None
+        question = self.text(fields.get("question"), "checkins.question")
+        every = self.positive_number(
+            fields.get("every_minutes"), "checkins.every_minutes", "minutes", DEFAULT_EVERY_MINUTES)
+        answer = self.positive_number(
+            fields.get("answer_seconds"), "checkins.answer_seconds", "seconds",
+            DEFAULT_ANSWER_SECONDS)
+        if question is None or every is None or answer is None:
+            return None
+        return CheckIns(question=question, every_minutes=every, answer_seconds=answer)
+
+    def rest(self, node: yaml.Node | None) -> Rest | None:
+        fields = self.mapping(node, "rest", REST_FIELDS, required=("say", "closing"))
+        if fields is None:
+            return None
+        seconds = self.seconds(fields.get("seconds"), "rest.seconds", DEFAULT_REST_SECONDS)
+        say = self.text(fields.get("say"), "rest.say")
+        closing = self.text(fields.get("closing"), "rest.closing")
+        if seconds is None or say is None or closing is None:
+            return None
+        return Rest(seconds=seconds, say=say, closing=closing)
+
+    def steps(self, node: yaml.Node | None, stations: dict[str, Station]) -> list[_RawStep]:
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, "steps", "expected a list of steps, each starting `- number: 1`")
+            return []
+        raw: list[_RawStep] = []
+        for position, item in enumerate(node.value, start=1):
+            step = self.step(item, f"steps[{position}]", stations)
+            if step is not None:
+                raw.append(step)
+        return raw
+
+    def step(self, node: yaml.Node, path: str, stations: dict[str, Station]) -> _RawStep | None:
+        is_repeat = isinstance(node, yaml.MappingNode) and _has_key(node, "repeat")
+        required = ("number", "station") if is_repeat else ("number", "station", "title", "say",
+                                                             "seconds")
+        fields = self.mapping(node, path, STEP_FIELDS, required=required)
+        if fields is None:
+            return None
+        number = self.positive_int(fields.get("number"), f"{path}.number", "a step number")
+        if number is not None:
+            # Known even if the rest of the step is wrong: a repeat naming it is not at fault.
+            self.written_numbers.add(number)
+        station = self.station_ref(fields.get("station"), f"{path}.station", stations)
+        side = self.side(fields.get("side"), f"{path}.side")
+        repeat_node = fields.get("repeat")
+        if is_repeat and repeat_node is None:
+            self.problem(node, f"{path}.repeat", f"is empty; {REPEAT_EXPECTED}")
+        repeat = self.repeat(repeat_node, f"{path}.repeat") if repeat_node is not None else None
+        if is_repeat and "details" in fields:
+            self.problem(fields["details"], f"{path}.details", "not allowed on a repeat step "
+                         "(the copies use the details of the moves they repeat)")
+        title = self.text(fields.get("title"), f"{path}.title") if "title" in fields else None
+        say = self.texts_joined(fields.get("say"), f"{path}.say") if "say" in fields else None
+        details = (self.texts_joined(fields.get("details"), f"{path}.details")
+                   if "details" in fields else "")
+        seconds = self.seconds(fields.get("seconds"), f"{path}.seconds", None)
+        cues = self.texts(fields.get("cues"), f"{path}.cues", default=())
+        checkin = self.flag(fields.get("checkin"), f"{path}.checkin")
+        if None in (number, station) or details is None or cues is None:
+            return None
+        if not is_repeat and None in (title, say, seconds):
+            return None
+        if is_repeat and repeat is None:
+            return None
+        assert number is not None and station is not None
+        return _RawStep(
+            path=path, node=node, number=number, station=station, side=side, title=title,
+            say=say, details=details, seconds=seconds, cues=cues, checkin=checkin,
+            repeat=repeat, repeat_node=repeat_node,
+        )
+
+    # -- repeats ---------------------------------------------------------------------------------
+
+    def expand(self, raw: list[_RawStep]) -> list[Step]:
+        """Flatten: each move once, each repeat step as copies of the moves it names."""
+        by_number: dict[int, _RawStep] = {}
+        for step in raw:
+            first = by_number.get(step.number)
+            if first is not None:
+                self.problem(step.node, f"{step.path}.number",
+                             f"step number {step.number} is already used at line "
+                             f"{first.node.start_mark.line + 1}; each step needs its own number")
+            else:
+                by_number[step.number] = step
+        steps: list[Step] = []
+        for step in raw:
+            if step.repeat is None:
+                steps.append(self.move(step, len(steps) + 1))
+                continue
+            targets = self.repeat_targets(step, by_number)
+            if targets is None:
+                continue
+            for k, origin in enumerate(targets):
+                steps.append(self.copy(step, origin, len(steps) + 1,
+                                       first=k == 0, last=k == len(targets) - 1))
+        return steps
+
+    def repeat_targets(
+        self, step: _RawStep, by_number: dict[int, _RawStep]
+    ) -> list[_RawStep] | None:
+        assert step.repeat is not None
+        path = f"{step.path}.repeat"
+        targets: list[_RawStep] = []
+        ok = True
+        for number in step.repeat:
+            target = by_number.get(number)
+            if number == step.number:
+                self.problem(step.repeat_node, path,
+                             f"step {step.number} cannot repeat itself")
+                ok = False
+            elif target is None and number in self.written_numbers:
+                ok = False  # that step has its own error already
+            elif target is None:
+                known = ", ".join(str(n) for n in sorted(by_number))
+                self.problem(step.repeat_node, path,
+                             f"step {number} does not exist (steps are {known})")
+                ok = False
+            elif target.repeat is not None:
+                self.problem(step.repeat_node, path,
+                             f"step {number} is itself a repeat; a repeat can only name "
+                             "ordinary moves (list those moves instead)")
+                ok = False
+            else:
+                targets.append(target)
+        return targets if ok else None
+
+    @staticmethod
+    def move(raw: _RawStep, index: int) -> Step:
+        assert raw.title is not None and raw.say is not None and raw.seconds is not None
+        return Step(
+            index=index, number=raw.number, origin=raw.number, title=raw.title,
+            station=raw.station, side=raw.side, say=raw.say, details=raw.details,
+            seconds=raw.seconds, cues=raw.cues, checkin=bool(raw.checkin),
+        )
+
+    @staticmethod
+    def copy(repeat: _RawStep, origin: _RawStep, index: int, *, first: bool, last: bool) -> Step:
+        assert origin.title is not None and origin.say is not None and origin.seconds is not None
+        side = repeat.side if repeat.side is not None else origin.side
+        label = f"Repeat of step {origin.number}" + (f", {side} side" if side else "")
+        say = f"{label}: {origin.say}"
+        if first and repeat.say:
+            say = f"{repeat.say} {say}"
+        # Copies keep the flags of their moves unless the repeat step decides for all of them.
+        checkin = bool(origin.checkin) if repeat.checkin is None else repeat.checkin and last
+        return Step(
+            index=index, number=repeat.number, origin=origin.number, title=origin.title,
+            station=repeat.station, side=side, say=say, details=origin.details,
+            seconds=repeat.seconds if repeat.seconds is not None else origin.seconds,
+            cues=origin.cues + tuple(c for c in repeat.cues if c not in origin.cues),
+            checkin=checkin,
+        )
+
+    def repeat(self, node: yaml.Node, path: str) -> tuple[int, ...] | None:
+        expected = REPEAT_EXPECTED
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not items:
+            self.problem(node, path, expected)
+            return None
+        numbers: list[int] = []
+        for item in items:
+            if not isinstance(item, yaml.ScalarNode):
+                self.problem(item, path, expected)
+                return None
+            if item.tag == _INT and int(_construct(item)) > 0:
+                numbers.append(int(_construct(item)))
+                continue
+            match = _RANGE.match(item.value) if item.tag == _STR else None
+            if match is None:
+                self.problem(item, path, f"{expected}, got {item.value!r}")
+                return None
+            low, high = int(match[1]), int(match[2])
+            if low < 1 or low > high:
+                self.problem(item, path, f"range {item.value!r} must go from a lower step "
+                             "number to a higher one, e.g. 3-5")
+                return None
+            numbers.extend(range(low, high + 1))
+        return tuple(numbers)
+
+    # -- field helpers ---------------------------------------------------------------------------
+
+    def mapping(
+        self, node: yaml.Node | None, path: str, allowed: tuple[str, ...],
+        required: tuple[str, ...] = (),
+    ) -> dict[str, yaml.Node] | None:
+        """The fields of a mapping node, after checking for unknown, duplicate, missing keys."""
+        if node is None:
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"expected fields ({', '.join(allowed)}), "
+                         f"got {_describe(node)}")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        misspelt: set[str] = set()
+        for key_node, value in self.pairs(node, path):
+            key = key_node.value
+            here = f"{path}.{key}" if path else key
+            if key not in allowed:
+                close = _closest(key, allowed)
+                hint = f" (did you mean '{close}'?)" if close else \
+                    f"; expected one of: {', '.join(allowed)}"
+                self.problem(key_node, here, f"unknown field{hint}")
+                misspelt.update([close] if close else [])
+            elif not _is_null(value) or key in required:
+                fields[key] = value  # an empty optional field is the same as leaving it out
+        for key in required:
+            # A misspelt key already said what is wrong; "missing" on top would only confuse.
+            if not _has_key(node, key) and key not in misspelt:
+                here = f"{path}.{key}" if path else key
+                self.problem(node, here, "missing: this field is required")
+        return fields
+
+    def pairs(self, node: yaml.MappingNode, path: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
+        """Key/value pairs with plain keys, each key once (YAML itself lets duplicates pass)."""
+        seen: dict[str, int] = {}
+        pairs = []
+        for key_node, value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_STR, _INT):
+                self.problem(key_node, path, "expected a plain name as a field key")
+                continue
+            key = key_node.value
+            if key in seen:
+                self.problem(key_node, f"{path}.{key}" if path else key,
+                             f"field given twice (first at line {seen[key]})")
+                continue
+            seen[key] = key_node.start_mark.line + 1
+            pairs.append((key_node, value))
+        return pairs
+
+    def text(self, node: yaml.Node | None, path: str) -> str | None:
+        if node is None:
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT, _FLOAT):
+            value = " ".join(str(node.value).split())
+            if value:
+                return value
+            self.problem(node, path, "is empty; expected text")
+            return None
+        self.problem(node, path, f"expected text, got {_describe(node)}")
+        return None
+
+    def texts(
+        self, node: yaml.Node | None, path: str, default: tuple[str, ...] | None = None
+    ) -> tuple[str, ...] | None:
+        """A list of texts (a single text is a list of one)."""
+        if node is None:
+            return default
+        if isinstance(node, yaml.ScalarNode):
+            one = self.text(node, path)
+            return (one,) if one is not None else None
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, f"expected a list of texts, got {_describe(node)}")
+            return None
+        values = [self.text(item, f"{path}[{i}]") for i, item in enumerate(node.value, start=1)]
+        if any(value is None for value in values):
+            return None
+        return tuple(value for value in values if value is not None)
+
+    def texts_joined(self, node: yaml.Node | None, path: str) -> str | None:
+        """A text, or a list of sentences spoken in order (a flow of moves) joined into one."""
+        parts = self.texts(node, path)
+        if parts is None:
+            return None
+        if not parts:
+            self.problem(node, path, "is empty; expected text")
+            return None
+        return " ".join(parts)
+
+    def positive_int(self, node: yaml.Node | None, path: str, what: str) -> int | None:
+        if node is None:
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _INT:
+            value = int(_construct(node))
+            if value > 0:
+                return value
+        self.problem(node, path, f"expected {what}, a whole number above 0, got {_describe(node)}")
+        return None
+
+    def seconds(self, node: yaml.Node | None, path: str, default: int | None) -> int | None:
+        if node is None:
+            return default
+        return self.positive_int(node, path, "a duration in seconds")
+
+    def positive_number(
+        self, node: yaml.Node | None, path: str, unit: str, default: float
+    ) -> float | None:
+        if node is None:
+            return default
+        if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT):
+            value = float(_construct(node))
+            if value > 0 and value != float("inf"):
+                return value
+        self.problem(node, path, f"expected a number of {unit} above 0, got {_describe(node)}")
+        return None
+
+    def flag(self, node: yaml.Node | None, path: str) -> bool | None:
+        if node is None:
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
+            return bool(_construct(node))
+        self.problem(node, path, f"expected true or false, got {_describe(node)}")
+        return None
+
+    def side(self, node: yaml.Node | None, path: str) -> str | None:
+        if node is None:
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR and node.value in SIDES:
+            return node.value
+        self.problem(node, path, f"expected right or left (or leave it out for both sides), "
+                     f"got {_describe(node)}")
+        return None
+
+    def station_ref(
+        self, node: yaml.Node | None, path: str, stations: dict[str, Station]
+    ) -> Station | None:
+        if node is None:
+            return None
+        if not (isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT)):
+            self.problem(node, path, f"expected a station id, got {_describe(node)}")
+            return None
+        station = stations.get(node.value)
+        if station is None:
+            known = ", ".join(stations) or "none defined"
+            close = _closest(node.value, tuple(stations))
+            hint = f" (did you mean '{close}'?)" if close else ""
+            self.problem(node, path, f"unknown station '{node.value}'{hint}; stations are: {known}")
+        return station
+
+
+def _construct(node: yaml.ScalarNode) -> object:
+    """The Python value of one scalar node, by YAML's safe rules (`0x10`, `1_000`, `yes`...)."""
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
+
+
+def _has_key(node: yaml.MappingNode, key: str) -> bool:
+    return any(isinstance(k, yaml.ScalarNode) and k.value == key for k, _ in node.value)
+
+
+def _describe(node: yaml.Node | None) -> str:
+    if node is None or _is_null(node):
+        return "nothing"
+    if isinstance(node, yaml.MappingNode):
+        return "a set of fields"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = str(node.value)
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    kind = {_STR: "text", _INT: "a whole number", _FLOAT: "a decimal number",
+            _BOOL: "true/false"}.get(node.tag, "a value")
+    return f"{kind} {shown!r}" if kind == "text" else f"{kind} ({shown})"
+
+
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None

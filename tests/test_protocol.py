@@ -1,0 +1,314 @@
+"""The protocol as data: the shipped protocol.yaml, another routine, and every kind of bad file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voice_guide import protocol
+from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load, loads
+
+PROTOCOLS = Path(__file__).parent / "protocols"
+
+
+@pytest.fixture(scope="module")
+def script() -> Script:
+    return load()
+
+
+# --- the shipped back-massage protocol --------------------------------------------------------
+
+
+def test_default_protocol_is_the_repo_file() -> None:
+    assert DEFAULT_PROTOCOL.name == "protocol.yaml"
+    assert DEFAULT_PROTOCOL.is_file()
+    assert load(DEFAULT_PROTOCOL) == load(str(DEFAULT_PROTOCOL))
+
+
+def test_all_22_seed_steps_are_there(script: Script) -> None:
+    assert sorted({step.number for step in script.steps}) == list(range(1, 23))
+
+
+def test_expanded_order_and_origins_follow_the_seed(script: Script) -> None:
+    expected = (
+        [(n, n) for n in range(1, 6)]
+        + [(6, 3), (6, 4), (6, 5)]
+        + [(7, 7)]
+        + [(n, n) for n in range(8, 17)]
+        + [(17, o) for o in range(8, 17)]
+        + [(18, 3), (18, 4), (18, 5)]
+        + [(n, n) for n in range(19, 23)]
+    )
+    assert [(step.number, step.origin) for step in script.steps] == expected
+    assert [step.index for step in script.steps] == list(range(1, len(expected) + 1))
+
+
+def test_sides_and_stations(script: Script) -> None:
+    by_position = {(step.number, step.origin): step for step in script.steps}
+    for origin in range(8, 17):
+        assert by_position[(origin, origin)].side == "right"
+        copy = by_position[(17, origin)]
+        assert copy.side == "left"
+        assert copy.station.id == "right"
+    for number in (*range(1, 8), *range(18, 23)):
+        assert all(s.side is None for s in script.steps if s.number == number)
+    assert {s.station.id for s in script.steps if s.number in (8, 9, 10, 11, 12, 13)} == {"left"}
+    assert {s.station.id for s in script.steps if s.number in (1, 7, 14, 18, 22)} == {"head"}
+    # The station announcements say where to stand and which side to reach over to.
+    left = by_position[(8, 8)].station.announce.lower()
+    right = by_position[(17, 8)].station.announce.lower()
+    assert "left" in left and "reach over to the right" in left
+    assert "right" in right and "reach over to the left" in right
+
+
+def test_a_repeat_copies_the_move_and_says_what_it_is(script: Script) -> None:
+    original = next(s for s in script.steps if s.number == 8)
+    copy = next(s for s in script.steps if s.number == 17 and s.origin == 8)
+    assert copy.title == original.title
+    assert copy.details == original.details
+    assert copy.seconds == original.seconds
+    assert "Repeat of step 8, left side: " + original.say in copy.say
+    second = next(s for s in script.steps if s.number == 17 and s.origin == 9)
+    assert second.say.startswith("Repeat of step 9, left side: ")
+    head_copy = next(s for s in script.steps if s.number == 18 and s.origin == 4)
+    assert head_copy.say.startswith("Repeat of step 4: ")
+
+
+def test_every_step_can_be_spoken_and_timed(script: Script) -> None:
+    for step in script.steps:
+        assert step.seconds > 0
+        assert step.say.strip()
+        assert step.title.strip()
+        assert step.station.announce.strip()
+
+
+def test_session_length_is_40_to_50_minutes_hands_on(script: Script) -> None:
+    assert 40 * 60 <= script.total_seconds <= 50 * 60
+    assert script.total_seconds == sum(step.seconds for step in script.steps)
+
+
+def test_pressure_checkins_after_first_firm_work_on_each_side(script: Script) -> None:
+    flagged = [(s.number, s.origin, s.side) for s in script.steps if s.checkin]
+    assert any(number <= 5 for number, _, _ in flagged)  # early, at the head of the table
+    assert (13, 13, "right") in flagged
+    assert (17, 13, "left") in flagged
+    question = script.checkins.question.lower()
+    assert "pressure" in question and "lighter" in question and "deeper" in question
+    assert 0 < script.checkins.every_minutes <= 10
+    assert script.checkins.answer_seconds > 0
+
+
+def test_safety_and_technique_cues_are_where_they_belong(script: Script) -> None:
+    def cues(number: int) -> str:
+        step = next(s for s in script.steps if s.number == number and s.origin == number)
+        return " ".join(step.cues).lower()
+
+    assert "spine" in cues(4) and "never" in cues(4)
+    assert "hip" in cues(5)
+    assert "body weight" in cues(13) and "bracing" in cues(13)
+    assert "cold oil" in cues(2)
+    # Cues travel with the copies of a move.
+    copy = next(s for s in script.steps if s.number == 17 and s.origin == 13)
+    assert "bracing" in " ".join(copy.cues).lower()
+
+
+def test_preparation_opening_and_rest_cover_the_article(script: Script) -> None:
+    prep = " ".join(script.preparation).lower()
+    for needle in ("mat", "mattress", "pillow", "lengthwise", "ankles", "pregnant",
+                   "between the legs", "fifteen to twenty minutes", "cold oil", "allergies",
+                   "flannel", "cream"):
+        assert needle in prep, needle
+    opening = script.opening.lower()
+    assert "anything feels wrong" in opening and "hurts in a bad way" in opening
+    assert 60 <= script.rest.seconds <= 600
+    assert "no need to talk" in script.rest.say.lower()
+    assert "glass of water" in script.rest.closing.lower()
+
+
+# --- another routine, no code changes ---------------------------------------------------------
+
+
+def test_an_alternative_routine_loads() -> None:
+    other = load(PROTOCOLS / "neck_and_shoulders.yaml")
+    assert other.name == "Seated neck and shoulders"
+    assert [(s.index, s.number, s.origin, s.side) for s in other.steps] == [
+        (1, 1, 1, None), (2, 2, 2, None), (3, 3, 3, "right"),
+        (4, 4, 1, "left"), (5, 4, 3, "left"), (6, 5, 5, None),
+    ]
+    assert [s.seconds for s in other.steps] == [60, 90, 45, 30, 30, 30]
+    assert other.total_seconds == 285
+    assert other.steps[1].say == "Thumb circles beside the upper spine. Never on the bone."
+    assert other.steps[1].cues == ("Beside the spine, never on it.",)
+    assert other.steps[0].station.announce == "Stand behind the chair."
+    assert other.steps[2].station.announce == "Stand at the client's side."
+    assert other.checkins.every_minutes == 3.5
+    assert other.checkins.answer_seconds == 8  # the default when left out
+    assert other.preparation == ()
+    # Copies keep their move's check-in flag (step 1's) unless the repeat says otherwise.
+    assert [s.checkin for s in other.steps] == [True, False, False, True, False, False]
+
+
+def test_repeat_checkin_true_means_once_after_the_last_copy() -> None:
+    text = (PROTOCOLS / "tiny.yaml").read_text().replace(
+        "    repeat: 2\n", "    repeat: 1-2\n    checkin: true\n")
+    tiny = loads(text, source="tiny-variant.yaml")
+    assert [(s.number, s.origin, s.checkin) for s in tiny.steps] == [
+        (1, 1, False), (2, 2, False), (3, 1, False), (3, 2, True)]
+
+
+def test_the_tiny_base_of_the_bad_files_is_itself_valid() -> None:
+    tiny = load(PROTOCOLS / "tiny.yaml")
+    assert [(s.number, s.origin, s.side) for s in tiny.steps] == [
+        (1, 1, None), (2, 2, "right"), (3, 2, "right")]
+
+
+# --- bad files: one line each, naming file, line, field path and what was expected -------------
+
+BAD = [
+    ("bad_syntax.yaml", 28, "YAML syntax error: expected ',' or ']'"),
+    ("bad_unknown_key.yaml", 28, "steps[2].secnds: unknown field (did you mean 'seconds'?)"),
+    ("bad_top_unknown_key.yaml", 9, "chekins: unknown field (did you mean 'checkins'?)"),
+    ("bad_missing_say.yaml", 18, "steps[1].say: missing: this field is required"),
+    ("bad_zero_seconds.yaml", 22, "steps[1].seconds: expected a duration in seconds, a whole "
+                                  "number above 0, got a whole number (0)"),
+    ("bad_seconds_type.yaml", 28, "steps[2].seconds: expected a duration in seconds, a whole "
+                                  "number above 0, got text 'ninety'"),
+    ("bad_duplicate_number.yaml", 23, "steps[2].number: step number 1 is already used at line 18"),
+    ("bad_unknown_station.yaml", 24, "steps[2].station: unknown station 'lfet' (did you mean "
+                                     "'left'?); stations are: head, left"),
+    ("bad_repeat_missing.yaml", 32, "steps[3].repeat: step 7 does not exist (steps are 1, 2, 3)"),
+    ("bad_repeat_self.yaml", 32, "steps[3].repeat: step 3 cannot repeat itself"),
+    ("bad_repeat_of_repeat.yaml", 36, "steps[4].repeat: step 3 is itself a repeat"),
+    ("bad_repeat_range.yaml", 32, "steps[3].repeat: range '2-1' must go from a lower step number "
+                                  "to a higher one"),
+    ("bad_side.yaml", 25, "steps[2].side: expected right or left"),
+    ("bad_checkin_minutes.yaml", 11, "checkins.every_minutes: expected a number of minutes above "
+                                     "0, got a whole number (-5)"),
+    ("bad_checkin_flag.yaml", 23, "steps[1].checkin: expected true or false, got text 'often'"),
+    ("bad_duplicate_field.yaml", 21, "steps[1].title: field given twice (first at line 20)"),
+    ("bad_empty.yaml", 1, "the file is empty"),
+    ("bad_not_mapping.yaml", 2, "expected fields (name, preparation, opening"),
+]
+
+
+@pytest.mark.parametrize(("name", "line", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_file_gives_one_clear_line(name: str, line: int, message: str) -> None:
+    path = PROTOCOLS / name
+    with pytest.raises(ProtocolError) as caught:
+        load(path)
+    first = caught.value.problems[0]
+    assert first.startswith(f"{path}:{line}: "), first
+    assert message in first, first
+    assert "\n" not in first
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert str(caught.value) == first
+
+
+def test_bad_files_are_the_tiny_base_with_one_mistake() -> None:
+    # Guards the fixtures: each bad file must differ from tiny.yaml, so each tests one thing.
+    base = (PROTOCOLS / "tiny.yaml").read_text().splitlines()[1:]
+    for name, _, _ in BAD:
+        if name in ("bad_empty.yaml", "bad_not_mapping.yaml"):
+            continue
+        lines = (PROTOCOLS / name).read_text().splitlines()[1:]
+        assert lines != base, name
+
+
+def test_several_problems_are_all_reported_in_line_order() -> None:
+    text = (PROTOCOLS / "tiny.yaml").read_text()
+    text = text.replace("    seconds: 60", "    seconds: -1").replace("side: right", "side: up")
+    text = text.replace("every_minutes: 8", "evry_minutes: 8")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="several.yaml")
+    problems = caught.value.problems
+    assert [p.split(":")[1] for p in problems] == ["11", "22", "25"]
+    assert "checkins.evry_minutes: unknown field (did you mean 'every_minutes'?)" in problems[0]
+    assert "steps[1].seconds" in problems[1]
+    assert "steps[2].side" in problems[2]
+
+
+def test_a_missing_file_is_a_protocol_error(tmp_path: Path) -> None:
+    with pytest.raises(ProtocolError, match="no such file"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_a_directory_is_a_protocol_error(tmp_path: Path) -> None:
+    with pytest.raises(ProtocolError, match="cannot read"):
+        load(tmp_path)
+
+
+def test_yaml_tags_that_build_objects_are_refused() -> None:
+    text = (PROTOCOLS / "tiny.yaml").read_text().replace(
+        "name: Tiny routine", "name: !!python/object/apply:os.system ['true']")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="unsafe.yaml")
+    assert caught.value.problems[0].startswith("unsafe.yaml:2: ")
+
+
+def test_the_editor_schema_names_the_same_fields_as_the_loader() -> None:
+    schema = json.loads((Path(protocol.__file__).parent / "protocol.schema.json").read_text())
+    assert set(schema["properties"]) == set(protocol.TOP_FIELDS)
+    assert set(schema["$defs"]["step"]["properties"]) == set(protocol.STEP_FIELDS)
+    assert set(schema["properties"]["checkins"]["properties"]) == set(protocol.CHECKIN_FIELDS)
+    assert set(schema["properties"]["rest"]["properties"]) == set(protocol.REST_FIELDS)
+    assert schema["$defs"]["step"]["properties"]["side"]["enum"][:2] == list(protocol.SIDES)
+
+
+# --- robustness: any text is a Script or a ProtocolError, never another exception --------------
+
+SHIPPED_LINES = DEFAULT_PROTOCOL.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def assert_loads_or_says_why(text: str) -> None:
+    try:
+        loads(text, source="fuzz.yaml")
+    except ProtocolError as error:
+        assert error.problems
+        for problem in error.problems:
+            assert problem.startswith("fuzz.yaml"), problem
+            assert "\n" not in problem
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_gives_a_script_or_a_protocol_error(text: str) -> None:
+    assert_loads_or_says_why(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, len(SHIPPED_LINES) - 1), min_size=1, max_size=6),
+    st.sampled_from(["", "  x: 1\n", "- \n", "    seconds: -3\n", "  - number: 6\n", ":\n",
+                     "    repeat: [99]\n", "\t\n", "    say: [\n"]),
+)
+def test_damaged_copies_of_the_shipped_protocol_never_crash(lines: list[int], junk: str) -> None:
+    damaged = list(SHIPPED_LINES)
+    for position in sorted(set(lines), reverse=True):
+        damaged[position] = junk
+    assert_loads_or_says_why("".join(damaged))
+
+
+def test_unprintable_characters_name_their_line() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        loads("name: ok\nopening: bad \x01 char\n", source="ctrl.yaml")
+    assert caught.value.problems[0].startswith("ctrl.yaml:2: YAML syntax error")
+
+
+def test_an_empty_repeat_is_an_error_not_a_silently_dropped_step() -> None:
+    text = (PROTOCOLS / "tiny.yaml").read_text().replace("    repeat: 2\n", "    repeat:\n")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="empty-repeat.yaml")
+    assert caught.value.problems == (
+        "empty-repeat.yaml:29: steps[3].repeat: is empty; expected the steps to repeat: a number "
+        "(`8`), a range (`3-5`), or a list of them (`[3, 5, 9-11]`)",)
+
+
+def test_every_step_item_of_a_valid_file_becomes_a_move_or_copies() -> None:
+    # Nothing is dropped: each `- number:` item shows up in the script under its number.
+    for path in (DEFAULT_PROTOCOL, PROTOCOLS / "neck_and_shoulders.yaml", PROTOCOLS / "tiny.yaml"):
+        written = path.read_text().count("  - number: ")
+        assert len({s.number for s in load(path).steps}) == written, path
