@@ -1,0 +1,230 @@
+"""`simulate --script`: command scripts, the virtual clock and the JSON-lines event log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from voice_guide.cli import main
+from voice_guide.protocol import Script, load
+from voice_guide.session import SessionSettings
+from voice_guide.simulate import (
+    CommandScriptError,
+    ScriptedPhrase,
+    load_command_script,
+    parse_command_script,
+    parse_seconds,
+    simulate,
+)
+
+SCRIPTS = Path(__file__).parent / "scripts"
+FULL = SCRIPTS / "full_session.txt"
+REPO = Path(__file__).parent.parent
+
+
+@cache
+def real_script() -> Script:
+    return load()
+
+
+# --- command scripts ----------------------------------------------------------------------------
+
+
+def test_parse_lines_comments_and_time_forms() -> None:
+    text = "# header\n\n65 next\n  70   how long   # trailing comment\n1:15 say again\n1:01:05 go\n"
+    assert parse_command_script(text, "s.txt") == [
+        ScriptedPhrase(65.0, "next", 3),
+        ScriptedPhrase(70.0, "how long", 4),
+        ScriptedPhrase(75.0, "say again", 5),
+        ScriptedPhrase(3665.0, "go", 6),
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n   \n"])
+def test_empty_scripts_are_fine(text: str) -> None:
+    assert parse_command_script(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("65 next\n70\n", "s.txt:2: expected 'SECONDS PHRASE' (e.g. '65 next'), got '70'"),
+        ("next 65\n", "s.txt:1: 'next' is not a time"),
+        ("-5 next\n", "s.txt:1: '-5' is not a time"),
+        ("nan next\n", "s.txt:1: 'nan' is not a time"),
+        ("1:75 next\n", "s.txt:1: '1:75' is not a time"),
+        ("# c\n65 next\n60 back\n", "s.txt:3: time 60 is earlier than the line before (65 s)"),
+    ],
+)
+def test_bad_lines_name_the_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(CommandScriptError) as error:
+        parse_command_script(text, "s.txt")
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CommandScriptError, match=r"nope\.txt: no such file"):
+        load_command_script(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("65", 65.0), ("65.5", 65.5), ("1:05", 65.0), ("2:00:00", 7200.0)]
+)
+def test_parse_seconds(text: str, seconds: float) -> None:
+    assert parse_seconds(text) == seconds
+
+
+# --- the simulated session ----------------------------------------------------------------------
+
+
+def test_full_session_script_runs_the_whole_protocol() -> None:
+    script = real_script()
+    log = simulate(script, load_command_script(FULL))
+    assert [r["index"] for r in log if r["type"] == "step"] == list(
+        range(1, len(script.steps) + 1)
+    )
+    assert log[-1] == {"t": 3072.0, "type": "end", "reason": "completed"}
+    times = [r["t"] for r in log]
+    assert times == sorted(times)
+    assert {"t": 95.0, "type": "unknown", "phrase": "hmm, let me see"} in log
+    heard = [r for r in log if r["type"] == "heard"]
+    assert {"command": "time_left", "phrase": "how long"}.items() <= heard[0].items()
+    says = [r for r in log if r["type"] == "say"]
+    assert {r["route"] for r in says} == {"practitioner", "room"}
+    assert all(set(r) >= {"t", "type", "text", "route", "kind"} for r in says)
+    # The answers in the script are relayed; the check-ins nobody answered are logged as none.
+    answers = [r["answer"] for r in log if r["type"] == "feedback"]
+    assert answers == ["lighter", "good", "deeper", None, None, "good"]
+    assert {"pause", "resume", "rest", "checkin"} <= {r["type"] for r in log}
+    json.dumps(log)  # JSON-ready as is
+
+
+def test_same_script_same_log() -> None:
+    phrases = load_command_script(FULL)
+    assert simulate(real_script(), phrases) == simulate(real_script(), phrases)
+
+
+def test_pause_in_the_script_shifts_the_step_clock() -> None:
+    # Step 7 starts at 469 and runs 90 s; 60 s of pause (499-559) moves its time-up to 619.
+    log = simulate(real_script(), load_command_script(FULL))
+    time_up_7 = [r["t"] for r in log if r["type"] == "time_up" and r["index"] == 7]
+    assert time_up_7 == [469 + 90 + 60]
+
+
+def test_until_stops_the_clock_and_ignores_later_lines() -> None:
+    phrases = load_command_script(FULL)
+    log = simulate(real_script(), phrases, until=400)
+    assert log[-1]["t"] <= 400
+    assert max(r["index"] for r in log if r["type"] == "step") == 6
+    assert not any(r["type"] == "end" for r in log)
+    full = simulate(real_script(), phrases)
+    assert full[: len(log)] == log
+
+
+def test_until_runs_the_clock_past_the_last_line() -> None:
+    phrases = [ScriptedPhrase(10, "how long", 1)]
+    log = simulate(real_script(), phrases, until=1000)
+    assert [r["t"] for r in log if r["type"] == "time_up"] == [90.0]
+    auto = simulate(real_script(), phrases, settings=SessionSettings(auto=True), until=1000)
+    steps = [r for r in auto if r["type"] == "step"]
+    assert steps[-1]["t"] <= 1000 < steps[-1]["t"] + real_script().steps[len(steps) - 1].seconds
+
+
+def test_auto_without_lines_runs_to_the_end() -> None:
+    log = simulate(real_script(), [], settings=SessionSettings(auto=True))
+    script = real_script()
+    assert len([r for r in log if r["type"] == "step"]) == len(script.steps)
+    assert log[-1] == {
+        "t": float(script.total_seconds + script.rest.seconds), "type": "end",
+        "reason": "completed",
+    }
+
+
+def test_prep_reads_the_checklist_first() -> None:
+    script = real_script()
+    lines = [ScriptedPhrase(float(k), "next", k) for k in range(1, len(script.preparation) + 1)]
+    log = simulate(script, lines, prep=True)
+    prep = [r["text"] for r in log if r["type"] == "say" and r["kind"] == "prep"]
+    assert prep == list(script.preparation)
+    first_step = next(r for r in log if r["type"] == "step")
+    assert first_step["t"] == len(script.preparation)
+
+
+def test_ended_early_script() -> None:
+    log = simulate(real_script(), load_command_script(SCRIPTS / "ended_early.txt"))
+    confirms = [(r["t"], r["state"]) for r in log if r["type"] == "confirm"]
+    assert confirms == [(70.0, "asked"), (72.0, "cancelled"), (80.0, "asked")]
+    (where,) = [r["text"] for r in log if r["t"] == 72.0 and r["type"] == "say"]
+    assert where.startswith("Step 2 of 22")
+    assert log[-3:] == [
+        {"t": 81.0, "type": "say", "text": "Session ended.", "route": "practitioner",
+         "kind": "ended"},
+        {"t": 81.0, "type": "end", "reason": "ended"},
+        # Heard after the end: logged, nothing happens.
+        {"t": 90.0, "type": "heard", "command": "next", "phrase": "next", "confidence": 1.0},
+    ]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_prints_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--script", str(FULL)]) == 0
+    out = capsys.readouterr().out
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records == simulate(real_script(), load_command_script(FULL))
+
+
+def test_cli_options(capsys: pytest.CaptureFixture[str]) -> None:
+    script_file = SCRIPTS / "auto_with_pause.txt"
+    assert main(["simulate", "--script", str(script_file), "--auto", "--prep", "--until", "5"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records[0]["type"] == "prep"
+    assert all(r["t"] <= 5 for r in records)
+    assert main(["simulate", "--script", str(script_file), "--auto"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first_time_up = next(r for r in records if r["type"] == "time_up")
+    assert first_time_up["t"] == 90.0  # step 1 ran 90 s before the pause
+    second = [r for r in records if r["type"] == "step"][2]
+    assert second["t"] == 150.0 + 60.0  # step 2 (60 s) started at 90 and was paused 100-160
+    assert records[-1]["type"] == "end"
+
+
+def test_cli_bad_script_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("10 next\nlater go on\n", encoding="utf-8")
+    assert main(["simulate", "--script", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"voice-guide: {bad}:2: 'later' is not a time; expected seconds since the start "
+        "(65, 65.5 or 1:05)\n"
+    )
+
+
+def test_cli_bad_protocol_and_missing_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "--script", str(FULL), "--protocol", str(tmp_path / "x.yaml")]) == 2
+    assert "x.yaml: no such file" in capsys.readouterr().err
+    assert main(["simulate"]) == 2
+    assert "needs --script" in capsys.readouterr().err
+    assert main(["simulate", "--audio", "take.wav"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["simulate", "--script", str(FULL), "--until", "soon"])
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "voice_guide", "simulate", "--script", str(FULL)],
+        cwd=REPO, capture_output=True, text=True, check=True, timeout=60,
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records == simulate(real_script(), load_command_script(FULL))

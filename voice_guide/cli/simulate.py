@@ -1,0 +1,81 @@
+"""`voice-guide simulate --script FILE`: run a session on a virtual clock, print its event log.
+
+Each line of output is one JSON record (`t`, `type`, ...), the same form the session journal
+uses. The same script always gives the same log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from voice_guide.cli import fail
+from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, load
+from voice_guide.session import SessionSettings
+from voice_guide.simulate import CommandScriptError, load_command_script, parse_seconds, simulate
+
+HELP = "run a session from a script of timed phrases on a virtual clock; print the event log"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--script", metavar="FILE",
+        help="command script: one 'SECONDS PHRASE' per line (e.g. '65 next'), '#' comments",
+    )
+    parser.add_argument(
+        "--protocol", metavar="P", default=str(DEFAULT_PROTOCOL),
+        help="protocol YAML file (default: the back-massage protocol.yaml)",
+    )
+    parser.add_argument(
+        "--until", metavar="SECONDS", type=_seconds,
+        help="run the virtual clock to this time (later script lines are not run); default: "
+        "the last line, then on through whatever the session still has scheduled",
+    )
+    parser.add_argument(
+        "--prep", action="store_true", help="read the preparation checklist before step 1"
+    )
+    parser.add_argument(
+        "--auto", action="store_true",
+        help="advance by itself when a step's time is up (instead of waiting for 'next')",
+    )
+    parser.add_argument(
+        "--audio", metavar="FILE.wav",
+        help="drive the session from a recording instead of a script (not available yet)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="write what the guide would say as audio (not available yet)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.audio is not None or args.out is not None:
+        option = "--audio" if args.audio is not None else "--out"
+        return fail(f"simulate {option} is not available yet")
+    if args.script is None:
+        return fail("simulate needs --script FILE (one 'SECONDS PHRASE' per line)")
+    try:
+        script = load(args.protocol)
+    except ProtocolError as error:
+        for problem in getattr(error, "problems", (str(error),)):
+            fail(problem)
+        return 2
+    try:
+        phrases = load_command_script(args.script)
+    except CommandScriptError as error:
+        return fail(str(error))
+    log = simulate(
+        script, phrases, settings=SessionSettings(auto=args.auto), prep=args.prep,
+        until=args.until,
+    )
+    out = sys.stdout
+    for record in log:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _seconds(text: str) -> float:
+    seconds = parse_seconds(text.strip())
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time in seconds (e.g. 2700 or 45:00)")
+    return seconds

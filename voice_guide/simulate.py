@@ -1,0 +1,154 @@
+"""Scripted sessions on a virtual clock: the `simulate --script` core.
+
+A command script is a text file with one `SECONDS PHRASE` per line (`65 next`, `70 how long`),
+`#` starting a comment, blank lines ignored. SECONDS is session time since the start: `65`,
+`65.5`, or `1:05` / `1:01:05` for long sessions; the times must not go backwards. PHRASE is
+whatever the practitioner (or the client) would say; it goes through the same vocabulary as the
+recognizer (`voice_guide.commands.parse`), so a phrase that is not a command is logged as
+`unknown` and does nothing.
+
+`simulate` runs a `Session` on a virtual clock: every timer is ticked at its own deadline, so
+each record carries the exact time it happened, and the log is the same on every run.
+After the last line (without `until`) the clock runs on through whatever the session still has
+scheduled (the time-up cue, the answer window, the rest, auto-advance) until nothing more is
+scheduled or the session ends; with `until` it runs to exactly that time, ignoring later lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voice_guide.commands import parse
+from voice_guide.events import Action, Heard
+from voice_guide.protocol import Script
+from voice_guide.session import Session, SessionSettings
+
+Record = dict[str, Any]
+
+# A session of a few dozen steps has at most a few hundred timers; this only stops a bug from
+# turning into an endless loop.
+_MAX_TICKS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScriptedPhrase:
+    """One line of a command script: say `phrase` at session time `t` (seconds)."""
+
+    t: float
+    phrase: str
+    line: int
+
+
+class CommandScriptError(ValueError):
+    """A command script line is wrong; the message names the file and line."""
+
+
+def simulate(
+    script: Script,
+    phrases: Sequence[ScriptedPhrase],
+    *,
+    settings: SessionSettings | None = None,
+    prep: bool = False,
+    until: float | None = None,
+) -> list[Record]:
+    """Run a session through `phrases` on a virtual clock starting at 0; the event log."""
+    session = Session(script, settings or SessionSettings())
+    log: list[Record] = []
+    _emit(log, 0.0, session.start(0.0, prep=prep))
+    for item in phrases:
+        if until is not None and item.t > until:
+            break
+        _run_clock(session, log, item.t)
+        heard = phrase_to_heard(item.phrase, item.t)
+        if heard is None:
+            log.append({"t": round(item.t, 3), "type": "unknown", "phrase": item.phrase})
+            continue
+        log.append(heard.record(item.t))
+        _emit(log, item.t, session.heard(heard, item.t))
+    _run_clock(session, log, until)
+    if until is not None:
+        session.tick(until)  # nothing is due: keeps the session's clock at `until`
+    return log
+
+
+def phrase_to_heard(phrase: str, t: float) -> Heard | None:
+    """A typed or scripted phrase as a `Heard` at session time `t`; None if not a command."""
+    command = parse(phrase)
+    if command is None:
+        return None
+    return Heard(command, phrase.strip(), confidence=1.0, start=t, end=t)
+
+
+def load_command_script(path: Path | str) -> list[ScriptedPhrase]:
+    """Read and check a command script file. Raises `CommandScriptError` (file:line: what)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandScriptError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise CommandScriptError(f"{path}: cannot read: {reason}") from None
+    return parse_command_script(text, source=str(path))
+
+
+def parse_command_script(text: str, source: str = "<script>") -> list[ScriptedPhrase]:
+    """The lines of a command script, checked; `source` names it in error messages."""
+    phrases: list[ScriptedPhrase] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        where = f"{source}:{number}"
+        parts = line.split(None, 1)
+        if len(parts) < 2:
+            raise CommandScriptError(
+                f"{where}: expected 'SECONDS PHRASE' (e.g. '65 next'), got {line!r}"
+            )
+        t = parse_seconds(parts[0])
+        if t is None:
+            raise CommandScriptError(
+                f"{where}: {parts[0]!r} is not a time; expected seconds since the start "
+                "(65, 65.5 or 1:05)"
+            )
+        if phrases and t < phrases[-1].t:
+            raise CommandScriptError(
+                f"{where}: time {parts[0]} is earlier than the line before "
+                f"({phrases[-1].t:g} s); times are seconds since the start, in order"
+            )
+        phrases.append(ScriptedPhrase(t, parts[1].strip(), number))
+    return phrases
+
+
+def parse_seconds(text: str) -> float | None:
+    """`65`, `65.5`, `1:05` or `1:01:05` as seconds; None if it is none of those."""
+    match = _TIME.match(text)
+    if match is None:
+        return None
+    hours, minutes, seconds = match.group("h"), match.group("m"), match.group("s")
+    if minutes is not None and float(seconds) >= 60:
+        return None
+    if hours is not None and int(minutes) >= 60:
+        return None
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
+
+
+_TIME = re.compile(r"^(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
+
+
+def _run_clock(session: Session, log: list[Record], until: float | None) -> None:
+    """Tick the session at each of its deadlines up to `until` (None: while any remain)."""
+    for _ in range(_MAX_TICKS):
+        deadline = session.next_deadline()
+        if deadline is None or (until is not None and deadline > until):
+            return
+        _emit(log, deadline, session.tick(deadline))
+    raise RuntimeError("simulate: the session kept scheduling timers without end")
+
+
+def _emit(log: list[Record], t: float, actions: list[Action]) -> None:
+    log.extend(action.record(t) for action in actions)
