@@ -1,0 +1,107 @@
+"""Text to speech with the real pyttsx3 espeak-ng engine: PCM in memory, cache, voice settings."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+from voice_guide.speak import tts as tts_module
+from voice_guide.speak.tts import Pcm, SpeechError, Tts, Voice
+
+SENTENCE = "Place both palms flat on the upper back and glide slowly down."
+
+
+def test_render_gives_int16_mono_speech_at_the_engine_rate() -> None:
+    pcm = Tts().render(SENTENCE)
+    assert pcm.samples.dtype == np.int16
+    assert pcm.samples.ndim == 1
+    assert pcm.rate == 22050
+    assert 2.0 < pcm.duration < 8.0
+    rms = np.sqrt(np.mean(pcm.samples.astype(np.float64) ** 2)) / 32768
+    assert rms > 0.02  # speech, not silence
+
+
+def test_nothing_is_left_on_disk_and_nothing_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    Tts(Voice(rate=150)).render("Nothing is kept on disk.")
+    scratch = tts_module._ENGINE._scratch
+    assert scratch is not None
+    assert list(scratch.iterdir()) == []
+    out, _ = capfd.readouterr()
+    assert "Audio saved" not in out
+
+
+def test_cache_returns_the_same_pcm_and_normalizes_whitespace() -> None:
+    speech = Tts()
+    first = speech.render("How is the   pressure?")
+    assert speech.cached("How is the pressure?")
+    assert speech.render(" How is the pressure? ") is first
+
+
+def test_render_ahead_fills_the_cache_in_the_background() -> None:
+    speech = Tts()
+    texts = [f"Step {n}: keep a slow, even rhythm." for n in range(1, 6)]
+    thread = speech.render_ahead(texts)
+    assert thread.daemon
+    assert speech.wait_ahead(timeout=30)
+    assert all(speech.cached(text) for text in texts)
+
+
+def test_slower_rate_gives_longer_speech() -> None:
+    slow = Tts(Voice(rate=100)).render(SENTENCE).duration
+    fast = Tts(Voice(rate=200)).render(SENTENCE).duration
+    assert slow > 1.5 * fast
+
+
+def test_volume_scales_the_samples() -> None:
+    full = Tts(Voice(volume=1.0)).render(SENTENCE).samples.astype(np.float64)
+    half = Tts(Voice(volume=0.5)).render(SENTENCE).samples.astype(np.float64)
+    n = min(len(full), len(half))
+    ratio = np.abs(half[:n]).max() / np.abs(full[:n]).max()
+    assert 0.45 < ratio < 0.55
+
+
+def test_alternating_voices_keep_their_own_settings() -> None:
+    """The driver's property race: rate changes used to stick to an earlier voice."""
+    voices = [Voice(rate=110), Voice(rate=190), Voice(rate=150, name="en-us+f2")]
+    reference = {voice: Tts(voice).render(SENTENCE).duration for voice in voices}
+    for _ in range(6):
+        for voice in voices:
+            fresh = Tts(voice)  # a new cache: renders again with this voice's settings
+            assert fresh.render(SENTENCE).duration == pytest.approx(reference[voice], abs=0.1)
+
+
+def test_control_characters_are_not_passed_to_the_engine() -> None:
+    # Ctrl-A starts an espeak-ng embedded command (we use them for rate and pitch).
+    assert tts_module._normalize("Breathe\x01 in\n\tslowly.") == "Breathe in slowly."
+    plain = Tts().render("Breathe in slowly.")
+    assert Tts().render("Breathe\x01 in slowly.").duration == pytest.approx(plain.duration, 0.1)
+
+
+def test_unknown_voice_is_a_clear_error() -> None:
+    with pytest.raises(SpeechError, match="no-such-voice"):
+        Tts(Voice(name="no-such-voice")).render("Hello.")
+    assert Tts().render("Still working.").duration > 0.3  # the engine recovers
+
+
+def test_voice_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        Voice(rate=5)
+    with pytest.raises(ValueError, match="volume"):
+        Voice(volume=1.5)
+
+
+def test_empty_text_is_empty_audio() -> None:
+    assert Tts().render("   ").duration == 0.0
+
+
+def test_write_wav_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pcm = Tts().render("Rest now.")
+    path = tmp_path / "rest.wav"
+    pcm.write_wav(path)
+    with wave.open(str(path)) as audio:
+        assert (audio.getnchannels(), audio.getsampwidth(), audio.getframerate()) == (1, 2, 22050)
+        data = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    assert np.array_equal(data, pcm.samples)
+    assert isinstance(Pcm(data, 22050).duration, float)

@@ -1,0 +1,111 @@
+"""`voice-guide say TEXT [--route practitioner|room] [--device D] [--out FILE.wav]`: a sound check.
+
+Speaks TEXT with the guide's voice on a route's device (or the device given), or writes it to a
+WAV file with --out (then nothing is played). --voice/--rate/--volume/--pitch tune the voice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from voice_guide.cli import fail
+
+if TYPE_CHECKING:
+    from voice_guide.devices import Endpoint
+    from voice_guide.speak.tts import Pcm
+
+HELP = "sound check: speak a text on a route or device (or write it to a WAV file)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from voice_guide.speak.tts import Voice
+
+    calm = Voice()
+    parser.add_argument("text", metavar="TEXT", help="what to say")
+    parser.add_argument(
+        "--route", choices=("practitioner", "room"), default="practitioner",
+        help="which route's device to use (default: practitioner)",
+    )
+    parser.add_argument(
+        "--device", metavar="D", help="output device (index or part of a name); overrides --route"
+    )
+    parser.add_argument(
+        "--practitioner-device", metavar="D", help="the practitioner route's device (earbuds)"
+    )
+    parser.add_argument("--room-device", metavar="D", help="the room route's device (speaker)")
+    parser.add_argument(
+        "--out", metavar="FILE.wav", help="write the speech to this WAV file instead of playing"
+    )
+    parser.add_argument(
+        "--voice", default=calm.name, help=f"espeak-ng voice (default: {calm.name})"
+    )
+    parser.add_argument(
+        "--rate", type=int, default=calm.rate,
+        help=f"words per minute (default: {calm.rate}, calm and unhurried)",
+    )
+    parser.add_argument(
+        "--volume", type=float, default=calm.volume, help=f"0..1 (default: {calm.volume})"
+    )
+    parser.add_argument(
+        "--pitch", type=int, default=calm.pitch, help=f"0..99 (default: {calm.pitch})"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_guide.devices import DeviceError, list_devices, resolve_output
+    from voice_guide.speak.tts import SpeechError, Tts, Voice
+
+    logging.basicConfig(format="voice-guide: %(message)s", level=logging.WARNING)
+    if not args.text.strip():
+        return fail("say: TEXT is empty")
+    try:
+        voice = Voice(args.voice, args.rate, args.volume, args.pitch)
+    except ValueError as error:
+        return fail(f"say: {error}")
+    try:
+        pcm = Tts(voice).render(args.text)
+    except SpeechError as error:
+        print(args.text)  # the words still reach the user
+        return fail(f"say: {error}")
+    if args.out:
+        try:
+            pcm.write_wav(args.out)
+        except OSError as error:
+            return fail(f"say: cannot write {args.out}: {error.strerror or error}")
+        print(f"wrote {args.out} ({pcm.duration:.2f} s, {pcm.rate} Hz mono)")
+        return 0
+    if args.device:
+        spec = args.device
+    else:
+        spec = args.practitioner_device if args.route == "practitioner" else args.room_device
+    try:
+        endpoint = resolve_output(spec)
+        if endpoint.is_default and not list_devices().outputs:
+            return fail("say: there are no audio outputs (see `voice-guide devices`)")
+    except DeviceError as error:
+        return fail(f"say: {error}")
+    return _play(pcm, args.route, endpoint, args.text)
+
+
+def _play(pcm: Pcm, route: str, endpoint: Endpoint, text: str) -> int:
+    from voice_guide.speak.player import Player
+
+    player = Player(endpoint, endpoint)
+    try:
+        utterance = player.play(pcm, route, text)
+        if not utterance.wait(pcm.duration + 10.0):
+            return fail(f"say: playback on {endpoint.label} did not finish")
+    except KeyboardInterrupt:
+        player.stop()
+        return 130
+    finally:
+        player.close()
+    if utterance.outcome != "played":
+        print(text)
+        return fail(f"say: could not play on {endpoint.label} ({utterance.outcome})")
+    where = utterance.output or endpoint.label
+    print(f"said on {route} ({where}): {pcm.duration:.2f} s", file=sys.stdout)
+    return 0

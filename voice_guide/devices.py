@@ -1,0 +1,325 @@
+"""Audio devices: list them, resolve `--practitioner-device`, `--room-device`, `--input-device`.
+
+Two views of the machine's sound:
+- PortAudio's devices (sounddevice): index, name, channels, default sample rate.
+- The sound server's sinks and sources (PulseAudio, or PipeWire's pulse server), by name, from
+  `pactl`. Debian's PortAudio has no PulseAudio host API: it reaches the server only through the
+  ALSA `pulse` device, as one device. A particular sink or source is reached by setting
+  `PULSE_SINK` / `PULSE_SOURCE` just while that ALSA device is opened (`open_output_stream`,
+  `open_input_stream` do this). That is the only way to play on a chosen sink here, and on a kiosk.
+
+A device is given as a PortAudio index, or a part of a name (a device's, or a sink's / source's
+name or description). A name that matches nothing, or several things, is a `DeviceError` whose
+one-line message lists what exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Kind = Literal["output", "input"]
+PACTL_TIMEOUT = 3.0
+
+
+class DeviceError(ValueError):
+    """A device that cannot be found or used; the message lists what exists."""
+
+
+@dataclass(frozen=True)
+class AudioDevice:
+    """One PortAudio device (or one sound-server sink/source, `api == "pulse"`, index None)."""
+
+    index: int | None
+    name: str
+    channels: int
+    sample_rate: float
+    default: bool
+    api: str
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        if self.index is None:
+            return f"{self.name} ({self.api})"
+        return f"{self.index} {self.name}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a stream goes to (or comes from): a PortAudio device, or a sound-server sink/source
+    reached through PortAudio's `pulse` device. `device=None` means PortAudio's default."""
+
+    device: int | None = None
+    pulse: str | None = None  # sink name (outputs) or source name (inputs)
+    label: str = "default"
+
+    @property
+    def is_default(self) -> bool:
+        return self.device is None and self.pulse is None
+
+
+DEFAULT_ENDPOINT = Endpoint()
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    outputs: list[AudioDevice]
+    inputs: list[AudioDevice]
+    server: str | None  # the sound server's name and version, None when none answers
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outputs": [d.to_json() for d in self.outputs],
+            "inputs": [d.to_json() for d in self.inputs],
+            "server": self.server,
+        }
+
+
+def list_devices() -> DeviceList:
+    """Every output and input: PortAudio's devices first, then the sound server's sinks/sources."""
+    outputs, inputs = _portaudio_devices()
+    server = _pactl_info()
+    if server is not None:
+        outputs += _pulse_nodes("sinks", server.get("default_sink_name"))
+        inputs += _pulse_nodes("sources", server.get("default_source_name"))
+    name = None
+    if server is not None:
+        name = f"{server.get('server_name', 'sound server')} {server.get('server_version', '')}"
+    return DeviceList(outputs, inputs, name.strip() if name else None)
+
+
+def resolve_output(spec: str | int | None) -> Endpoint:
+    """`--practitioner-device` / `--room-device` / `say --device`: index, or part of a name."""
+    return resolve(spec, "output")
+
+
+def resolve_input(spec: str | int | None) -> Endpoint:
+    """`--input-device`: index, or part of a name (a source such as `room.monitor` works)."""
+    return resolve(spec, "input")
+
+
+def resolve(spec: str | int | None, kind: Kind, devices: DeviceList | None = None) -> Endpoint:
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return DEFAULT_ENDPOINT
+    devices = devices or list_devices()
+    candidates = devices.outputs if kind == "output" else devices.inputs
+    text = str(spec).strip()
+    if text.isdigit():
+        for device in candidates:
+            if device.index == int(text):
+                return Endpoint(device=device.index, label=device.label)
+        raise DeviceError(f"no {kind} device with index {text}; {_existing(candidates, kind)}")
+    wanted = text.lower()
+    exact = [d for d in candidates if d.name.lower() == wanted]
+    partial = exact or [
+        d for d in candidates if wanted in d.name.lower() or wanted in d.description.lower()
+    ]
+    if len(partial) > 1:
+        # "pulse" the ALSA device vs a sink called "pulse-something": prefer the PortAudio one.
+        named = [d for d in partial if d.index is not None] if exact else []
+        if len(named) != 1:
+            names = ", ".join(repr(d.name) for d in partial)
+            raise DeviceError(f"{kind} device {text!r} is ambiguous: it matches {names}")
+        partial = named
+    if not partial:
+        raise DeviceError(f"no {kind} device matches {text!r}; {_existing(candidates, kind)}")
+    return _endpoint(partial[0], kind, devices)
+
+
+def open_output_stream(endpoint: Endpoint, **kwargs: Any) -> Any:
+    """A sounddevice OutputStream on `endpoint` (not started). kwargs go to OutputStream."""
+    import sounddevice as sd
+
+    with _pulse_target("PULSE_SINK", endpoint.pulse):
+        return sd.OutputStream(device=endpoint.device, **kwargs)
+
+
+def open_input_stream(endpoint: Endpoint, **kwargs: Any) -> Any:
+    """A sounddevice InputStream on `endpoint` (not started). kwargs go to InputStream."""
+    import sounddevice as sd
+
+    with _pulse_target("PULSE_SOURCE", endpoint.pulse):
+        return sd.InputStream(device=endpoint.device, **kwargs)
+
+
+def pulse_sink_exists(name: str) -> bool:
+    """Whether the sound server still has a sink called `name` (False when none answers)."""
+    return any(d.name == name for d in _pulse_nodes("sinks", None))
+
+
+def reinitialize_portaudio() -> None:
+    """Make PortAudio enumerate devices again (it does so only when it initialises), e.g. after
+    a sound server started. Only when no stream is open."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+# PULSE_SINK/PULSE_SOURCE are process-wide: one stream opens at a time while they are set.
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pulse_target(variable: str, name: str | None) -> Iterator[None]:
+    with _ENV_LOCK:
+        if name is None:
+            yield
+            return
+        previous = os.environ.get(variable)
+        os.environ[variable] = name
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = previous
+
+
+def _endpoint(device: AudioDevice, kind: Kind, devices: DeviceList) -> Endpoint:
+    if device.index is not None:
+        return Endpoint(device=device.index, label=device.label)
+    # A sink/source: through PortAudio's ALSA "pulse" device (or "default", which is the sound
+    # server too when one runs).
+    listed = devices.outputs if kind == "output" else devices.inputs
+    portaudio = [d for d in listed if d.index is not None]
+    for wanted in ("pulse", "default"):
+        for candidate in portaudio:
+            if candidate.name == wanted:
+                return Endpoint(device=candidate.index, pulse=device.name, label=device.name)
+    raise DeviceError(
+        f"{kind} {device.name!r} is a sound-server {('sink' if kind == 'output' else 'source')}, "
+        "but PortAudio shows no 'pulse' or 'default' device to reach it through "
+        "(is the ALSA pulse plugin, libasound2-plugins, installed?)"
+    )
+
+
+def _existing(candidates: list[AudioDevice], kind: Kind) -> str:
+    if not candidates:
+        return f"there are no {kind} devices"
+    return f"{kind}s: " + ", ".join(d.label for d in candidates)
+
+
+def _portaudio_devices() -> tuple[list[AudioDevice], list[AudioDevice]]:
+    import sounddevice as sd
+
+    try:
+        raw = sd.query_devices()
+        apis = sd.query_hostapis()
+    except sd.PortAudioError as error:
+        raise DeviceError(f"cannot list audio devices: {error}") from None
+    default_in, default_out = _defaults(sd)
+    outputs: list[AudioDevice] = []
+    inputs: list[AudioDevice] = []
+    for info in raw:
+        api = apis[info["hostapi"]]["name"]
+        common = {"index": info["index"], "name": info["name"], "api": api}
+        rate = float(info["default_samplerate"])
+        if info["max_output_channels"] > 0:
+            outputs.append(
+                AudioDevice(
+                    channels=info["max_output_channels"], sample_rate=rate,
+                    default=info["index"] == default_out, **common,
+                )
+            )
+        if info["max_input_channels"] > 0:
+            inputs.append(
+                AudioDevice(
+                    channels=info["max_input_channels"], sample_rate=rate,
+                    default=info["index"] == default_in, **common,
+                )
+            )
+    return outputs, inputs
+
+
+def _defaults(sd: Any) -> tuple[int, int]:
+    indices = []
+    for kind in ("input", "output"):
+        try:
+            indices.append(int(sd.query_devices(kind=kind)["index"]))
+        except (sd.PortAudioError, ValueError, TypeError):
+            indices.append(-1)
+    return indices[0], indices[1]
+
+
+def _pactl(*args: str) -> str | None:
+    """pactl's output, or None when there is no pactl or no server answers."""
+    if shutil.which("pactl") is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["pactl", *args], capture_output=True, text=True, timeout=PACTL_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _pactl_info() -> dict[str, Any] | None:
+    text = _pactl("info")
+    if text is None:
+        return None
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip().lower().replace(" ", "_")] = value.strip()
+    return {
+        "server_name": fields.get("server_name", "sound server"),
+        "server_version": fields.get("server_version", ""),
+        "default_sink_name": fields.get("default_sink"),
+        "default_source_name": fields.get("default_source"),
+    }
+
+
+def _pulse_nodes(what: Literal["sinks", "sources"], default: str | None) -> list[AudioDevice]:
+    """The server's sinks or sources; descriptions when pactl speaks JSON."""
+    nodes: list[AudioDevice] = []
+    text = _pactl("-f", "json", "list", what)
+    try:
+        for item in json.loads(text) if text else []:
+            channels, rate = _spec(str(item.get("sample_specification", "")))
+            nodes.append(
+                AudioDevice(
+                    index=None, name=str(item["name"]), channels=channels, sample_rate=rate,
+                    default=item["name"] == default, api="pulse",
+                    description=str(item.get("description") or ""),
+                )
+            )
+        if text:
+            return nodes
+    except (ValueError, KeyError, TypeError):
+        nodes = []
+    for line in (_pactl("list", "short", what) or "").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 4:
+            continue
+        channels, rate = _spec(parts[3])
+        nodes.append(
+            AudioDevice(None, parts[1], channels, rate, parts[1] == default, "pulse")
+        )
+    return nodes
+
+
+def _spec(spec: str) -> tuple[int, float]:
+    """'s16le 2ch 44100Hz' -> (2, 44100.0)."""
+    channels, rate = 0, 0.0
+    for part in spec.split():
+        if part.endswith("ch") and part[:-2].isdigit():
+            channels = int(part[:-2])
+        elif part.endswith("Hz") and part[:-2].isdigit():
+            rate = float(part[:-2])
+    return channels, rate

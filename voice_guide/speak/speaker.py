@@ -1,0 +1,89 @@
+"""`Say` actions spoken on their routes: text -> PCM (cached `Tts`) -> `Player`.
+
+`Speaker` is the `Voice` the live session hands its actions to (`say(say, now)`,
+`silence(now)`, `drain()`, `close()`). When speech cannot be made (TTS fails) or played (no
+output left), the text is printed instead through `print_text(text, route)` and the session
+goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable
+
+from voice_guide.devices import resolve_output
+from voice_guide.events import Note, Route, Say
+from voice_guide.speak.player import MicGate, Player, Utterance
+from voice_guide.speak.tts import SpeechError, Tts, Voice
+
+log = logging.getLogger(__name__)
+
+PrintText = Callable[[str, str], None]
+
+
+def print_to_stderr(text: str, route: str) -> None:
+    print(f"[{route}] {text}", file=sys.stderr)
+
+
+class Speaker:
+    def __init__(
+        self, tts: Tts, player: Player, print_text: PrintText = print_to_stderr
+    ) -> None:
+        self.tts = tts
+        self.player = player
+        self._print_text = print_text
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        practitioner_device: str | None = None,
+        room_device: str | None = None,
+        practitioner_audible: bool = False,
+        voice: Voice | None = None,
+        gate: MicGate | None = None,
+        on_note: Callable[[Note], None] | None = None,
+        print_text: PrintText = print_to_stderr,
+    ) -> Speaker:
+        """Resolve the devices (DeviceError names what exists) and open both routes' streams."""
+        player = Player(
+            resolve_output(practitioner_device),
+            resolve_output(room_device),
+            practitioner_audible=practitioner_audible,
+            gate=gate,
+            on_note=on_note,
+            on_undelivered=lambda u: print_text(u.text, str(u.route)),
+        )
+        player.open()
+        return cls(Tts(voice), player, print_text)
+
+    @property
+    def gate(self) -> MicGate:
+        return self.player.gate
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render known texts (the protocol's) in the background, so they start at once."""
+        self.tts.render_ahead(texts)
+
+    def say(self, say: Say, now: float = 0.0) -> Utterance | None:
+        try:
+            pcm = self.tts.render(say.text)
+        except SpeechError as error:
+            log.error("%s", error)
+            self._print_text(say.text, str(say.route))
+            return None
+        return self.player.play(pcm, say.route, say.text)
+
+    def speak(self, text: str, route: Route | str = Route.PRACTITIONER) -> Utterance | None:
+        return self.say(Say(text, Route(route)))
+
+    def silence(self, now: float = 0.0) -> None:
+        self.player.stop()
+
+    def drain(self, timeout: float | None = 30.0) -> bool:
+        """Wait for everything queued to be spoken."""
+        return self.player.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.player.close()

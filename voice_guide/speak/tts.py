@@ -1,0 +1,288 @@
+"""Text to speech: pyttsx3's espeak-ng driver renders text to PCM in memory; we play it ourselves.
+
+`Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate, 22050 Hz with
+espeak-ng). Results are cached in memory, and `render_ahead(texts)` fills the cache in a
+background thread, so the protocol's known texts are ready before they are asked for.
+
+Why this shape (see NOTES-audio-stack.md):
+- pyttsx3 must not play audio itself: on Linux it shells out to `aplay` on the default device.
+  We render with `save_to_file` into a private temporary file (in RAM under /dev/shm when it
+  exists), read it back and delete it at once: nothing is kept on disk.
+- `runAndWait()` can return before the file is written, so we wait for the driver's
+  `finished-utterance` callback. The driver also has a race after a rate/pitch property change:
+  the next utterance can be cancelled (a `completed=False` notification and an empty file), and
+  after that, property changes stop taking effect. So rate and pitch go inside the text as
+  espeak-ng embedded commands, only the voice is a property (followed by one throw-away
+  render), and each render is checked (one completed notification, audio present) and retried.
+- espeak-ng can be initialised only once per process: one engine, shared, behind one lock.
+
+A failure raises `SpeechError` with a one-line reason; the caller prints the text instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RENDER_ATTEMPTS = 3
+RETRY_PAUSE = 0.05
+# Seconds to wait for the finished-utterance notification: generous, rendering is ~100x real time.
+FINISH_TIMEOUT_BASE = 5.0
+FINISH_TIMEOUT_PER_CHAR = 0.01
+
+
+class SpeechError(RuntimeError):
+    """Text could not be turned into speech; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How the guide sounds. The default is calm and unhurried for a treatment room.
+
+    `name` is an espeak-ng voice (`espeak-ng --voices=en`), `rate` words per minute (espeak's own
+    default is 175), `volume` a gain on the samples (0..1, applied to the PCM so it is exact),
+    `pitch` espeak's 0..99 (50 is its default; lower sounds calmer).
+    """
+
+    name: str = "en-us"
+    rate: int = 145
+    volume: float = 0.9
+    pitch: int = 40
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("voice name is empty")
+        if not 60 <= self.rate <= 400:
+            raise ValueError(f"rate {self.rate} is out of range (60..400 words per minute)")
+        if not 0.0 <= self.volume <= 1.0:
+            raise ValueError(f"volume {self.volume} is out of range (0..1)")
+        if not 0 <= self.pitch <= 99:
+            raise ValueError(f"pitch {self.pitch} is out of range (0..99)")
+
+
+@dataclass(frozen=True, eq=False)
+class Pcm:
+    """Mono 16-bit audio in memory."""
+
+    samples: np.ndarray  # int16, shape (n,)
+    rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.rate if self.rate else 0.0
+
+    def write_wav(self, path: str | Path) -> None:
+        """Save as a mono 16-bit WAV (only when the user asks for a file)."""
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(self.rate)
+            out.writeframes(np.asarray(self.samples, dtype="<i2").tobytes())
+
+
+class Tts:
+    """Renders text with one voice; caches every rendered text in memory. Thread-safe."""
+
+    def __init__(self, voice: Voice | None = None) -> None:
+        self.voice = voice or Voice()
+        self._cache: dict[str, Pcm] = {}
+        self._cache_lock = threading.Lock()
+        self._ahead: threading.Thread | None = None
+
+    def render(self, text: str) -> Pcm:
+        """The speech for `text` (cached). Raises SpeechError when the synthesizer fails."""
+        key = _normalize(text)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        pcm = _ENGINE.render(key, self.voice) if key else Pcm(np.zeros(0, np.int16), 22050)
+        with self._cache_lock:
+            self._cache[key] = pcm
+        return pcm
+
+    def cached(self, text: str) -> bool:
+        with self._cache_lock:
+            return _normalize(text) in self._cache
+
+    def render_ahead(self, texts: Iterable[str]) -> threading.Thread:
+        """Render `texts` in a background thread (one at a time, so a text asked for now never
+        waits behind the whole list). Failures are skipped: `render` reports them when asked."""
+        pending = list(dict.fromkeys(t for t in texts if not self.cached(t)))
+
+        def work() -> None:
+            for text in pending:
+                with contextlib.suppress(SpeechError):
+                    self.render(text)
+
+        thread = threading.Thread(target=work, name="tts-ahead", daemon=True)
+        thread.start()
+        self._ahead = thread
+        return thread
+
+    def wait_ahead(self, timeout: float | None = None) -> bool:
+        """Wait for the background rendering to finish; True when it has."""
+        if self._ahead is None:
+            return True
+        self._ahead.join(timeout)
+        return not self._ahead.is_alive()
+
+
+def list_voices() -> list[tuple[str, str]]:
+    """(id, name) of every espeak-ng voice the engine knows."""
+    return _ENGINE.voices()
+
+
+# --- the one engine ----------------------------------------------------------------------------
+
+
+def _normalize(text: str) -> str:
+    """One line of plain text: whitespace collapsed, control characters (espeak-ng's embedded
+    command marker among them) removed."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+class _Engine:
+    """The process's single pyttsx3 engine, created on first use, used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._applied: Voice | None = None
+        self._finished: list[bool] = []
+        self._finished_event = threading.Event()
+        self._errors: list[Exception] = []
+        self._scratch: Path | None = None
+
+    def render(self, text: str, voice: Voice) -> Pcm:
+        with self._lock:
+            engine = self._engine_or_fail()
+            if voice != self._applied:
+                self._apply(engine, voice)
+            last_reason = ""
+            for attempt in range(RENDER_ATTEMPTS):
+                if attempt:
+                    time.sleep(RETRY_PAUSE)  # let a straggling notification arrive first
+                samples, rate, last_reason = self._render_once(engine, _with_prosody(text, voice))
+                if samples is not None:
+                    return Pcm(_scaled(samples, voice.volume), rate)
+            raise SpeechError(f"text-to-speech failed for {text[:40]!r}: {last_reason}")
+
+    def voices(self) -> list[tuple[str, str]]:
+        with self._lock:
+            engine = self._engine_or_fail()
+            return [(v.id, v.name) for v in engine.getProperty("voices")]
+
+    def _engine_or_fail(self) -> Any:
+        if self._engine is not None:
+            return self._engine
+        try:
+            import pyttsx3
+            import pyttsx3.drivers.espeak as espeak_driver
+
+            # The driver prints "Audio saved to ..." for every file: silence that module only.
+            espeak_driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+            engine = pyttsx3.init("espeak")
+        except Exception as error:  # ImportError, OSError (no libespeak-ng), RuntimeError
+            raise SpeechError(
+                f"text-to-speech is unavailable (pyttsx3/espeak-ng: {error})"
+            ) from None
+        engine.connect("finished-utterance", self._on_finished)
+        engine.connect("error", self._on_error)
+        self._engine = engine
+        return engine
+
+    def _on_finished(self, name: str | None = None, completed: bool = True, **_: Any) -> None:
+        # Runs on espeak's own thread.
+        self._finished.append(bool(completed))
+        self._finished_event.set()
+
+    def _on_error(self, exception: Exception | None = None, **_: Any) -> None:
+        self._errors.append(exception or RuntimeError("unknown error"))
+
+    def _apply(self, engine: Any, voice: Voice) -> None:
+        """Select the voice. Rate and pitch travel inside each utterance instead (see render)."""
+        self._errors.clear()
+        # Queued by pyttsx3; it runs (and reports errors through the "error" topic) on the next
+        # runAndWait: the throw-away render below.
+        engine.setProperty("voice", voice.name)
+        self._render_once(engine, "ready")
+        if self._errors:
+            self._applied = None
+            raise SpeechError(
+                f"cannot use voice {voice.name!r} ({self._errors[0]}); "
+                "`espeak-ng --voices=en` lists the voices"
+            )
+        self._applied = voice
+
+    def _render_once(self, engine: Any, text: str) -> tuple[np.ndarray | None, int, str]:
+        """One save_to_file round trip: (samples or None, rate, why it failed)."""
+        scratch = self._scratch_dir()
+        path = scratch / f"utterance-{threading.get_ident()}.wav"
+        self._finished.clear()
+        self._finished_event.clear()
+        timeout = FINISH_TIMEOUT_BASE + FINISH_TIMEOUT_PER_CHAR * len(text)
+        try:
+            engine.save_to_file(text, str(path))
+            engine.runAndWait()
+            if not self._finished_event.wait(timeout):
+                return None, 0, f"no finished-utterance notification within {timeout:.0f} s"
+            # A cancelled utterance also brings a completed=False notification (sent during
+            # runAndWait, so it is already here).
+            if self._finished != [True]:
+                return None, 0, f"the utterance was cancelled (notifications {self._finished})"
+            with wave.open(str(path), "rb") as audio:
+                rate = audio.getframerate()
+                frames = audio.readframes(audio.getnframes())
+        except (OSError, EOFError, wave.Error, RuntimeError) as error:
+            return None, 0, str(error) or type(error).__name__
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        samples = np.frombuffer(frames, dtype="<i2").astype(np.int16)
+        if len(samples) == 0:
+            return None, 0, "the synthesizer produced no audio"
+        return samples, rate, ""
+
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None or not self._scratch.is_dir():
+            shm = Path("/dev/shm")
+            base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+            self._scratch = Path(tempfile.mkdtemp(prefix="voice-guide-tts-", dir=base))
+            import atexit
+
+            atexit.register(_remove_dir, self._scratch)
+        return self._scratch
+
+
+def _with_prosody(text: str, voice: Voice) -> str:
+    """Rate and pitch as espeak-ng embedded commands (Ctrl-A, value, letter) at the start of the
+    text. Setting them as engine properties instead is unreliable: the driver's queue can cancel
+    the next utterance, after which property changes stop taking effect."""
+    return f"\x01{voice.rate}S\x01{voice.pitch}P{text}"
+
+
+def _scaled(samples: np.ndarray, volume: float) -> np.ndarray:
+    if volume >= 1.0:
+        return samples
+    return np.round(samples.astype(np.float32) * volume).astype(np.int16)
+
+
+def _remove_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for child in path.iterdir():
+            child.unlink()
+        path.rmdir()
+
+
+_ENGINE = _Engine()
