@@ -1,0 +1,253 @@
+"""Test speech made at test time: espeak-ng and flite voices saying commands and other speech.
+
+Nothing here is committed audio: every clip is synthesized on first use and cached in one
+temporary directory per process (one test session, or one benchmark run), removed at exit.
+All clips come back as int16 mono 16 kHz numpy arrays, ready for the segmenter and recognizers.
+
+Used by the tests (`from speech import ...`) and by `benchmarks/recognition.py`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voice_guide.commands import PHRASES, Command, parse
+from voice_guide.wav import decode_wav, to_16k_int16
+
+RATE = 16_000
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker: engine (espeak-ng or flite), voice name, pitch and speed."""
+
+    engine: str  # "espeak" | "flite"
+    name: str
+    pitch: int = 50  # espeak 0-99; flite: mean F0 in Hz (0 = voice default)
+    speed: float = 1.0  # 1.0 = the voice's normal rate; 1.2 = 20% faster
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine}:{self.name}:p{self.pitch}:s{self.speed:g}"
+
+
+# Accents, variants (male/female timbres), pitches and speeds: robustness, not one test voice.
+ESPEAK_VOICES: tuple[Voice, ...] = (
+    Voice("espeak", "en-us", 50, 1.0),
+    Voice("espeak", "en-us+m3", 35, 0.9),
+    Voice("espeak", "en-us+f2", 65, 1.0),
+    Voice("espeak", "en+f4", 70, 1.15),
+    Voice("espeak", "en-gb-x-rp", 45, 1.1),
+    Voice("espeak", "en+m1", 30, 0.85),
+    Voice("espeak", "en-gb-scotland", 55, 1.0),
+    Voice("espeak", "en-us-nyc+f3", 60, 1.2),
+    Voice("espeak", "en-029+m4", 40, 1.0),
+    Voice("espeak", "en-us+klatt", 50, 0.95),
+)
+FLITE_VOICES: tuple[Voice, ...] = (
+    Voice("flite", "slt", 0, 1.0),
+    Voice("flite", "awb", 0, 1.0),
+    Voice("flite", "rms", 0, 0.9),
+    Voice("flite", "kal16", 0, 1.1),
+    Voice("flite", "slt", 220, 1.15),
+    Voice("flite", "rms", 90, 1.0),
+)
+ALL_VOICES: tuple[Voice, ...] = ESPEAK_VOICES + FLITE_VOICES
+
+# Short lists for quick tests: a few clearly different speakers.
+QUICK_VOICES: tuple[Voice, ...] = (
+    Voice("flite", "slt", 0, 1.0),
+    Voice("flite", "rms", 0, 0.9),
+    Voice("espeak", "en-us", 50, 1.0),
+    Voice("espeak", "en-gb-x-rp", 45, 1.1),
+)
+
+COMMAND_PHRASES: tuple[tuple[str, Command], ...] = tuple(
+    (phrase, command) for command, phrases in PHRASES.items() for phrase in phrases
+)
+
+# What a client or practitioner says that is not a command: massage, weather, their day.
+# Some hold command words inside ("the next thing", "a good day"): those are not commands.
+SENTENCES: tuple[str, ...] = (
+    "I had a really long day at work and my shoulders are so tight.",
+    "The weather has been strange this week, warm in the morning and cold at night.",
+    "Could you spend a little more time on my lower back today?",
+    "The next thing I want to do is book another appointment for next month.",
+    "My daughter started a new school and she loves her teacher.",
+    "It rained all afternoon so I stayed home and read a book.",
+    "That oil smells lovely, is it lavender or something else?",
+    "I went running on Sunday and my calves have been sore ever since.",
+    "We are thinking about going to the coast for a few days in the summer.",
+    "My neck always hurts after I sit at the computer for too long.",
+    "I think I slept on it wrong, the left side is stiff this morning.",
+    "The traffic was terrible on the way here, it took me almost an hour.",
+    "Do you use the same technique for everyone or does it depend on the person?",
+    "It was a good day overall, just a bit tiring.",
+    "I should drink more water after this, you always tell me that.",
+    "The forecast says it will snow on Thursday but I don't believe it.",
+    "My dog woke me up at five because he wanted to go out.",
+    "I tried that stretch you showed me and it helped a lot.",
+    "The room is nice and warm, I could fall asleep right here.",
+    "We had friends over for dinner and stayed up far too late.",
+    "Work has been busy since the new manager arrived in the spring.",
+    "I usually carry my bag on the right shoulder, maybe that is why.",
+    "Can you tell me what kind of massage this is called?",
+    "The garden needs a lot of attention after all that wind.",
+)
+
+# Single words that are not commands: near-misses of command words and everyday words.
+OTHER_WORDS: tuple[str, ...] = (
+    "text", "nest", "neck", "best", "bag", "black", "pack", "stock", "stuck", "top", "shop",
+    "ship", "skin", "gold", "hood", "wood", "could", "food", "find", "line", "mine", "yet",
+    "yesterday", "know", "now", "go away", "hello", "okay", "right", "left", "light", "lighthouse",
+    "deep", "hand", "shoulder", "towel", "water", "music", "coffee", "morning", "window",
+    "table", "pillow", "blanket", "weather", "sunday", "monday", "seven", "twelve", "maybe",
+    "sorry", "thanks", "really", "exactly", "lovely", "nice", "warm", "cold", "tired",
+    "relax", "breathe", "tea", "door", "phone", "later", "other", "pressure", "muscle",
+    "person", "price", "station", "sister", "letter", "bigger", "better", "cheaper", "faster",
+    "harbor", "finger", "session", "question", "answer", "number", "picture", "paper",
+    "garden", "basket", "rabbit", "silver", "winter", "summer", "market", "doctor", "office",
+    "kitchen", "simple", "problem",
+)
+
+NOISE_SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0)
+
+
+def synthesize(text: str, voice: Voice) -> np.ndarray:
+    """`text` spoken by `voice`: int16 mono 16 kHz, trimmed of leading/trailing silence."""
+    key = hashlib.sha1(f"{voice.label}|{text}".encode()).hexdigest()[:20]
+    path = _cache_dir() / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    if voice.engine == "espeak":
+        audio = _espeak(text, voice)
+    elif voice.engine == "flite":
+        audio = _flite(text, voice)
+    else:
+        raise ValueError(f"unknown speech engine {voice.engine!r}")
+    audio = trim(audio)
+    np.save(path, audio)
+    return audio
+
+
+def synthesize_many(items: Iterable[tuple[str, Voice]], workers: int = 4) -> list[np.ndarray]:
+    """Several clips at once (the synthesizers are separate processes, so threads overlap)."""
+    pairs = list(items)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda pair: synthesize(*pair), pairs))
+
+
+def with_noise(audio: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """`audio` plus noise at `snr_db` relative to the speech's own power.
+
+    The noise is a mix of pink noise (room, ventilation) and a little white noise (microphone
+    hiss), a different stretch for every seed.
+    """
+    rng = np.random.default_rng(seed)
+    speech = audio.astype(np.float64)
+    noise = pink_noise(len(speech), rng) + 0.3 * rng.standard_normal(len(speech))
+    noise /= np.sqrt(np.mean(noise**2)) + 1e-12
+    power = speech_power(speech)
+    noise *= np.sqrt(power / (10.0 ** (snr_db / 10.0)))
+    return np.clip(np.round(speech + noise), -32768, 32767).astype(np.int16)
+
+
+def noise_only(seconds: float, level_dbfs: float, seed: int = 0) -> np.ndarray:
+    """Background noise alone (no speech) at a given RMS level in dB full scale."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    noise = pink_noise(n, rng) + 0.3 * rng.standard_normal(n)
+    noise /= np.sqrt(np.mean(noise**2)) + 1e-12
+    noise *= 32768.0 * 10.0 ** (level_dbfs / 20.0)
+    return np.clip(np.round(noise), -32768, 32767).astype(np.int16)
+
+
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    spectrum = np.fft.rfft(rng.standard_normal(max(n, 2)))
+    freqs = np.arange(len(spectrum), dtype=np.float64)
+    freqs[0] = 1.0
+    return np.fft.irfft(spectrum / np.sqrt(freqs), max(n, 2))[:n]
+
+
+def speech_power(audio: np.ndarray) -> float:
+    """Mean power over the loud part (frames within 30 dB of the loudest): speech, not pauses."""
+    frames = audio[: len(audio) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    if len(frames) == 0:
+        return float(np.mean(audio.astype(np.float64) ** 2) + 1e-9)
+    energies = np.mean(frames**2, axis=1)
+    loud = energies[energies > energies.max() * 1e-3]
+    return float(np.mean(loud))
+
+
+def pad(audio: np.ndarray, before: float = 0.5, after: float = 0.5) -> np.ndarray:
+    """Silence around a clip (noise is added afterwards, so the pads get noise too)."""
+    return np.concatenate(
+        [np.zeros(int(before * RATE), np.int16), audio, np.zeros(int(after * RATE), np.int16)]
+    )
+
+
+def scale(audio: np.ndarray, gain_db: float) -> np.ndarray:
+    gained = audio.astype(np.float64) * 10.0 ** (gain_db / 20.0)
+    return np.clip(np.round(gained), -32768, 32767).astype(np.int16)
+
+
+def trim(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """Cut leading/trailing near-silence (synthesizers add some), keeping 30 ms either side."""
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > threshold * 32768)
+    if len(loud) == 0:
+        return audio
+    keep = int(0.03 * RATE)
+    return audio[max(0, loud[0] - keep) : loud[-1] + keep]
+
+
+def voices_for(names: Sequence[str] | None) -> tuple[Voice, ...]:
+    return ALL_VOICES if not names else tuple(v for v in ALL_VOICES if v.label in names)
+
+
+def _espeak(text: str, voice: Voice) -> np.ndarray:
+    words_per_minute = round(165 * voice.speed)
+    result = subprocess.run(
+        ["espeak-ng", "-v", voice.name, "-p", str(voice.pitch), "-s", str(words_per_minute),
+         "--stdout", text],
+        capture_output=True, check=True, timeout=30,
+    )
+    samples, rate = decode_wav(result.stdout)
+    return to_16k_int16(samples, rate)
+
+
+def _flite(text: str, voice: Voice) -> np.ndarray:
+    with tempfile.NamedTemporaryFile(suffix=".wav", dir=_cache_dir()) as out:
+        command = ["flite", "-voice", voice.name, "-t", text, "-o", out.name,
+                   "--setf", f"duration_stretch={1.0 / voice.speed:.3f}"]
+        if voice.pitch:
+            command += ["--setf", f"int_f0_target_mean={voice.pitch}"]
+        subprocess.run(command, capture_output=True, check=True, timeout=30)
+        samples, rate = decode_wav(Path(out.name).read_bytes())
+    return to_16k_int16(samples, rate)
+
+
+_cache: Path | None = None
+_cache_lock = threading.Lock()
+
+
+def _cache_dir() -> Path:
+    global _cache
+    with _cache_lock:
+        if _cache is None:
+            _cache = Path(tempfile.mkdtemp(prefix="voice-guide-speech-"))
+            atexit.register(shutil.rmtree, _cache, True)
+        return _cache
+
+
+assert all(parse(word) is None for word in OTHER_WORDS), "a negative word is a command phrase"

@@ -1,0 +1,105 @@
+"""The segmenter on its own: generated speech in silence and in noise, long speech, muting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from speech import (
+    FLITE_VOICES,
+    QUICK_VOICES,
+    SENTENCES,
+    noise_only,
+    pad,
+    synthesize,
+    with_noise,
+)
+
+from voice_guide.listen.engine import Segment
+from voice_guide.listen.segmenter import Segmenter
+
+RATE = 16_000
+
+
+def segments_of(audio: np.ndarray, block: int = 480) -> list[Segment]:
+    segmenter = Segmenter()
+    found: list[Segment] = []
+    for offset in range(0, len(audio), block):
+        found += segmenter.feed(audio[offset : offset + block])
+    return found + segmenter.flush()
+
+
+def test_digital_silence_and_steady_noise_give_nothing() -> None:
+    assert segments_of(np.zeros(RATE * 20, np.int16)) == []
+    for level, seed in ((-70, 1), (-45, 2), (-25, 3)):
+        assert segments_of(noise_only(20, level, seed)) == [], f"noise at {level} dBFS"
+
+
+@pytest.mark.parametrize("snr", [None, 20.0, 10.0])
+def test_each_command_in_a_stream_is_one_segment_covering_it(snr: float | None) -> None:
+    phrases = ["next", "how much longer", "stop", "tell me more", "go back"]
+    clips = [synthesize(p, QUICK_VOICES[i % len(QUICK_VOICES)]) for i, p in enumerate(phrases)]
+    stream = np.concatenate([pad(c, 1.0, 0.0) for c in clips] + [np.zeros(RATE, np.int16)])
+    if snr is not None:
+        stream = with_noise(stream, snr, seed=7)
+    found = segments_of(stream)
+    assert len(found) == len(clips)
+    start = 0.0
+    for clip, segment in zip(clips, found, strict=True):
+        start += 1.0
+        end = start + len(clip) / RATE
+        # trimmed clips keep 30 ms of quiet either side: allow that much inside
+        assert segment.start <= start + 0.05 and segment.end >= end - 0.05
+        assert segment.start >= start - 0.4 and segment.end <= end + 0.4
+        assert len(segment.audio) == round((segment.end - segment.start) * RATE)
+        start = end
+
+
+def test_segment_audio_is_the_stream_at_its_times() -> None:
+    clip = synthesize("skip step", FLITE_VOICES[0])
+    stream = with_noise(pad(clip, 0.8, 0.8), 30.0, seed=1)
+    (segment,) = segments_of(stream)
+    first = round(segment.start * RATE)
+    np.testing.assert_array_equal(segment.audio, stream[first : first + len(segment.audio)])
+
+
+def test_long_speech_is_dropped_whole() -> None:
+    voice = FLITE_VOICES[0]
+    long_talk = np.concatenate([synthesize(s, voice) for s in SENTENCES[:2]])
+    stream = pad(np.concatenate([long_talk, pad(synthesize("next", voice), 0.8, 0.0)]), 0.5, 0.8)
+    found = segments_of(with_noise(stream, 30.0, seed=2))
+    # only "next" (spoken after a pause) survives: the sentences are over the command length
+    assert len(found) == 1
+    assert found[0].end - found[0].start < 1.5
+    assert found[0].start > len(long_talk) / RATE
+
+
+def test_utterance_is_decided_soon_after_it_ends() -> None:
+    clip = synthesize("pause", FLITE_VOICES[1])
+    stream = pad(clip, 0.5, 1.0)
+    end_of_speech = 0.5 + len(clip) / RATE
+    segmenter = Segmenter()
+    decided_at = None
+    for offset in range(0, len(stream), 160):
+        if segmenter.feed(stream[offset : offset + 160]):
+            decided_at = (offset + 160) / RATE
+            break
+    assert decided_at is not None
+    assert decided_at - end_of_speech <= 0.35
+
+
+def test_block_size_does_not_change_the_result() -> None:
+    stream = with_noise(pad(synthesize("where am i", QUICK_VOICES[2]), 0.7, 0.7), 20.0, seed=3)
+    reference = [(s.start, s.end) for s in segments_of(stream, 160)]
+    for block in (1, 37, 1600, len(stream)):
+        assert [(s.start, s.end) for s in segments_of(stream, block)] == reference
+
+
+def test_skip_moves_time_on_and_drops_the_open_utterance() -> None:
+    clip = synthesize("continue", FLITE_VOICES[0])
+    segmenter = Segmenter()
+    segmenter.feed(np.zeros(RATE // 2, np.int16))
+    segmenter.feed(clip[: len(clip) // 2])
+    segmenter.skip(len(clip) - len(clip) // 2)
+    assert segmenter.feed(np.zeros(RATE, np.int16)) == []
+    assert segmenter.time == pytest.approx(1.5 + len(clip) / RATE, abs=1e-3)
+

@@ -1,0 +1,198 @@
+"""`voice-guide eval MANIFEST.tsv`: recognition accuracy on labelled recordings.
+
+The manifest is tab-separated with a header naming the columns `path` (WAV file, relative to the
+manifest's folder unless absolute) and `expect` (a command name, or empty for a clip that holds
+no command). Each clip is decoded with the full vocabulary through the whole listening pipeline.
+A command clip is correct when the expected command, and only it, is heard; wrong when another
+command is heard; missed when nothing is. Anything heard in a no-command clip is a false accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELP = "measure recognition on a manifest of labelled WAV files (columns: path, expect)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", metavar="MANIFEST.tsv", help="tab-separated: path, expect")
+    parser.add_argument(
+        "--engine", default="auto", choices=["auto", "vosk", "pocketsphinx"],
+        help="recognizer (auto: vosk when an English vosk model is found, else pocketsphinx)",
+    )
+    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
+
+@dataclass
+class Tally:
+    """Running counts of an evaluation."""
+
+    correct: Counter[str] = field(default_factory=Counter)
+    wrong: Counter[str] = field(default_factory=Counter)
+    missed: Counter[str] = field(default_factory=Counter)
+    confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    negative_clips: int = 0
+    false_accept_clips: int = 0
+    false_accepts: int = 0
+    negative_seconds: float = 0.0
+    audio_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    unreadable: int = 0
+
+    def add(self, expect: str, heard: list[str], seconds: float) -> None:
+        if not expect:
+            self.negative_clips += 1
+            self.negative_seconds += seconds
+            self.false_accepts += len(heard)
+            self.false_accept_clips += bool(heard)
+        elif heard == [expect]:
+            self.correct[expect] += 1
+        elif not heard:
+            self.missed[expect] += 1
+        else:
+            self.wrong[expect] += 1
+            for other in heard:
+                if other != expect:
+                    self.confusions[(expect, other)] += 1
+
+    def summary(self) -> dict[str, object]:
+        commands = sorted(set(self.correct) | set(self.wrong) | set(self.missed))
+        total = sum(self.correct.values()) + sum(self.wrong.values()) + sum(self.missed.values())
+        hours = self.negative_seconds / 3600
+        return {
+            "command_clips": total,
+            "correct": sum(self.correct.values()),
+            "wrong": sum(self.wrong.values()),
+            "missed": sum(self.missed.values()),
+            "correct_pct": _pct(sum(self.correct.values()), total),
+            "wrong_pct": _pct(sum(self.wrong.values()), total),
+            "missed_pct": _pct(sum(self.missed.values()), total),
+            "per_command": {
+                c: {"correct": self.correct[c], "wrong": self.wrong[c], "missed": self.missed[c]}
+                for c in commands
+            },
+            "confusions": {f"{a}->{b}": n for (a, b), n in self.confusions.most_common()},
+            "negative_clips": self.negative_clips,
+            "false_accept_clips": self.false_accept_clips,
+            "false_accept_pct": _pct(self.false_accept_clips, self.negative_clips),
+            "false_accepts_per_hour": round(self.false_accepts / hours, 2) if hours else None,
+            "negative_hours": round(hours, 4),
+            "audio_seconds": round(self.audio_seconds, 2),
+            "real_time_factor": round(self.cpu_seconds / self.audio_seconds, 4)
+            if self.audio_seconds else None,
+            "unreadable": self.unreadable,
+        }
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_guide.cli import fail
+    from voice_guide.commands import Command
+    from voice_guide.listen.factory import EngineError, make_recognizer
+    from voice_guide.listen.pipeline import listen_to
+    from voice_guide.wav import WavError, read_wav_16k
+
+    try:
+        rows = read_manifest(Path(args.manifest), {str(c) for c in Command})
+    except ManifestError as error:
+        return fail(str(error))
+    try:
+        recognizer, reason = make_recognizer(args.engine, args.model)
+    except EngineError as error:
+        return fail(str(error))
+    print(reason, file=sys.stderr)
+    tally = Tally()
+    for path, expect in rows:
+        try:
+            audio = read_wav_16k(path)
+        except WavError as error:
+            print(f"voice-guide: {error}", file=sys.stderr)
+            tally.unreadable += 1
+            continue
+        began = time.process_time()
+        heard = listen_to(recognizer, audio)
+        tally.cpu_seconds += time.process_time() - began
+        seconds = len(audio) / 16_000
+        tally.audio_seconds += seconds
+        tally.add(expect, [str(h.command) for h in heard], seconds)
+    summary = {"engine": recognizer.name, **tally.summary()}
+    print(json.dumps(summary) if args.json else render(summary))
+    return 1 if tally.unreadable else 0
+
+
+class ManifestError(Exception):
+    """A manifest that cannot be used; the message names the file, line and field."""
+
+
+def read_manifest(manifest: Path, commands: set[str]) -> list[tuple[Path, str]]:
+    """(path, expected command or "") per row; paths are relative to the manifest's folder."""
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{manifest}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{manifest}: cannot read ({error})") from None
+    lines = text.splitlines()
+    reader = csv.reader(lines, delimiter="\t")
+    header = next(reader, None)
+    if header is None or "path" not in header or "expect" not in header:
+        raise ManifestError(f"{manifest}:1: the header must name the columns 'path' and 'expect'")
+    path_at, expect_at = header.index("path"), header.index("expect")
+    rows: list[tuple[Path, str]] = []
+    for number, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        cells = row + [""] * (len(header) - len(row))
+        path = cells[path_at].strip()
+        expect = cells[expect_at].strip().lower()
+        if not path:
+            raise ManifestError(f"{manifest}:{number}: field 'path' is empty")
+        if expect and expect not in commands:
+            raise ManifestError(
+                f"{manifest}:{number}: field 'expect': unknown command {expect!r} "
+                f"(one of {', '.join(sorted(commands))}, or empty)"
+            )
+        full = Path(path) if Path(path).is_absolute() else manifest.parent / path
+        rows.append((full, expect))
+    return rows
+
+
+def render(summary: dict) -> str:
+    lines = [f"engine: {summary['engine']}", "command      correct  wrong  missed"]
+    for command, counts in summary["per_command"].items():
+        lines.append(
+            f"{command:<12} {counts['correct']:>7}  {counts['wrong']:>5}  {counts['missed']:>6}"
+        )
+    lines.append(
+        f"{'all':<12} {summary['correct']:>7}  {summary['wrong']:>5}  {summary['missed']:>6}"
+        f"   ({summary['correct_pct']}% correct, {summary['wrong_pct']}% wrong, "
+        f"{summary['missed_pct']}% missed of {summary['command_clips']} command clips)"
+    )
+    if summary["confusions"]:
+        pairs = summary["confusions"].items()
+        lines.append("confusions: " + ", ".join(f"{k} x{v}" for k, v in pairs))
+    per_hour = summary["false_accepts_per_hour"]
+    lines.append(
+        f"false accepts: {summary['false_accept_clips']} of {summary['negative_clips']} "
+        f"no-command clips ({summary['false_accept_pct']}%)"
+        + (f", {per_hour} per hour of audio" if per_hour is not None else "")
+    )
+    rtf = summary["real_time_factor"]
+    lines.append(
+        f"decoding: {summary['audio_seconds']} s of audio, real-time factor {rtf}"
+        if rtf is not None else "decoding: no audio decoded"
+    )
+    if summary["unreadable"]:
+        lines.append(f"unreadable files: {summary['unreadable']}")
+    return "\n".join(lines)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None

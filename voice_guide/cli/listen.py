@@ -1,0 +1,56 @@
+"""`voice-guide listen`: decode WAV recordings and print the commands heard in them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "decode WAV recordings and print the commands heard (one JSON object per line with --json)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="WAV files (any rate, channels)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per command heard")
+    parser.add_argument(
+        "--engine", default="auto", choices=["auto", "vosk", "pocketsphinx"],
+        help="recognizer (auto: vosk when an English vosk model is found, else pocketsphinx)",
+    )
+    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_guide.cli import fail
+    from voice_guide.listen.factory import EngineError, make_recognizer
+    from voice_guide.listen.pipeline import listen_to
+    from voice_guide.wav import WavError, read_wav_16k
+
+    try:
+        recognizer, reason = make_recognizer(args.engine, args.model)
+    except EngineError as error:
+        return fail(str(error))
+    print(reason, file=sys.stderr)
+    failures = 0
+    for path in args.files:
+        try:
+            audio = read_wav_16k(path)
+        except WavError as error:
+            print(f"voice-guide: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        for item in listen_to(recognizer, audio):
+            if args.json:
+                print(json.dumps({
+                    "file": path, "start": round(item.start, 3), "end": round(item.end, 3),
+                    "command": str(item.command), "phrase": item.phrase,
+                    "confidence": round(item.confidence, 3),
+                }))
+            else:
+                print(f"{path}  {item.start:7.2f}-{item.end:7.2f}s  {item.command:<9}  "
+                      f"\"{item.phrase}\"  ({item.confidence:.2f})")
+        sys.stdout.flush()
+    if failures:
+        print(f"voice-guide: {failures} of {len(args.files)} files could not be read",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,86 @@
+"""The listening pipeline: int16 16 kHz blocks in, `Heard` commands out.
+
+Segmenter (speech/silence, endpointing) in front, so silence costs almost nothing and only
+short utterances reach the recognizer; `mute_until(t)` ignores input while the room speaker
+talks (the microphone hears it). All times are seconds of stream time: the count of samples fed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from voice_guide.commands import ALL_COMMANDS, Command
+from voice_guide.events import Heard
+from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
+from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
+
+CommandSource = frozenset[Command] | Callable[[], frozenset[Command]]
+
+
+def listen_to(
+    recognizer: Recognizer, audio: np.ndarray, commands: CommandSource = ALL_COMMANDS,
+    block: int = 1600,
+) -> list[Heard]:
+    """Everything heard in a whole recording, fed in blocks (100 ms) as a microphone would."""
+    listener = Listener(recognizer, commands)
+    heard: list[Heard] = []
+    for offset in range(0, len(audio), block):
+        heard += listener.feed(audio[offset : offset + block])
+    return heard + listener.flush()
+
+
+class Listener:
+    """A segmenter feeding a recognizer; `commands` (a set, or a callback) narrows what is heard."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        commands: CommandSource = ALL_COMMANDS,
+        segmenter: SegmenterSettings | None = None,
+        start: float = 0.0,
+    ) -> None:
+        self.recognizer = recognizer
+        self.commands = commands
+        self._segmenter = Segmenter(segmenter or SegmenterSettings(), start=start)
+        self._muted_until = float("-inf")
+        self.segments = 0  # utterances passed to the recognizer (for benchmarks and logs)
+
+    @property
+    def time(self) -> float:
+        """Stream time of the next sample."""
+        return self._segmenter.time
+
+    def mute_until(self, t: float) -> None:
+        """Ignore input up to stream time `t` (the room speaker is talking, plus its tail)."""
+        self._muted_until = max(self._muted_until, t)
+
+    def feed(self, block: np.ndarray) -> list[Heard]:
+        """Take the next samples; return the commands heard in utterances that ended in them."""
+        samples = np.asarray(block, dtype=np.int16).reshape(-1)
+        if self._muted_until > self.time:
+            muted = min(len(samples), round((self._muted_until - self.time) * SAMPLE_RATE))
+            self._segmenter.skip(muted)
+            samples = samples[muted:]
+            if len(samples) == 0:
+                return []
+        return self._recognize(self._segmenter.feed(samples))
+
+    def flush(self) -> list[Heard]:
+        """End of stream: decide the utterance still open, if any."""
+        return self._recognize(self._segmenter.flush())
+
+    def _recognize(self, segments: list[Segment]) -> list[Heard]:
+        heard: list[Heard] = []
+        for segment in segments:
+            if segment.start < self._muted_until:
+                continue
+            commands = self.commands() if callable(self.commands) else self.commands
+            if not commands:
+                continue
+            self.segments += 1
+            result = self.recognizer.recognize(segment, frozenset(commands))
+            if result is not None:
+                heard.append(result)
+        return heard
