@@ -215,8 +215,8 @@ def test_cli_bad_protocol_and_missing_options(
     assert "x.yaml: no such file" in capsys.readouterr().err
     assert main(["simulate"]) == 2
     assert "needs --script" in capsys.readouterr().err
-    assert main(["simulate", "--audio", "take.wav"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert main(["simulate", "--audio", str(tmp_path / "take.wav")]) == 2
+    assert "take.wav: no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["simulate", "--script", str(FULL), "--until", "soon"])
 

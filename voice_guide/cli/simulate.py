@@ -41,17 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--audio", metavar="FILE.wav",
-        help="drive the session from a recording instead of a script (not available yet)",
+        help="drive the session from a recording instead of a script: the live pipeline "
+        "(segmenter, recognizer, session) on a clock that follows the recording",
     )
     parser.add_argument(
-        "--out", metavar="DIR", help="write what the guide would say as audio (not available yet)"
+        "--out", metavar="DIR", help="with --audio: write what the guide says as WAV files here"
     )
+    parser.add_argument(
+        "--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto",
+        help="with --audio: recognizer engine",
+    )
+    parser.add_argument("--model", metavar="DIR", help="with --audio: vosk model directory")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.audio is not None or args.out is not None:
-        option = "--audio" if args.audio is not None else "--out"
-        return fail(f"simulate {option} is not available yet")
+    if args.audio is not None:
+        from voice_guide.simulate_audio import run_from_args
+
+        return run_from_args(args)
+    if args.out is not None:
+        return fail("simulate --out goes with --audio FILE.wav")
     if args.script is None:
         return fail("simulate needs --script FILE (one 'SECONDS PHRASE' per line)")
     try:

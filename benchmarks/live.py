@@ -1,0 +1,331 @@
+"""The live session's figures: `python -m benchmarks.live [--trials N] [--json]`.
+
+Everything goes through real streams on a private PulseAudio set up like a treatment room: the
+`earbud` null sink is the practitioner's earbuds, `room` is the kiosk speaker, and the microphone
+is `room.monitor`. The real `voice-guide run` process runs on it; commands are spoken into the room
+(generated speech played on the `room` sink), and the benchmark records both sinks' monitors
+itself, so every time is read off the audio, from outside the program:
+
+- end to end: from the last loud sample of a spoken command (room monitor) to the first sample of
+  the answer (earbud monitor), median and 95th percentile; commands alternate "stop" and "resume"
+  (each answered with a short cue), plus "where am I" (an answer rendered on demand);
+- time from start (process spawn) to the first spoken word on the earbuds;
+- CPU of the process while idle (listening to a quiet room) and while speaking, in % of one core;
+- resident memory (RSS) of the process, at its peak.
+
+Bars (issue 5): median <= 300 ms, p95 <= 500 ms, idle CPU <= 5% of a core, RSS <= 300 MB,
+first word <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from pulse import PulseUnavailable, Recorder, client_environment, start_pulse  # noqa: E402
+from speech import RATE, Voice, synthesize  # noqa: E402
+
+SPEAKER = Voice("flite", "slt", 0, 1.0)
+# RMS (full scale 1.0) of a 10 ms frame that counts as sound: -54 dBFS. The null sinks are
+# digitally silent, so this finds the true end of a word (a final "p" or "t" release is quiet).
+LOUD = 0.002
+ANSWER_WAIT = 3.5  # seconds after a command before the next one (the answer has finished)
+BARS = {"median_ms": 300, "p95_ms": 500, "idle_cpu_percent": 5.0, "rss_mb": 300,
+        "first_word_s": 2.0}
+
+
+@dataclass
+class Figures:
+    engine: str = ""
+    commands: int = 0
+    answered: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    first_word_s: float | None = None
+    idle_cpu_percent: float | None = None
+    speaking_cpu_percent: float | None = None
+    rss_mb: float | None = None
+    # Where the time goes (measured in the benchmark's own process, same components):
+    endpoint_ms: float | None = None  # end of speech -> the listener returns the command
+    recognize_ms: float | None = None  # of which: the recognizer's compute time
+    output_ms: float | None = None  # Speaker.say (cached text) -> first sample on the sink
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.live")
+    parser.add_argument("--trials", type=int, default=16, help="commands spoken (default 16)")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--engine", default="auto", choices=("auto", "vosk", "pocketsphinx"))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args, _ = parser.parse_known_args(argv)  # run_all passes every benchmark the same extras
+    try:
+        server = start_pulse()
+    except PulseUnavailable as why:
+        print(f"live: cannot run without PulseAudio: {why}")
+        return 1
+    try:
+        with client_environment(server), tempfile.TemporaryDirectory() as scratch:
+            figures = measure(Path(scratch), args.trials, args.idle_seconds, args.engine)
+            breakdown(figures, args.engine)
+    finally:
+        server.stop()
+    if args.json:
+        print(json.dumps(asdict(figures)))
+    else:
+        report(figures)
+    return 0
+
+
+def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Figures:
+    figures = Figures()
+    commands = {text: synthesize(text, SPEAKER) for text in ("stop", "resume", "where am i")}
+    journal = scratch / "session.jsonl"
+    env = {**os.environ, "XDG_DATA_HOME": str(scratch / "data")}
+    with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
+        spawned = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", engine,
+             "--input-device", "room.monitor", "--practitioner-device", "earbud",
+             "--room-device", "room", "--journal", str(journal)],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            peak_rss = Peak(process.pid)
+            # The first word: the welcome, on the earbuds.
+            first = wait_for_sound(earbud, after=spawned, timeout=15.0)
+            figures.first_word_s = None if first is None else first - spawned
+            # Let the opening (room) and step 1 (earbuds) be spoken, then stay quiet: idle.
+            wait_for_quiet([room, earbud], quiet=1.5, timeout=60.0)
+            peak_rss.sample()
+            figures.idle_cpu_percent = cpu_percent(process.pid, idle_seconds)
+            peak_rss.sample()
+            # Latency trials: stop / resume alternately, every fourth "where am i".
+            sequence = ["stop", "resume"] * (trials // 2) + ["stop"] * (trials % 2)
+            for number, text in enumerate(sequence):
+                if number % 4 == 2 and text == "stop":  # a dynamic answer, rendered on demand
+                    latency = trial(commands["where am i"], room, earbud)
+                    figures.commands += 1
+                    if latency is not None:
+                        figures.latencies_ms.append(latency)
+                latency = trial(commands[text], room, earbud)
+                figures.commands += 1
+                if latency is not None:
+                    figures.latencies_ms.append(latency)
+                peak_rss.sample()
+            # CPU while speaking: a long answer (the step's instruction, "repeat").
+            play_into_room(synthesize("repeat", SPEAKER))
+            figures.speaking_cpu_percent = cpu_percent(process.pid, 3.0)
+            peak_rss.sample()
+            figures.rss_mb = peak_rss.mb
+        finally:
+            process.send_signal(2)  # Ctrl-C: the clean end
+            try:
+                _, err = process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, err = process.communicate()
+    figures.engine = next(
+        (line.split("engine: ", 1)[1] for line in err.splitlines() if "engine: " in line), "?"
+    )
+    figures.answered = len(figures.latencies_ms)
+    if figures.latencies_ms:
+        ordered = sorted(figures.latencies_ms)
+        figures.median_ms = statistics.median(ordered)
+        figures.p95_ms = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return figures
+
+
+def breakdown(figures: Figures, engine: str) -> None:
+    """The two halves of the latency, timed on the same components in this process."""
+    from voice_guide.commands import ALL_COMMANDS
+    from voice_guide.events import Say
+    from voice_guide.listen.factory import make_recognizer
+    from voice_guide.listen.pipeline import Listener
+    from voice_guide.speak.speaker import Speaker
+
+    recognizer, _ = make_recognizer(engine)
+    endpoint, compute = [], []
+    for text in ("stop", "resume", "where am i"):
+        clip = synthesize(text, SPEAKER)
+        audio = np.concatenate([np.zeros(RATE, np.int16), clip, np.zeros(RATE, np.int16)])
+        frames = audio[: len(audio) // 160 * 160].astype(np.float64).reshape(-1, 160)
+        loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) / 32768 > LOUD)
+        spoken_end = (loud[-1] + 1) / 100
+        listener = Listener(recognizer, ALL_COMMANDS)
+        for offset in range(0, len(audio), 320):  # 20 ms blocks, as the live input
+            began = time.perf_counter()
+            heard = listener.feed(audio[offset : offset + 320])
+            if heard:
+                compute.append((time.perf_counter() - began) * 1000)
+                endpoint.append(((offset + 320) / RATE - spoken_end) * 1000 + compute[-1])
+                break
+    figures.endpoint_ms = statistics.median(endpoint) if endpoint else None
+    figures.recognize_ms = statistics.median(compute) if compute else None
+
+    speaker = Speaker.open(practitioner_device="earbud", room_device="room")
+    delays = []
+    try:
+        with Recorder("earbud.monitor", RATE) as earbud:
+            for text in ("Resuming.", "Paused. Say resume when ready.") * 3:
+                speaker.tts.render(text)
+                wait_for_quiet([earbud], quiet=0.3, timeout=10.0)
+                began = time.monotonic()
+                speaker.say(Say(text))
+                time.sleep(1.0)
+                heard_at = first_sound(earbud, began, time.monotonic())
+                if heard_at is not None:
+                    delays.append((heard_at - began) * 1000)
+                speaker.silence()
+    finally:
+        speaker.close()
+    figures.output_ms = statistics.median(delays) if delays else None
+
+
+def trial(clip: np.ndarray, room: Recorder, earbud: Recorder) -> float | None:
+    """Speak `clip` into the room; ms from its last loud sample to the answer's first sample."""
+    wait_for_quiet([earbud], quiet=0.5, timeout=15.0)
+    began = time.monotonic()
+    play_into_room(clip)
+    time.sleep(ANSWER_WAIT)
+    spoken = sound_span(room, began, time.monotonic())
+    if spoken is None:
+        return None
+    answer = first_sound(earbud, after=spoken[1], until=spoken[1] + ANSWER_WAIT)
+    return None if answer is None else (answer - spoken[1]) * 1000
+
+
+def play_into_room(clip: np.ndarray) -> None:
+    from voice_guide.devices import open_output_stream, resolve_output
+
+    stream = open_output_stream(resolve_output("room"), samplerate=RATE, channels=1,
+                                dtype="int16")
+    stream.start()
+    stream.write(np.concatenate([clip, np.zeros(RATE // 10, np.int16)]).reshape(-1, 1))
+    stream.stop()
+    stream.close()
+
+
+# --- reading times off the recordings -----------------------------------------------------------
+
+
+def frame_levels(recorder: Recorder, since: float, until: float) -> tuple[np.ndarray, float]:
+    """RMS per 10 ms frame of what `recorder` heard between two monotonic times, and the
+    monotonic time of the first frame."""
+    audio = recorder.audio()
+    first = max(0, int((since - recorder.start_time) * recorder.rate))
+    last = max(first, int((until - recorder.start_time) * recorder.rate))
+    chunk = audio[first:last].astype(np.float64)
+    size = recorder.rate // 100
+    count = len(chunk) // size
+    levels = np.sqrt(np.mean(chunk[: count * size].reshape(count, size) ** 2, axis=1))
+    return levels, recorder.start_time + first / recorder.rate
+
+
+def sound_span(recorder: Recorder, since: float, until: float) -> tuple[float, float] | None:
+    levels, origin = frame_levels(recorder, since, until)
+    loud = np.flatnonzero(levels > LOUD)
+    if len(loud) == 0:
+        return None
+    # The command is the first burst: end at the first 300 ms gap after it starts.
+    end = loud[0]
+    for index in loud[1:]:
+        if index - end > 30:
+            break
+        end = index
+    return origin + loud[0] / 100, origin + (end + 1) / 100
+
+
+def first_sound(recorder: Recorder, after: float, until: float) -> float | None:
+    levels, origin = frame_levels(recorder, after, until)
+    loud = np.flatnonzero(levels > LOUD)
+    return None if len(loud) == 0 else origin + loud[0] / 100
+
+
+def wait_for_sound(recorder: Recorder, after: float, timeout: float) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = first_sound(recorder, after, time.monotonic())
+        if found is not None:
+            return found
+        time.sleep(0.05)
+    return None
+
+
+def wait_for_quiet(recorders: list[Recorder], quiet: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if all(first_sound(r, now - quiet, now) is None for r in recorders):
+            return
+        time.sleep(0.1)
+
+
+# --- the process's CPU and memory ---------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def cpu_percent(pid: int, seconds: float) -> float:
+    before, began = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100.0 * (cpu_seconds(pid) - before) / (time.monotonic() - began)
+
+
+class Peak:
+    """The process's peak resident memory (the kernel's own high-water mark, VmHWM)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.mb = 0.0
+
+    def sample(self) -> None:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                self.mb = max(self.mb, int(line.split()[1]) / 1024)
+
+
+def report(figures: Figures) -> None:
+    def bar(value: float | None, limit: float, unit: str) -> str:
+        if value is None:
+            return "not measured"
+        verdict = "meets" if value <= limit else "MISSES"
+        return f"{value:.1f} {unit} ({verdict} the bar of {limit:g} {unit})"
+
+    print(f"live: engine {figures.engine}; null sinks earbud + room, microphone room.monitor")
+    print(f"commands spoken: {figures.commands}, answered: {figures.answered}")
+    print(f"end of command -> first answer sample: median {bar(figures.median_ms, 300, 'ms')}")
+    print(f"                                       p95    {bar(figures.p95_ms, 500, 'ms')}")
+    if figures.latencies_ms:
+        print("  each: " + " ".join(f"{v:.0f}" for v in figures.latencies_ms))
+    if figures.endpoint_ms is not None and figures.output_ms is not None:
+        print(f"  where it goes: end of speech -> command {figures.endpoint_ms:.0f} ms "
+              f"(recognizer {figures.recognize_ms:.0f} ms of it), "
+              f"say -> first sample on the device {figures.output_ms:.0f} ms")
+    print(f"first spoken word after start: {bar(figures.first_word_s, 2.0, 's')}")
+    print(f"CPU idle (listening, quiet room): {bar(figures.idle_cpu_percent, 5.0, '%')}")
+    speaking = figures.speaking_cpu_percent
+    print(f"CPU while speaking: {'not measured' if speaking is None else f'{speaking:.1f} %'}")
+    print(f"peak RSS: {bar(figures.rss_mb, 300, 'MB')}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""The session journal: append-only JSON lines, readable after a crash, summarised at the end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from voice_guide.commands import Command
+from voice_guide.events import Ended, Feedback, Heard, Paused, Resumed, Route, Say, StepStarted
+from voice_guide.journal import (
+    JournalBusy,
+    JournalWriter,
+    clock,
+    find_unfinished,
+    list_journals,
+    make_header,
+    read_journal,
+    sessions_dir,
+    summarize,
+    summary_lines,
+    summary_speech,
+)
+
+PROTOCOL_TEXT = "name: test\n"
+
+
+@pytest.fixture
+def protocol(tmp_path: Path) -> Path:
+    path = tmp_path / "protocol.yaml"
+    path.write_text(PROTOCOL_TEXT)
+    return path
+
+
+def header(protocol: Path, minutes_ago: int = 0, sid: str | None = None) -> dict:
+    started = datetime(2025, 3, 1, 10, 0, tzinfo=UTC) - timedelta(minutes=minutes_ago)
+    return make_header(
+        protocol=protocol, protocol_name="test", settings={"auto": False}, prep=False,
+        mode="text", started=started, session_id=sid,
+    )
+
+
+def write_session(path: Path, protocol: Path, *, end: bool, minutes_ago: int = 0) -> None:
+    writer = JournalWriter.create(path, header(protocol, minutes_ago, sid=path.stem))
+    writer.event(0.0, StepStarted(1, 1, 1))
+    writer.event(0.0, Say("Opening hold.", Route.PRACTITIONER, "step"))
+    writer.event(60.0, Heard(Command.NEXT, "next"))
+    writer.event(60.0, StepStarted(2, 2, 2))
+    if end:
+        writer.event(90.0, Ended("ended"))
+    writer.close()
+
+
+def test_every_record_is_one_json_line_in_the_simulate_form(tmp_path: Path, protocol: Path):
+    path = tmp_path / "s.jsonl"
+    writer = JournalWriter.create(path, header(protocol))
+    events = [
+        (0.0, StepStarted(1, 1, 1)),
+        (0.0, Say("Step one.", Route.PRACTITIONER, "step")),
+        (12.5, Heard(Command.PAUSE, "stop", 0.91)),
+        (12.5, Paused()),
+        (20.0, Resumed()),
+        (30.25, Feedback("lighter", 1)),
+    ]
+    for t, item in events:
+        writer.event(t, item)
+    writer.close()
+
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 + len(events)
+    first = json.loads(lines[0])
+    assert first["type"] == "session" and first["t"] == 0.0
+    assert first["protocol"] == str(protocol)
+    assert len(first["protocol_sha256"]) == 64
+    assert first["settings"] == {"auto": False}
+    assert first["started"].startswith("2025-03-01T10:00:00")
+    assert [json.loads(line) for line in lines[1:]] == [item.record(t) for t, item in events]
+
+    journal = read_journal(path)
+    assert journal.header == first
+    assert journal.records == tuple(item.record(t) for t, item in events)
+    assert journal.warnings == ()
+    assert journal.last_t == 30.25
+    assert not journal.finished
+
+
+def test_create_refuses_to_overwrite(tmp_path: Path, protocol: Path):
+    path = tmp_path / "s.jsonl"
+    JournalWriter.create(path, header(protocol)).close()
+    with pytest.raises(FileExistsError):
+        JournalWriter.create(path, header(protocol))
+
+
+def test_truncated_last_line_is_skipped_with_a_warning_and_nothing_before_is_lost(
+    tmp_path: Path, protocol: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = tmp_path / "s.jsonl"
+    write_session(path, protocol, end=False)
+    whole = read_journal(path).records
+    with open(path, "ab") as handle:  # a power loss in the middle of a write
+        handle.write(b'{"t":61.0,"type":"say","text":"Palm rhom')
+
+    journal = read_journal(path)
+    assert journal.records == whole
+    assert len(journal.warnings) == 1
+    assert "truncated" in journal.warnings[0] and ":6:" in journal.warnings[0]
+    assert "skipped truncated journal line" in capsys.readouterr().err
+
+
+def test_corrupt_lines_in_the_middle_are_skipped_and_the_rest_kept(tmp_path: Path, protocol: Path):
+    path = tmp_path / "s.jsonl"
+    write_session(path, protocol, end=True)
+    lines = path.read_bytes().split(b"\n")
+    garbage = [b"\x00\x00\x00\x00", b"[1, 2]", b'{"type": "say"}', b"\xff\xfe{", b'{"t": 1, "ty']
+    damaged = lines[:3] + garbage + lines[3:]
+    path.write_bytes(b"\n".join(damaged))
+
+    journal = read_journal(path, warn=False)
+    assert [r["type"] for r in journal.records] == ["step", "say", "heard", "step", "end"]
+    assert len(journal.warnings) == len(garbage)
+    assert all("corrupt" in w for w in journal.warnings)
+    assert journal.finished and journal.end_reason == "ended"
+
+
+def test_a_journal_without_a_readable_header_still_reads(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"t": 0, "ty\n{"t": 3.0, "type": "step", "index": 1, "number": 1}\n')
+    journal = read_journal(path, warn=False)
+    assert journal.header is None
+    assert journal.records == ({"t": 3.0, "type": "step", "index": 1, "number": 1},)
+    assert any("no session header" in w for w in journal.warnings)
+
+
+def test_reopen_after_a_torn_line_starts_a_fresh_line(tmp_path: Path, protocol: Path):
+    path = tmp_path / "s.jsonl"
+    write_session(path, protocol, end=False)
+    with open(path, "ab") as handle:
+        handle.write(b'{"t":61.0,"ty')
+    writer = JournalWriter.reopen(path)
+    writer.event(61.0, Heard(Command.WHERE, "where am i"))
+    writer.close()
+
+    journal = read_journal(path, warn=False)
+    assert journal.records[-1] == Heard(Command.WHERE, "where am i").record(61.0)
+    assert len(journal.warnings) == 1  # only the torn line; the new record is intact
+
+
+def test_find_unfinished_picks_the_most_recent_session_that_has_not_ended(
+    tmp_path: Path, protocol: Path
+):
+    directory = tmp_path / "sessions"
+    assert find_unfinished(directory) is None
+    write_session(directory / "a.jsonl", protocol, end=False, minutes_ago=300)
+    write_session(directory / "b.jsonl", protocol, end=False, minutes_ago=100)
+    write_session(directory / "c.jsonl", protocol, end=True, minutes_ago=10)
+    (directory / "junk.jsonl").write_bytes(b"\x00\x00garbage")
+    assert find_unfinished(directory) == directory / "b.jsonl"
+    assert [j.path.name for j in list_journals(directory)][-3:] == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_sessions_dir_follows_xdg_data_home(tmp_path: Path):
+    assert sessions_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "voice-guide" / "sessions"
+    default = sessions_dir({})
+    assert default.parts[-4:] == (".local", "share", "voice-guide", "sessions")
+    assert sessions_dir({"XDG_DATA_HOME": "relative/ignored"}) == default
+
+
+def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
+    records = [
+        StepStarted(1, 1, 1).record(0.0),
+        Heard(Command.NEXT, "next").record(50.0),
+        StepStarted(2, 2, 2).record(50.0),
+        Paused().record(60.0),
+        Resumed().record(100.0),  # 40 s paused: not time in step 2
+        Feedback("deeper", 2).record(110.0),
+        StepStarted(3, 3, 3).record(130.0),
+        {"t": 150.0, "type": "exit", "reason": "eof"},  # process stopped, later resumed
+        {"t": 150.0, "type": "resume_session"},
+        Feedback(None, 3).record(170.0),
+        Ended("completed").record(200.0),
+    ]
+    summary = summarize(records)
+    assert [(s.index, s.seconds) for s in summary.steps] == [(1, 50.0), (2, 40.0), (3, 70.0)]
+    assert summary.total_seconds == 200.0
+    assert summary.feedback == ((2, "deeper"), (3, None))
+    assert summary.finished and summary.end_reason == "completed"
+    lines = summary_lines(summary)
+    assert lines[0] == "Total time: 3:20 (3 steps)"
+    assert "step 2: deeper, step 3: no answer" in lines[-1]
+    assert "deeper" in summary_speech(summary)
+    assert summary.as_json()["steps"][1] == {"index": 2, "number": 2, "seconds": 40.0}
+
+
+def test_clock_format():
+    assert clock(0) == "0:00"
+    assert clock(65.4) == "1:05"
+    assert clock(3725) == "1:02:05"
+
+
+def test_only_one_writer_at_a_time(tmp_path: Path, protocol: Path):
+    path = tmp_path / "s.jsonl"
+    first = JournalWriter.create(path, header(protocol))
+    with pytest.raises(JournalBusy, match="still running in another process"):
+        JournalWriter.reopen(path)
+    first.close()
+    JournalWriter.reopen(path).close()  # free once the first writer is gone

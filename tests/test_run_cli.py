@@ -1,0 +1,253 @@
+"""`voice-guide run --text` and `voice-guide history`, as real processes.
+
+Typed commands go in on stdin, prompts come out on stdout, the journal lands in a private data
+directory (`XDG_DATA_HOME`). Short protocols make a whole session, rest included, take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from voice_guide.journal import read_journal
+
+REPO = Path(__file__).resolve().parent.parent
+
+QUICK_PROTOCOL = """\
+name: Quick routine
+preparation:
+  - Warm the room.
+  - Warm the oil in your hands.
+opening: Tell me if anything feels wrong for your body.
+stations:
+  head:
+    announce: Stand at the head of the table.
+  left:
+    announce: Stand at the left.
+checkins:
+  question: How is the pressure?
+  every_minutes: 0.01  # so 1-second steps get a check-in
+  answer_seconds: 3
+rest:
+  seconds: 1
+  say: Relax now, no need to talk.
+  closing: Offer a glass of water.
+steps:
+  - number: 1
+    station: head
+    title: Opening hold
+    say: Rest your hands on the back.
+    seconds: 1
+    checkin: true
+  - number: 2
+    station: left
+    side: right
+    title: Knead the shoulder
+    say: Knead the shoulder top.
+    seconds: 3
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def quick(tmp_path: Path) -> Path:
+    path = tmp_path / "quick.yaml"
+    path.write_text(QUICK_PROTOCOL)
+    return path
+
+
+def sessions(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "data" / "voice-guide" / "sessions").glob("*.jsonl"))
+
+
+def run(*args: str, env: dict[str, str], stdin: str = "", timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, "-m", "voice_guide", *args], cwd=REPO, env=env, input=stdin,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_typed_commands_drive_the_session_and_end_of_input_leaves_it_resumable(
+    tmp_path: Path, env
+):
+    result = run("run", "--text", "--silent", env=env,
+                 stdin="next\nskip\ngo on\nwhere am i\nhow much time\nfoo bar\nhelp\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # welcome with how to get help; then the preparation checklist is offered
+    assert out.splitlines()[0].startswith("[practitioner] Welcome to Voice Guide. Say help")
+    assert "Preparation checklist." in out and "skip to skip the checklist" in out
+    assert "[room] Before we start" in out  # the opening cue goes to the client
+    assert "Step 2 of 22" in out  # skip left the checklist at step 1; "go on" moved to step 2
+    assert "(not a command: 'foo bar'; say help)" in out
+    assert "== STEP 2 / 34" in out
+    [path] = sessions(tmp_path)
+    assert f"journal {path}" in result.stderr
+    journal = read_journal(path, warn=False)
+    assert journal.header is not None and journal.header["prep"] is True
+    heard = [r["command"] for r in journal.records if r["type"] == "heard"]
+    assert heard == ["next", "skip", "next", "where", "time_left", "help"]
+    assert journal.records[-1]["type"] == "exit" and journal.records[-1]["reason"] == "eof"
+    assert not journal.finished
+
+
+def test_skip_prep_starts_at_step_one(tmp_path: Path, env):
+    result = run("run", "--text", "--silent", "--skip-prep", env=env, stdin="where am i\n")
+    assert result.returncode == 0, result.stderr
+    assert "Preparation checklist" not in result.stdout
+    assert "Step 1 of 22" in result.stdout
+
+
+def test_a_whole_quick_session_with_auto_runs_to_the_rest_and_the_summary(
+    tmp_path: Path, env, quick: Path
+):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", str(quick), "--text", "--silent",
+         "--skip-prep", "--auto"],
+        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    lines = []
+    for line in process.stdout:  # answer the check-in when the client is asked
+        lines.append(line)
+        if line.startswith("[room] How is the pressure?"):
+            process.stdin.write("deeper\n")
+            process.stdin.flush()
+    process.wait(timeout=30)
+    out = "".join(lines)
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+    assert "[practitioner] Client would like deeper pressure." in out
+    assert "[room] Relax now, no need to talk." in out
+    assert "[practitioner] Offer a glass of water." in out
+    assert "Total time:" in out and "Pressure feedback: step 1: deeper" in out
+    assert "[practitioner] Session complete. 2 steps" in out
+    [path] = sessions(tmp_path)
+    journal = read_journal(path, warn=False)
+    assert journal.finished and journal.end_reason == "completed"
+    assert [r["index"] for r in journal.records if r["type"] == "step"] == [1, 2]
+
+    history = run("history", "--json", env=env)
+    assert history.returncode == 0
+    [entry] = [json.loads(line) for line in history.stdout.splitlines()]
+    assert entry["protocol"] == "Quick routine"
+    assert entry["finished"] and entry["end_reason"] == "completed"
+    assert entry["feedback"] == [{"index": 1, "answer": "deeper"}]
+    assert 2.0 <= entry["duration_seconds"] < 20
+    text = run("history", env=env).stdout
+    assert "Quick routine" in text and "completed" in text and "feedback: deeper" in text
+
+
+def test_end_session_asks_and_yes_ends_it(tmp_path: Path, env):
+    result = run("run", "--text", "--silent", "--skip-prep", env=env,
+                 stdin="yes\nend session\nno\nend session\nyes\nnext\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("End the session now? Say yes or no.") == 2
+    assert "Carrying on." in result.stdout and "Session ended." in result.stdout
+    journal = read_journal(sessions(tmp_path)[0], warn=False)
+    assert journal.finished and journal.end_reason == "ended"
+    assert journal.records[-1]["type"] == "end"  # nothing after the end, no exit record
+    resume = run("run", "--text", "--silent", "--resume", env=env)
+    assert resume.returncode == 2
+    assert resume.stderr.strip() == (
+        f"voice-guide: no unfinished session to resume in {tmp_path / 'data/voice-guide/sessions'}"
+    )
+
+
+def test_ctrl_c_ends_cleanly_with_a_complete_journal(tmp_path: Path, env):
+    path = tmp_path / "j.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", "--text", "--silent", "--skip-prep",
+         "--journal", str(path)],
+        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write("next\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if path.exists() and '"index":2' in path.read_text():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    journal = read_journal(path, warn=False)
+    assert journal.warnings == ()
+    assert journal.records[-1]["type"] == "exit"
+    assert journal.records[-1]["reason"] == "interrupt"
+
+
+def test_user_errors_are_one_line(tmp_path: Path, env):
+    existing = tmp_path / "j.jsonl"
+    existing.write_text("")
+    result = run("run", "--text", "--journal", str(existing), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"voice-guide: {existing}: journal already exists (add --resume to continue it)"
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsteps: []\n")
+    result = run("run", "--text", str(bad), env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"voice-guide: {bad}")
+    assert "Traceback" not in result.stderr
+
+
+def test_resume_skips_a_corrupt_journal_line_with_a_warning(tmp_path: Path, env):
+    path = tmp_path / "j.jsonl"
+    first = run("run", "--text", "--silent", "--skip-prep", "--journal", str(path), env=env,
+                stdin="next\nnext\n")
+    assert first.returncode == 0
+    lines = path.read_text().splitlines()
+    lines.insert(3, '{"t": 0.5, "type": "say", "te\x00\x00')  # damaged in the middle
+    path.write_text("\n".join(lines) + "\n")
+    resumed = run("run", "--text", "--silent", "--resume", "--journal", str(path), env=env,
+                  stdin="where am i\n")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"warning: {path}:4: skipped corrupt journal line" in resumed.stderr
+    assert "Step 3 of 22" in resumed.stdout
+
+
+def test_history_with_no_sessions(env):
+    result = run("history", env=env)
+    assert result.returncode == 0
+    assert result.stdout.startswith("No sessions yet")
+    assert run("history", "--json", env=env).stdout == ""
+
+
+def test_resume_refuses_a_session_still_running_in_another_process(tmp_path: Path, env):
+    path = tmp_path / "j.jsonl"
+    running = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", "--text", "--silent", "--skip-prep",
+         "--journal", str(path)],
+        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (path.exists() and '"step"' in path.read_text()):
+            time.sleep(0.05)
+        second = run("run", "--text", "--silent", "--resume", "--journal", str(path), env=env)
+        assert second.returncode == 2
+        assert second.stderr == (
+            f"voice-guide: {path}: the session is still running in another process\n"
+        )
+    finally:
+        running.communicate(input="", timeout=15)  # end of input: the first run ends cleanly
+    assert running.returncode == 0
+    resumed = run("run", "--text", "--silent", "--resume", "--journal", str(path), env=env)
+    assert resumed.returncode == 0, resumed.stderr  # free again once that process has ended

@@ -1,0 +1,67 @@
+"""`voice-guide history [--json]`: past sessions with date, protocol, duration and feedback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from voice_guide.journal import Journal, clock, list_journals, sessions_dir, summarize
+
+HELP = "list past sessions: date, protocol, duration, pressure feedback"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per session")
+    parser.add_argument(
+        "--dir", type=Path, default=None, metavar="DIR",
+        help="where the session journals are (default: the user data directory)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = args.dir or sessions_dir()
+    journals = [j for j in list_journals(directory) if j.header is not None]
+    if args.json:
+        for journal in journals:
+            print(json.dumps(session_json(journal), ensure_ascii=False))
+        return 0
+    if not journals:
+        print(f"No sessions yet (journals are kept in {directory}).")
+        return 0
+    for journal in journals:
+        print(session_line(journal))
+    return 0
+
+
+def session_json(journal: Journal) -> dict[str, Any]:
+    header = journal.header or {}
+    summary = summarize(journal.records)
+    return {
+        "id": journal.session_id,
+        "date": header.get("started"),
+        "protocol": header.get("protocol_name"),
+        "protocol_path": header.get("protocol"),
+        "duration_seconds": round(summary.total_seconds, 1),
+        "steps": len(summary.steps),
+        "finished": summary.finished,
+        "end_reason": summary.end_reason,
+        "feedback": [{"index": i, "answer": a} for i, a in summary.feedback],
+        "journal": str(journal.path),
+    }
+
+
+def session_line(journal: Journal) -> str:
+    data = session_json(journal)
+    started = journal.started
+    date = started.strftime("%Y-%m-%d %H:%M") if started else "unknown date"
+    state = {"completed": "completed", "ended": "ended early", None: "unfinished"}.get(
+        data["end_reason"], str(data["end_reason"])
+    )
+    answers = [a["answer"] or "no answer" for a in data["feedback"]]
+    feedback = ", ".join(answers) if answers else "none"
+    return (
+        f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
+        f"{data['steps']} steps  {state}  feedback: {feedback}"
+    )

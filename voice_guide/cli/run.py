@@ -1,0 +1,92 @@
+"""`voice-guide run [PROTOCOL]`: a live session, by voice or (`--text`) by typed commands.
+
+Opens with a short welcome that says how to get help, offers the preparation checklist (say
+"skip", or pass `--skip-prep`), then the steps, check-ins, rest and a closing summary. Every event
+is journaled (`--journal PATH`, or the user data directory) so `--resume` carries on an
+interrupted session. With no microphone (or no audio at all) it says so in one line and runs the
+same session from typed commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from voice_guide.cli import fail
+from voice_guide.protocol import DEFAULT_PROTOCOL
+
+HELP = "run a guided session by voice (or --text: typed commands on stdin)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "protocol", nargs="?", default=None, metavar="PROTOCOL",
+        help="protocol YAML file (default: the back-massage protocol.yaml)",
+    )
+    parser.add_argument(
+        "--text", action="store_true",
+        help="read commands typed on stdin (the same phrases one would say) until end of input",
+    )
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the last unfinished session (or the one in --journal)",
+    )
+    parser.add_argument(
+        "--journal", metavar="PATH", type=Path,
+        help="session journal file (default: a new file in the user data directory)",
+    )
+    parser.add_argument("--skip-prep", action="store_true", help="skip the preparation checklist")
+    parser.add_argument(
+        "--auto", action="store_true", help="move on by itself when a step's time is up"
+    )
+    parser.add_argument(
+        "--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto",
+        help="recognizer engine (auto: vosk when an English vosk model is found)",
+    )
+    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+    parser.add_argument("--input-device", metavar="D", help="microphone (index or part of a name)")
+    parser.add_argument(
+        "--practitioner-device", metavar="D", help="earbuds: output for the practitioner's cues"
+    )
+    parser.add_argument(
+        "--room-device", metavar="D", help="room speaker: output for what the client hears"
+    )
+    parser.add_argument(
+        "--practitioner-audible", action="store_true",
+        help="the microphone can hear the practitioner route too (no earbuds): mute it then",
+    )
+    parser.add_argument(
+        "--silent", action="store_true", help="print the prompts only, speak nothing"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_guide.app import LiveError, run_session
+
+    try:
+        return run_session(options_from(args))
+    except LiveError as error:
+        return fail(str(error))
+
+
+def options_from(args: argparse.Namespace):  # -> voice_guide.app.RunOptions
+    from voice_guide.app import RunOptions
+
+    return RunOptions(
+        protocol=Path(args.protocol) if args.protocol else None,
+        default_protocol=DEFAULT_PROTOCOL,
+        text=args.text,
+        resume=args.resume,
+        journal=args.journal,
+        skip_prep=args.skip_prep,
+        auto=args.auto,
+        engine=args.engine,
+        model=args.model,
+        input_device=args.input_device,
+        practitioner_device=args.practitioner_device,
+        room_device=args.room_device,
+        practitioner_audible=args.practitioner_audible,
+        silent=args.silent,
+        interactive=sys.stdin.isatty(),
+    )

@@ -1,0 +1,398 @@
+"""The session journal: an append-only JSON-lines file that survives crashes.
+
+One file per session. The first line is a header record (`"type": "session"`: session id,
+protocol path and digest, settings, wall-clock start); every later line is one event in the same
+form as the `simulate` event log (`Heard.record(t)` and the actions' `record(t)`), plus a few
+bookkeeping records of the live loop (`clock` heartbeats, `exit`, `resume`). Each line is
+written, flushed and fsynced on its own, so a crash or power loss loses at most the line in
+flight. Reading skips a corrupt or truncated line with a warning and keeps everything else.
+
+A session is finished once an `end` record is journaled; otherwise `run --resume` can pick it
+up again (see `voice_guide.resume`). No audio is ever written here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+HEADER_TYPE = "session"
+FORMAT_VERSION = 1
+
+
+class Recordable(Protocol):
+    def record(self, t: float) -> dict[str, Any]: ...
+
+
+# --- Writing -----------------------------------------------------------------------------------
+
+
+class JournalBusy(OSError):
+    """Another process is writing this journal (a session still running)."""
+
+
+class JournalWriter:
+    """Appends one record per line, each flushed and fsynced before `write` returns.
+
+    The writer holds an exclusive lock on the file while it is open, so a second `run --resume`
+    cannot append to a session that is still running; the kernel drops the lock when the
+    process dies, however it dies.
+    """
+
+    def __init__(self, path: Path, handle: Any) -> None:
+        self.path = path
+        self._handle = handle
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise JournalBusy(f"{path}: the session is still running in another process") from None
+
+    @classmethod
+    def create(cls, path: Path, header: Mapping[str, Any]) -> JournalWriter:
+        """A new journal at `path` (which must not exist yet), starting with `header`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "x", encoding="utf-8")  # noqa: SIM115 - lives as long as the writer
+        writer = cls(path, handle)
+        writer.write(header)
+        _fsync_directory(path.parent)  # the new file's name survives a power loss too
+        return writer
+
+    @classmethod
+    def reopen(cls, path: Path) -> JournalWriter:
+        """Append to an existing journal (resume). A torn last line is closed off first, so the
+        next record starts on a line of its own instead of being glued to the garbage."""
+        with open(path, "rb") as existing:
+            existing.seek(0, os.SEEK_END)
+            torn = False
+            if existing.tell() > 0:
+                existing.seek(-1, os.SEEK_END)
+                torn = existing.read(1) != b"\n"
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the writer
+        writer = cls(path, handle)
+        if torn:
+            writer._write_text("\n")
+        return writer
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def event(self, t: float, item: Recordable) -> dict[str, Any]:
+        """Journal a `Heard` or an action at session time `t`; returns the record written."""
+        record = item.record(t)
+        self.write(record)
+        return record
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._handle.closed)
+
+    def _write_text(self, text: str) -> None:
+        self._handle.write(text)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+
+def make_header(
+    *,
+    protocol: Path,
+    protocol_name: str,
+    settings: Mapping[str, Any],
+    prep: bool,
+    mode: str,
+    started: datetime | None = None,
+    session_id: str | None = None,
+) -> dict[str, Any]:
+    """The first record of a journal: everything needed to rebuild the session by replay."""
+    started = (started or datetime.now().astimezone()).replace(microsecond=0)
+    return {
+        "t": 0.0,
+        "type": HEADER_TYPE,
+        "version": FORMAT_VERSION,
+        "id": session_id or new_session_id(started),
+        "started": started.isoformat(),
+        "protocol": str(protocol),
+        "protocol_name": protocol_name,
+        "protocol_sha256": file_digest(protocol),
+        "settings": dict(settings),
+        "prep": prep,
+        "mode": mode,
+    }
+
+
+def new_session_id(started: datetime) -> str:
+    return f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a directory; the data itself is synced
+    finally:
+        os.close(fd)
+
+
+# --- Where journals live -----------------------------------------------------------------------
+
+
+def sessions_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_DATA_HOME/voice-guide/sessions`, or `~/.local/share/voice-guide/sessions`."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "voice-guide" / "sessions"
+
+
+def new_journal_path(directory: Path, session_id: str) -> Path:
+    return directory / f"{session_id}.jsonl"
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Journal:
+    """What a journal file holds: its header (None if unreadable) and the event records."""
+
+    path: Path
+    header: dict[str, Any] | None
+    records: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def finished(self) -> bool:
+        return any(record["type"] == "end" for record in self.records)
+
+    @property
+    def end_reason(self) -> str | None:
+        for record in reversed(self.records):
+            if record["type"] == "end":
+                return str(record.get("reason"))
+        return None
+
+    @property
+    def last_t(self) -> float:
+        """The latest session time journaled: where a resumed session's clock carries on."""
+        return max((float(record["t"]) for record in self.records), default=0.0)
+
+    @property
+    def session_id(self) -> str:
+        return str((self.header or {}).get("id") or self.path.stem)
+
+    @property
+    def started(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(str((self.header or {})["started"]))
+        except (KeyError, ValueError):
+            return None
+
+
+def read_journal(path: Path, *, warn: bool = True) -> Journal:
+    """Read a journal, skipping (with a warning on stderr) every line that is not a whole record.
+
+    Raises OSError only when the file itself cannot be opened.
+    """
+    data = path.read_bytes()
+    header: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        record, problem = _parse_line(raw)
+        if record is None:
+            torn = number == len(lines)  # no newline after it: the write in flight at a crash
+            what = "truncated" if torn else "corrupt"
+            warnings.append(f"{path}:{number}: skipped {what} journal line ({problem})")
+            continue
+        if record["type"] == HEADER_TYPE:
+            if header is None:
+                header = record
+            continue
+        records.append(record)
+    if header is None:
+        warnings.append(f"{path}: no session header; protocol and settings unknown")
+    if warn:
+        for message in warnings:
+            print(f"voice-guide: warning: {message}", file=sys.stderr)
+    return Journal(path, header, tuple(records), tuple(warnings))
+
+
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    except json.JSONDecodeError as error:
+        return None, f"not JSON: {error.msg}"
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    if not isinstance(value.get("type"), str):
+        return None, "no 'type'"
+    t = value.get("t")
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        return None, "no numeric 't'"
+    return value, ""
+
+
+def list_journals(directory: Path) -> list[Journal]:
+    """Every readable journal in `directory`, oldest first (by header start, then file name)."""
+    journals = []
+    for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
+        try:
+            journals.append(read_journal(path, warn=False))
+        except OSError as error:
+            print(f"voice-guide: warning: {path}: cannot read ({error.strerror})", file=sys.stderr)
+    return sorted(journals, key=_journal_order)
+
+
+def find_unfinished(directory: Path) -> Path | None:
+    """The most recent journal in `directory` whose session has not ended."""
+    for journal in reversed(list_journals(directory)):
+        if journal.header is not None and not journal.finished:
+            return journal.path
+    return None
+
+
+def _journal_order(journal: Journal) -> tuple[float, str]:
+    started = journal.started
+    return (started.timestamp() if started else 0.0, journal.path.name)
+
+
+# --- Summary -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepTime:
+    index: int
+    number: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Time per step, total time and the client's pressure feedback, from the journal alone."""
+
+    steps: tuple[StepTime, ...]
+    total_seconds: float
+    feedback: tuple[tuple[int, str | None], ...]  # (step index, answer or None)
+    finished: bool
+    end_reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total_seconds": round(self.total_seconds, 1),
+            "steps": [
+                {"index": s.index, "number": s.number, "seconds": round(s.seconds, 1)}
+                for s in self.steps
+            ],
+            "feedback": [{"index": i, "answer": a} for i, a in self.feedback],
+            "finished": self.finished,
+            "end_reason": self.end_reason,
+        }
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
+    """Fold the event records into a summary. Paused time is not counted as time in a step."""
+    per_step: dict[int, list[float]] = {}  # index -> [number, seconds]
+    feedback: list[tuple[int, str | None]] = []
+    current: int | None = None
+    since: float | None = None  # session time the current step's running clock started
+    paused = False
+    last_t = 0.0
+    end_reason: str | None = None
+
+    def bank(t: float) -> None:
+        if current is not None and since is not None and not paused:
+            per_step[current][1] += max(0.0, t - since)
+
+    for record in records:
+        t, kind = float(record["t"]), record["type"]
+        last_t = max(last_t, t)
+        if kind == "step":
+            bank(t)
+            current = int(record.get("index", 0))
+            per_step.setdefault(current, [float(record.get("number", current)), 0.0])
+            since = t
+        elif kind == "pause":
+            bank(t)
+            paused, since = True, t
+        elif kind == "resume":
+            if paused:
+                paused, since = False, t
+        elif kind in ("rest", "rest_started"):
+            bank(t)
+            current = since = None
+        elif kind == "feedback":
+            feedback.append((int(record.get("index", 0)), record.get("answer")))
+        elif kind == "end":
+            bank(t)
+            current = since = None
+            end_reason = str(record.get("reason"))
+        elif kind == "exit":
+            bank(t)
+            since = t  # the process stopped here; a resumed session starts counting again
+    bank(last_t)
+    steps = tuple(
+        StepTime(index, int(number), seconds)
+        for index, (number, seconds) in sorted(per_step.items())
+    )
+    return Summary(steps, last_t, tuple(feedback), end_reason is not None, end_reason)
+
+
+def summary_lines(summary: Summary) -> list[str]:
+    """The closing summary as short printed lines."""
+    lines = [f"Total time: {clock(summary.total_seconds)} ({len(summary.steps)} steps)"]
+    for step in summary.steps:
+        lines.append(f"  step {step.index:>2} (#{step.number}): {clock(step.seconds)}")
+    if summary.feedback:
+        answers = ", ".join(f"step {i}: {a or 'no answer'}" for i, a in summary.feedback)
+        lines.append(f"Pressure feedback: {answers}")
+    else:
+        lines.append("Pressure feedback: none asked")
+    return lines
+
+
+def summary_speech(summary: Summary) -> str:
+    """The closing summary, short enough to say aloud."""
+    minutes = round(summary.total_seconds / 60)
+    took = "under a minute" if minutes < 1 else f"about {minutes} minute" + "s" * (minutes > 1)
+    text = f"Session complete. {len(summary.steps)} steps in {took}."
+    answers = [a for _, a in summary.feedback if a]
+    if answers:
+        text += f" The client asked for: {', '.join(answers)}."
+    return text
+
+
+def clock(seconds: float) -> str:
+    """`m:ss`, or `h:mm:ss` past an hour."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,203 @@
+"""The live status in the terminal: readable at a glance from across the treatment room.
+
+`StatusPanel.show(view)` keeps a few large, high-contrast lines at the bottom of a terminal
+(station, step, time in step, session time left, what was last heard), redrawn in place with
+plain ANSI codes; prompts (`StatusPanel.say`) scroll above it. When the output is not a terminal
+(piped, logged, driven by another program) it degrades to plain lines: one line per prompt, and a
+status line only when the step, phase or last heard command changes, never every second.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+
+class SessionStatusLike(Protocol):
+    """The fields of `voice_guide.session.SessionStatus` this panel reads."""
+
+    phase: str
+    index: int
+    total_steps: int
+    step: Any
+    seconds_in_step: float
+    seconds_left_in_step: float
+    seconds_left_in_session: float
+    paused: bool
+    awaiting: str | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What the panel shows, already worded. Built by `view_of` from the session's status."""
+
+    phase: str  # prep | steps | rest | ended
+    headline: str  # "STEP 5 / 30" or "REST" ...
+    title: str  # the step's title
+    station: str
+    in_step: str  # "1:05 / 2:00"
+    session_left: str  # "38 min"
+    heard: str  # the last command heard, or ""
+    flag: str  # "PAUSED", "END SESSION? yes / no", "waiting for the client's answer", or ""
+
+    def key(self) -> tuple[str, ...]:
+        """The parts whose change is worth a plain line (not the ticking clock)."""
+        return (self.phase, self.headline, self.title, self.heard, self.flag)
+
+
+def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
+    step = status.step
+    if status.phase == "steps" and step is not None:
+        headline = f"STEP {status.index} / {status.total_steps}"
+        title = str(step.title)
+        station = station_name(step)
+        in_step = f"{clock(status.seconds_in_step)} / {clock(float(step.seconds))}"
+    else:
+        headline = {"prep": "PREPARATION", "rest": "REST", "ended": "SESSION ENDED"}.get(
+            status.phase, status.phase.upper()
+        )
+        title = station = ""
+        in_step = clock(status.seconds_in_step) if status.phase == "rest" else ""
+    if status.paused:
+        flag = "PAUSED - say resume"
+    elif status.awaiting == "confirm_end":
+        flag = "END SESSION?  say yes or no"
+    elif status.awaiting == "client_answer":
+        flag = "waiting for the client: lighter / deeper / good"
+    else:
+        flag = ""
+    return StatusView(
+        phase=status.phase,
+        headline=headline,
+        title=title,
+        station=station,
+        in_step=in_step,
+        session_left=minutes_left(status.seconds_left_in_session),
+        heard=heard or "",
+        flag=flag,
+    )
+
+
+def station_name(step: Any) -> str:
+    """The station as announced ("Stand at the head of the table"), and the side worked."""
+    station = getattr(step, "station", None)
+    name = str(getattr(station, "announce", "") or getattr(station, "id", "")).strip().rstrip(".")
+    side = getattr(step, "side", None)
+    return f"{name} - {side} side" if side else name
+
+
+def clock(seconds: float) -> str:
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def minutes_left(seconds: float) -> str:
+    if seconds <= 0:
+        return "0 min"
+    if seconds < 60:
+        return "under 1 min"
+    return f"{round(seconds / 60)} min"
+
+
+# --- Output -----------------------------------------------------------------------------------
+
+BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
+CLEAR_LINE, CLEAR_DOWN = "\x1b[2K", "\x1b[J"
+
+
+class StatusPanel:
+    """Prompts above, the status panel below; ANSI on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._drawn = 0  # panel lines currently on screen (terminal mode)
+        self._view: StatusView | None = None
+        self._last_key: tuple[str, ...] | None = None
+
+    def say(self, text: str, route: str = "practitioner") -> None:
+        """A prompt (what is spoken), printed with the route it is spoken on."""
+        self.message(f"[{route}] {text}")
+
+    def message(self, text: str) -> None:
+        if self.tty:
+            self._erase()
+            self.stream.write(text + "\n")
+            self._draw()
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def show(self, view: StatusView) -> None:
+        self._view = view
+        if self.tty:
+            self._erase()
+            self._draw()
+        elif view.key() != self._last_key:
+            self.stream.write(plain_line(view) + "\n")
+        self._last_key = view.key()
+        self.stream.flush()
+
+    def input_echoed(self) -> None:
+        """The terminal echoed a typed line below the panel: erase it with the panel next time."""
+        if self.tty and self._drawn:
+            self._drawn += 1
+
+    def close(self) -> None:
+        """Leave the last panel on screen and the cursor below it."""
+        if self.tty and self._drawn:
+            self.stream.write(RESET)
+            self._drawn = 0
+            self.stream.flush()
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}F{CLEAR_DOWN}")
+            self._drawn = 0
+
+    def _draw(self) -> None:
+        if self._view is None:
+            return
+        lines = panel_lines(self._view)
+        self.stream.write("".join(CLEAR_LINE + line + RESET + "\n" for line in lines))
+        self._drawn = len(lines)
+
+
+def panel_lines(view: StatusView) -> list[str]:
+    """A few high-contrast lines: the headline in reverse video, labels dim, values bold."""
+    bar = f"{REVERSE}{BOLD}  {spaced(view.headline)}  {RESET}"
+    if view.title:
+        bar += f"  {BOLD}{view.title.upper()}"
+    lines = [bar]
+    if view.station:
+        lines.append(f"  {DIM}STATION{RESET}  {BOLD}{view.station.upper()}")
+    timing = []
+    if view.in_step:
+        timing.append(f"{DIM}IN STEP{RESET}  {BOLD}{view.in_step}{RESET}")
+    timing.append(f"{DIM}SESSION LEFT{RESET}  {BOLD}{view.session_left}{RESET}")
+    lines.append("  " + "     ".join(timing))
+    lines.append(f"  {DIM}HEARD{RESET}  {BOLD}{view.heard or '-'}")
+    if view.flag:
+        lines.append(f"  {REVERSE}{BOLD} {view.flag.upper()} ")
+    return lines
+
+
+def plain_line(view: StatusView) -> str:
+    parts = [view.headline + (f" {view.title}" if view.title else "")]
+    if view.station:
+        parts.append(f"station: {view.station}")
+    if view.in_step:
+        parts.append(f"in step {view.in_step}")
+    parts.append(f"session left {view.session_left}")
+    if view.heard:
+        parts.append(f"heard: {view.heard}")
+    if view.flag:
+        parts.append(view.flag)
+    return "== " + " | ".join(parts)
+
+
+def spaced(text: str) -> str:
+    """Letter-spaced capitals read better from a distance."""
+    return " ".join(text.upper())
