@@ -245,7 +245,7 @@ def test_sigkill_mid_session_then_resume_continues_at_the_same_step(tmp_path: Pa
         timeout=30,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming at step 3 of" in resumed.stdout
+    assert "Resuming at step 3: " in resumed.stdout
     assert "Step 3 of 22" in resumed.stdout  # "where am i", answered by the resumed session
     after = records(path)[len(before):]
     marker = after[0]

@@ -91,7 +91,7 @@ def test_typed_commands_drive_the_session_and_end_of_input_leaves_it_resumable(
     assert "[room] Before we start" in out  # the opening cue goes to the client
     assert "Step 2 of 22" in out  # skip left the checklist at step 1; "go on" moved to step 2
     assert "(not a command: 'foo bar'; say help)" in out
-    assert "== STEP 2 / 34" in out
+    assert "== STEP 2  MOVE 2/34" in out
     [path] = sessions(tmp_path)
     assert f"journal {path}" in result.stderr
     journal = read_journal(path, warn=False)

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from typing import Any
 
+from voice_guide.protocol import Station, Step
 from voice_guide.status import StatusPanel, panel_lines, plain_line, view_of
 
-
-@dataclass(frozen=True)
-class FakeStation:
-    id: str
-    announce: str
-
-
-@dataclass(frozen=True)
-class FakeStep:
-    title: str
-    station: FakeStation
-    side: str | None
-    seconds: int
+LEFT = Station("left", "Stand at the left.")
+PALM = Step(5, 5, 5, "Palm rhomboids", LEFT, "right", "Palms on the rhomboids.", "", 120)
 
 
 @dataclass(frozen=True)
@@ -28,7 +19,7 @@ class Status:  # the shape of voice_guide.session.SessionStatus
     phase: str = "steps"
     index: int = 5
     total_steps: int = 30
-    step: Any = FakeStep("Palm rhomboids", FakeStation("left", "Stand at the left."), "right", 120)
+    step: Any = PALM
     seconds_in_step: float = 65.4
     seconds_left_in_step: float = 54.6
     seconds_left_in_session: float = 38 * 60 + 10
@@ -38,7 +29,9 @@ class Status:  # the shape of voice_guide.session.SessionStatus
 
 def test_view_words_station_step_times_and_last_heard():
     view = view_of(Status(), heard="next")
-    assert view.headline == "STEP 5 / 30"
+    assert view.headline == "STEP 5  MOVE 5/30"
+    repeat = dataclasses.replace(PALM, number=17, origin=9)
+    assert view_of(Status(step=repeat)).headline == "STEP 17 (REPEAT OF 9)  MOVE 5/30"
     assert view.title == "Palm rhomboids"
     assert view.station == "Stand at the left - right side"
     assert view.in_step == "1:05 / 2:00"
@@ -60,9 +53,9 @@ def test_plain_output_prints_a_status_line_only_when_something_changes():
     panel.show(view_of(Status(index=6, seconds_in_step=0), heard="next"))
     lines = out.getvalue().splitlines()
     assert len(lines) == 3
-    assert lines[0].startswith("== STEP 5 / 30 Palm rhomboids")
+    assert lines[0].startswith("== STEP 5  MOVE 5/30 Palm rhomboids")
     assert lines[1] == "[practitioner] Palm rhomboids. Lean in with your body weight."
-    assert "STEP 6 / 30" in lines[2] and "heard: next" in lines[2]
+    assert "MOVE 6/30" in lines[2] and "heard: next" in lines[2]
     assert "\x1b" not in out.getvalue()
 
 
@@ -82,8 +75,9 @@ def test_terminal_output_redraws_the_panel_in_place_below_the_prompts():
 
 def test_plain_line_has_every_field():
     line = plain_line(view_of(Status(awaiting="client_answer"), heard="deeper"))
-    for part in ("STEP 5 / 30", "station: Stand at the left - right side", "in step 1:05 / 2:00",
-                 "session left 38 min", "heard: deeper", "waiting for the client"):
+    for part in ("STEP 5  MOVE 5/30", "station: Stand at the left - right side",
+                 "in step 1:05 / 2:00", "session left 38 min", "heard: deeper",
+                 "waiting for the client"):
         assert part in line
 
 

@@ -448,10 +448,10 @@ class Guide:
 
 def resume_text(status: Any) -> str:
     if status.phase == "steps" and status.step is not None:
-        text = (
-            f"Welcome back. Resuming at step {status.index} of {status.total_steps}: "
-            f"{status.step.title}."
-        )
+        step = status.step
+        # Seed step numbers, as on the written protocol and in "where am I".
+        repeating = f", repeating step {step.origin}" if step.origin != step.number else ""
+        text = f"Welcome back. Resuming at step {step.number}{repeating}: {step.title}."
     elif status.phase == "rest":
         text = "Welcome back. Resuming the rest period."
     elif status.phase == "prep":

@@ -49,7 +49,9 @@ class StatusView:
 def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
     step = status.step
     if status.phase == "steps" and step is not None:
-        headline = f"STEP {status.index} / {status.total_steps}"
+        # The seed step number (as on the written protocol), then the position among all moves.
+        repeat = f" (REPEAT OF {step.origin})" if step.origin != step.number else ""
+        headline = f"STEP {step.number}{repeat}  MOVE {status.index}/{status.total_steps}"
         title = str(step.title)
         station = station_name(step)
         in_step = f"{clock(status.seconds_in_step)} / {clock(float(step.seconds))}"
