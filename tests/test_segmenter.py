@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from speech import (
     FLITE_VOICES,
+    NEURAL_VOICES,
     QUICK_VOICES,
     SENTENCES,
     noise_only,
     pad,
+    pitch_shift,
+    reverberate,
+    speech_power,
     synthesize,
     with_noise,
 )
@@ -103,3 +107,35 @@ def test_skip_moves_time_on_and_drops_the_open_utterance() -> None:
     assert segmenter.feed(np.zeros(RATE, np.int16)) == []
     assert segmenter.time == pytest.approx(1.5 + len(clip) / RATE, abs=1e-3)
 
+
+
+# Known limit of the energy segmenter, measured: babble (and some wobbling fans) dip below their
+# own level often; the floor follows the dips, the rest looks like endless speech and is dropped.
+DEAFENED = pytest.mark.xfail(
+    strict=True, reason="known limit: modulated background keeps the energy segmenter in "
+    "'long speech' (needs a speech-specific VAD)",
+)
+
+
+@pytest.mark.parametrize("kind", ["pink", pytest.param("babble", marks=DEAFENED),
+                                  "hum"])
+def test_a_command_in_each_kind_of_noise_is_found(kind: str) -> None:
+    clip = synthesize("tell me more", NEURAL_VOICES[1])
+    stream = with_noise(pad(clip, 1.5, 1.0), 20.0, seed=4, kind=kind)
+    found = segments_of(stream)
+    assert len(found) == 1, [(s.start, s.end) for s in found]
+    assert found[0].start <= 1.5 + 0.05 and found[0].end >= 1.5 + len(clip) / RATE - 0.1
+
+
+def test_generated_conditions_keep_their_promises() -> None:
+    """The test corpus itself: SNR on the speech, reverb adds a tail, shifts change length."""
+    clip = synthesize("how much longer", NEURAL_VOICES[1])
+    clean = pad(clip, 0.5, 0.5)
+    for kind in ("pink", "babble", "hum"):
+        noisy = with_noise(clean, 10.0, seed=1, kind=kind)
+        noise = noisy.astype(np.float64) - clean
+        measured = 10 * np.log10(speech_power(clean.astype(np.float64)) / np.mean(noise**2))
+        assert measured == pytest.approx(10.0, abs=0.5), kind
+    wet = reverberate(clip, rt60=0.4, seed=2)
+    assert len(wet) > len(clip) and np.max(np.abs(wet)) == pytest.approx(np.max(np.abs(clip)), 2)
+    assert len(pitch_shift(clip, -4.0)) == pytest.approx(len(clip) * 2 ** (4 / 12), rel=0.01)

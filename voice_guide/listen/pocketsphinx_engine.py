@@ -30,7 +30,19 @@ class PocketsphinxSettings:
     min_posterior: float = 0.0  # hypotheses less likely than this are dropped
     max_seconds: float = 2.0  # longer speech is not a command
     dither: float = 10.0  # std of white noise added (int16 units, about -70 dBFS); see below
+    denoise: float = 0.0  # spectral subtraction strength before decoding (0 = off); see below
     model_dir: str | None = None  # default: the model inside the pocketsphinx wheel
+    # Decoder front end and search (None: the model's feat.params / pocketsphinx's default).
+    remove_noise: bool | None = None  # spectral noise subtraction (model default: on)
+    cmn: str | None = None  # cepstral mean normalisation: "batch" (model default) or "live"
+    lw: float | None = None  # language (grammar) weight
+    wip: float | None = None  # word insertion penalty
+    pip: float | None = None  # phone insertion penalty
+    silprob: float | None = None
+    fillprob: float | None = None
+    beam: float | None = None
+    wbeam: float | None = None
+    pbeam: float | None = None
 
 
 class PocketsphinxRecognizer:
@@ -49,6 +61,11 @@ class PocketsphinxRecognizer:
             lm=None,  # only one search may be configured; grammars are added per command set
             loglevel="FATAL",
         )
+        for option in ("remove_noise", "cmn", "lw", "wip", "pip", "silprob", "fillprob", "beam",
+                       "wbeam", "pbeam"):
+            value = getattr(settings, option)
+            if value is not None:
+                config[option] = value
         self._decoder = pocketsphinx.Decoder(config)
         self._searches: dict[frozenset[Command], str] = {}
         self._command_prons = {
@@ -67,7 +84,10 @@ class PocketsphinxRecognizer:
         decoder = self._decoder
         decoder.activate_search(self._search_for(frozenset(commands)))
         decoder.start_utt()
-        decoder.process_raw(self._dithered(segment.audio).tobytes(), False, True)
+        audio = segment.audio
+        if self.settings.denoise > 0:
+            audio = spectral_subtraction(audio, self.settings.denoise)
+        decoder.process_raw(self._dithered(audio).tobytes(), False, True)
         decoder.end_utt()
         hypothesis = decoder.hyp()
         if hypothesis is None:
@@ -166,6 +186,36 @@ class PocketsphinxRecognizer:
                 return set()
             combos = [f"{c} {v}".strip() for c in combos for v in variants]
         return set(combos)
+
+
+def spectral_subtraction(audio: np.ndarray, strength: float, floor: float = 0.1) -> np.ndarray:
+    """The utterance with its stationary background noise subtracted.
+
+    The noise spectrum is the mean of the quietest fifth of the 32 ms frames (the segmenter keeps
+    pauses before and after the speech); each frame's power spectrum loses `strength` times it,
+    keeping at least `floor` of the original (less "musical noise"), then overlap-add.
+    """
+    n = len(audio)
+    size, hop = 512, 128
+    if n < size * 2:
+        return np.asarray(audio, np.int16)
+    x = np.concatenate([np.zeros(size), audio.astype(np.float64), np.zeros(size)])
+    window = np.hanning(size + 1)[:-1]
+    count = (len(x) - size) // hop + 1
+    frames = np.lib.stride_tricks.sliding_window_view(x, size)[::hop][:count] * window
+    spectra = np.fft.rfft(frames, axis=1)
+    power = np.abs(spectra) ** 2
+    energy = power.sum(axis=1)
+    inner = energy[size // hop : -(size // hop)] if count > 2 * size // hop + 4 else energy
+    quiet = power[energy <= np.percentile(inner, 20)]
+    noise = quiet.mean(axis=0) if len(quiet) else np.zeros(power.shape[1])
+    gain = np.sqrt(np.maximum(1.0 - strength * noise / (power + 1e-9), floor * floor))
+    cleaned = np.fft.irfft(spectra * gain, size, axis=1) * window
+    out = np.zeros(len(x))
+    for i in range(count):
+        out[i * hop : i * hop + size] += cleaned[i]
+    out /= (window**2).sum() / hop
+    return np.clip(np.round(out[size : size + n]), -32768, 32767).astype(np.int16)
 
 
 def _is_silence(word: str) -> bool:

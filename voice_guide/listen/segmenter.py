@@ -4,7 +4,7 @@ Energy against an adaptive noise floor, per 10 ms frame:
 - the floor follows the quiet frames down at once and creeps up slowly, so stationary room noise
   (fans, traffic hum) becomes the floor and a change of noise level is learned in seconds;
 - an utterance opens after ~60 ms of frames well above the floor and closes after `hangover`
-  of frames back near it. The hangover is short (250 ms) so a command is acted on soon after it
+  of frames back near it. The hangover is short (200 ms) so a command is acted on soon after it
   ends; word gaps inside a command are far shorter;
 - speech running longer than `max_speech` is not a command: it is dropped whole (and everything
   until the next pause with it), so "the next thing I do is..." never reaches a recognizer.
@@ -29,11 +29,11 @@ class SegmenterSettings:
     stop_db: float = 3.0  # below floor + this, a frame counts as silence again
     min_level_dbfs: float = -60.0  # quieter frames are never speech (dither, digital silence)
     onset: float = 0.05  # seconds of speech-like frames before an utterance opens
-    hangover: float = 0.25  # seconds of silence that end an utterance
+    hangover: float = 0.2  # seconds of silence that end an utterance
     min_speech: float = 0.08  # shorter bursts (clicks, knocks) are dropped
     max_speech: float = 2.0  # longer speech is not a command: dropped
     pre_roll: float = 0.25  # audio kept before the detected start (soft onsets)
-    post_roll: float = 0.25  # audio kept after the last speech frame (<= hangover)
+    post_roll: float = 0.2  # audio kept after the last speech frame (<= hangover)
     floor_rise_db_per_s: float = 2.0  # how fast the floor follows a louder background
     floor_rise_in_speech_db_per_s: float = 0.5
 
