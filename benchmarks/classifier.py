@@ -1,0 +1,197 @@
+"""The classifier engine against pocketsphinx, on voices the classifier was never trained on.
+
+    .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx] [--quick]
+
+Held-out voices: the neural ones of `tests/speech.py` (piper joe, hibari heart: the closest to
+human speech that installs here) and the espeak-ng accents / flite speaker that
+`training.train_commands` leaves out. Every figure runs the whole listening pipeline (segmenter
++ recognizer, full vocabulary), with the bars of issue 3:
+- commands at 20/10/5 dB SNR (pink room noise) and 10 dB babble: correct / wrong / missed %,
+  per voice family;
+- other single words at 10 dB: false accepts %;
+- non-command talk (all sentences by all held-out voices, short pauses, 20 dB): false accepts
+  per hour;
+- latency (end of speech -> `Heard`, 10 ms blocks, including the block's compute), real-time
+  factor, load time and resident memory added by the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+from collections import Counter
+
+import numpy as np
+
+from tests.speech import (
+    ALL_VOICES,
+    COMMAND_PHRASES,
+    NEURAL_VOICES,
+    OTHER_WORDS,
+    SENTENCES,
+    Voice,
+    pad,
+    scale,
+    synthesize_many,
+    with_noise,
+)
+from training.train_commands import HELD_OUT_ESPEAK_ACCENTS, HELD_OUT_FLITE
+from voice_guide.listen.engine import Recognizer
+from voice_guide.listen.pipeline import Listener, listen_to
+
+RATE = 16_000
+
+
+def held_out_voices() -> tuple[Voice, ...]:
+    """Voices (and whole accents / speakers) that no classifier training clip used."""
+    synthetic = tuple(
+        v for v in ALL_VOICES
+        if (v.engine == "espeak" and v.name.split("+")[0] in HELD_OUT_ESPEAK_ACCENTS)
+        or (v.engine == "flite" and v.name in HELD_OUT_FLITE)
+    )
+    return NEURAL_VOICES + synthetic
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.classifier")
+    parser.add_argument("--engines", default="classifier,pocketsphinx")
+    parser.add_argument("--quick", action="store_true", help="every other voice")
+    args = parser.parse_args()
+    voices = held_out_voices()[:: 2 if args.quick else 1]
+    print(f"held-out voices: {len(voices)}: " + ", ".join(v.label for v in voices))
+    commands = [(p, c, v) for p, c in COMMAND_PHRASES for v in voices]
+    clips = synthesize_many((p, v) for p, _, v in commands)
+    words = [(w, v) for w in OTHER_WORDS for v in voices[:: max(1, len(voices) // 4)]]
+    word_clips = synthesize_many(words)
+    stream = _talk_stream(voices)
+    for name in args.engines.split(","):
+        print(f"\n== {name}")
+        recognizer = _load(name)
+        _commands(recognizer, commands, clips)
+        _other_words(recognizer, words, word_clips)
+        began = time.process_time()
+        heard = listen_to(recognizer, stream)
+        talk_cpu = time.process_time() - began
+        seconds = len(stream) / RATE
+        print(f"false accepts in non-command talk: {len(heard)} in {seconds / 60:.1f} min = "
+              f"{len(heard) / (seconds / 3600):.1f} per hour  "
+              + ", ".join(f"{h.phrase}@{h.start:.0f}s" for h in heard[:8]))
+        latencies = _latencies(recognizer, clips[::4])
+        if latencies:
+            print(f"latency end of speech -> Heard: median "
+                  f"{1000 * statistics.median(latencies):.0f} ms, p95 "
+                  f"{1000 * float(np.percentile(latencies, 95)):.0f} ms ({len(latencies)} heard)")
+        print(f"real-time factor in continuous talk (pipeline, one core): "
+              f"{talk_cpu / seconds:.4f}")
+
+
+def _load(name: str) -> Recognizer:
+    rss_before = _rss_mb()
+    began = time.perf_counter()
+    recognizer: Recognizer
+    if name == "classifier":
+        from voice_guide.listen.classifier_engine import ClassifierRecognizer
+
+        recognizer = ClassifierRecognizer()
+    elif name == "pocketsphinx":
+        from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
+
+        recognizer = PocketsphinxRecognizer()
+    else:
+        raise SystemExit(f"unknown engine {name!r} (classifier or pocketsphinx)")
+    loaded = time.perf_counter() - began
+    print(f"load time {loaded:.2f} s, resident memory added {_rss_mb() - rss_before:.0f} MB "
+          f"(peak RSS of the process so far {_peak_mb():.0f} MB)")
+    return recognizer
+
+
+def _commands(recognizer: Recognizer, commands: list, clips: list[np.ndarray]) -> None:
+    cpu = audio_seconds = 0.0
+    for snr, kind in ((20.0, "pink"), (10.0, "pink"), (5.0, "pink"), (10.0, "babble")):
+        tally: dict[str, Counter[str]] = {}
+        confusions: Counter[str] = Counter()
+        for i, ((phrase, command, voice), clip) in enumerate(zip(commands, clips, strict=True)):
+            audio = with_noise(pad(scale(clip, _gain(i)), 0.6, 0.6), snr, seed=i, kind=kind)
+            began = time.process_time()
+            heard = [str(h.command) for h in listen_to(recognizer, audio)]
+            cpu += time.process_time() - began
+            audio_seconds += len(audio) / RATE
+            outcome = "correct" if heard == [command] else "missed" if not heard else "wrong"
+            if outcome == "wrong":
+                confusions[f"{phrase!r}->{','.join(heard)}"] += 1
+            for key in ("all", voice.family):
+                tally.setdefault(key, Counter())[outcome] += 1
+        line = ", ".join(f"{k}: {_rates(t)}" for k, t in tally.items())
+        print(f"commands at {snr:g} dB {kind} ({tally['all'].total()} clips) "
+              f"correct/wrong/missed: {line}")
+        if confusions:
+            print("   wrong: " + ", ".join(f"{k} x{n}" for k, n in confusions.most_common(10)))
+    print(f"real-time factor on command clips: {cpu / audio_seconds:.4f}")
+
+
+def _other_words(recognizer: Recognizer, words: list, clips: list[np.ndarray]) -> None:
+    accepted: Counter[str] = Counter()
+    for i, ((word, _), clip) in enumerate(zip(words, clips, strict=True)):
+        audio = with_noise(pad(scale(clip, _gain(i)), 0.6, 0.6), 10.0, seed=10_000 + i)
+        for h in listen_to(recognizer, audio):
+            accepted[f"{word}->{h.command}"] += 1
+    count = sum(accepted.values())
+    print(f"false accepts on other single words at 10 dB: {count} of {len(words)} "
+          f"({100 * count / len(words):.1f}%)  "
+          + ", ".join(k for k, _ in accepted.most_common(10)))
+
+
+def _talk_stream(voices: tuple[Voice, ...]) -> np.ndarray:
+    """All sentences by all voices, pauses of 0.2-1.2 s between them, 20 dB pink noise."""
+    items = [(s, v) for v in voices for s in SENTENCES]
+    rng = np.random.default_rng(5)
+    parts = []
+    for i, clip in enumerate(synthesize_many(items)):
+        parts.append(scale(clip, _gain(i)))
+        parts.append(np.zeros(int(rng.uniform(0.2, 1.2) * RATE), np.int16))
+    return with_noise(np.concatenate(parts), 20.0, seed=3)
+
+
+def _latencies(recognizer: Recognizer, clips: list[np.ndarray]) -> list[float]:
+    """(stream time at the end of the block that returned a command + that block's wall time)
+    - the end of the speech; 10 ms blocks, 20 dB."""
+    found: list[float] = []
+    for i, clip in enumerate(clips):
+        audio = with_noise(pad(clip, 0.6, 1.0), 20.0, seed=20_000 + i)
+        speech_end = 0.6 + (len(clip) - int(0.03 * RATE)) / RATE  # clips keep 30 ms of quiet
+        listener = Listener(recognizer)
+        for offset in range(0, len(audio), 160):
+            began = time.perf_counter()
+            heard = listener.feed(audio[offset : offset + 160])
+            if heard:
+                found.append((offset + 160) / RATE + time.perf_counter() - began - speech_end)
+                break
+    return found
+
+
+def _rates(tally: Counter[str]) -> str:
+    total = tally.total() or 1
+    return "/".join(f"{100 * tally[k] / total:.1f}" for k in ("correct", "wrong", "missed")) + " %"
+
+
+def _gain(i: int) -> float:
+    """Recording levels vary: -18..+0 dB."""
+    return -18.0 + (i * 7) % 19
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()

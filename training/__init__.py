@@ -1,0 +1,1 @@
+"""Offline training of the models that ship with voice-guide."""
