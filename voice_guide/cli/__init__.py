@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """`--engine` and `--model`, the same for every subcommand that listens."""
+    from voice_guide.listen.factory import ENGINES
+
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="auto",
+        help=f"{scope}recognizer engine (auto: vosk when an English vosk model is found, "
+        "else pocketsphinx)",
+    )
+    parser.add_argument("--model", metavar="DIR", help=f"{scope}vosk model directory")
+
+
 def fail(message: str) -> int:
     """Print a one-line error on stderr; the exit status for a user error."""
     print(f"voice-guide: {message}", file=sys.stderr)

@@ -18,16 +18,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voice_guide.cli import add_engine_arguments
+
 HELP = "measure recognition on a manifest of labelled WAV files (columns: path, expect)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", metavar="MANIFEST.tsv", help="tab-separated: path, expect")
-    parser.add_argument(
-        "--engine", default="auto", choices=["auto", "vosk", "pocketsphinx"],
-        help="recognizer (auto: vosk when an English vosk model is found, else pocketsphinx)",
-    )
-    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+    add_engine_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
 

@@ -6,17 +6,15 @@ import argparse
 import json
 import sys
 
+from voice_guide.cli import add_engine_arguments
+
 HELP = "decode WAV recordings and print the commands heard (one JSON object per line with --json)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="WAV files (any rate, channels)")
     parser.add_argument("--json", action="store_true", help="one JSON object per command heard")
-    parser.add_argument(
-        "--engine", default="auto", choices=["auto", "vosk", "pocketsphinx"],
-        help="recognizer (auto: vosk when an English vosk model is found, else pocketsphinx)",
-    )
-    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+    add_engine_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

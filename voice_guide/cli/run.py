@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from voice_guide.cli import fail
+from voice_guide.cli import add_engine_arguments, fail
 from voice_guide.protocol import DEFAULT_PROTOCOL
 
 HELP = "run a guided session by voice (or --text: typed commands on stdin)"
@@ -40,11 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auto", action="store_true", help="move on by itself when a step's time is up"
     )
-    parser.add_argument(
-        "--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto",
-        help="recognizer engine (auto: vosk when an English vosk model is found)",
-    )
-    parser.add_argument("--model", metavar="DIR", help="vosk model directory")
+    add_engine_arguments(parser)
     parser.add_argument("--input-device", metavar="D", help="microphone (index or part of a name)")
     parser.add_argument(
         "--practitioner-device", metavar="D", help="earbuds: output for the practitioner's cues"

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from voice_guide.cli import fail
+from voice_guide.cli import add_engine_arguments, fail
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, load
 from voice_guide.session import SessionSettings
 from voice_guide.simulate import CommandScriptError, load_command_script, parse_seconds, simulate
@@ -47,11 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="DIR", help="with --audio: write what the guide says as WAV files here"
     )
-    parser.add_argument(
-        "--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto",
-        help="with --audio: recognizer engine",
-    )
-    parser.add_argument("--model", metavar="DIR", help="with --audio: vosk model directory")
+    add_engine_arguments(parser, "with --audio: ")
 
 
 def run(args: argparse.Namespace) -> int:

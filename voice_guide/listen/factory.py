@@ -1,12 +1,15 @@
-"""Choose and load a recognizer engine: `auto`, `vosk` or `pocketsphinx`, with a one-line reason."""
+"""Choose and load a recognizer engine (`auto`, `vosk`, `pocketsphinx`, `classifier`), with a
+one-line reason. Engines are imported only when chosen: this module is cheap to import."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voice_guide.listen.engine import Recognizer
+if TYPE_CHECKING:
+    from voice_guide.listen.engine import Recognizer
 
-ENGINES = ("auto", "vosk", "pocketsphinx")
+ENGINES = ("auto", "vosk", "pocketsphinx", "classifier")
 
 
 class EngineError(Exception):
@@ -23,6 +26,10 @@ def make_recognizer(engine: str = "auto", model: str | None = None) -> tuple[Rec
         raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if engine == "pocketsphinx":
         return _pocketsphinx(), "engine: pocketsphinx (asked for)"
+    if engine == "classifier":
+        return _classifier(), (
+            "engine: classifier (asked for; speech-embedding front end + command classifier)"
+        )
     found, why = _find_vosk_model(model, required=engine == "vosk")
     if found is not None:
         from voice_guide.listen.vosk_engine import VoskRecognizer
@@ -40,6 +47,15 @@ def _pocketsphinx() -> Recognizer:
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
     return PocketsphinxRecognizer()
+
+
+def _classifier() -> Recognizer:
+    from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
+
+    try:
+        return ClassifierRecognizer()
+    except ClassifierError as error:
+        raise EngineError(str(error)) from None
 
 
 def _find_vosk_model(model: str | None, required: bool) -> tuple[Path | None, str]:
