@@ -7,12 +7,15 @@ import pytest
 from speech import (
     FLITE_VOICES,
     NEURAL_VOICES,
+    NOISE_KINDS,
     QUICK_VOICES,
     SENTENCES,
+    noise_of_kind,
     noise_only,
     pad,
     pitch_shift,
     reverberate,
+    scale,
     speech_power,
     synthesize,
     with_noise,
@@ -109,16 +112,7 @@ def test_skip_moves_time_on_and_drops_the_open_utterance() -> None:
 
 
 
-# Known limit of the energy segmenter, measured: babble (and some wobbling fans) dip below their
-# own level often; the floor follows the dips, the rest looks like endless speech and is dropped.
-DEAFENED = pytest.mark.xfail(
-    strict=True, reason="known limit: modulated background keeps the energy segmenter in "
-    "'long speech' (needs a speech-specific VAD)",
-)
-
-
-@pytest.mark.parametrize("kind", ["pink", pytest.param("babble", marks=DEAFENED),
-                                  "hum"])
+@pytest.mark.parametrize("kind", ["pink", "babble", "hum"])
 def test_a_command_in_each_kind_of_noise_is_found(kind: str) -> None:
     clip = synthesize("tell me more", NEURAL_VOICES[1])
     stream = with_noise(pad(clip, 1.5, 1.0), 20.0, seed=4, kind=kind)
@@ -139,3 +133,69 @@ def test_generated_conditions_keep_their_promises() -> None:
     wet = reverberate(clip, rt60=0.4, seed=2)
     assert len(wet) > len(clip) and np.max(np.abs(wet)) == pytest.approx(np.max(np.abs(clip)), 2)
     assert len(pitch_shift(clip, -4.0)) == pytest.approx(len(clip) * 2 ** (4 / 12), rel=0.01)
+
+
+def noise_starting_at(speech: np.ndarray, kind: str, begins: float, snr_db: float,
+                      seed: int) -> np.ndarray:
+    """`speech` (silence and a command) with a noise that starts at `begins` and goes on."""
+    rng = np.random.default_rng(seed)
+    clean = speech.astype(np.float64)
+    noise = noise_of_kind(kind, len(clean), rng)
+    noise *= np.sqrt(speech_power(clean) / 10.0 ** (snr_db / 10.0) / np.mean(noise**2))
+    noise[: int(begins * RATE)] = 0.0
+    quiet = noise_only(len(clean) / RATE, -60.0, seed).astype(np.float64)
+    return np.clip(np.round(clean + noise + quiet), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("kind", NOISE_KINDS)
+@pytest.mark.parametrize("voice", [NEURAL_VOICES[0], NEURAL_VOICES[1], FLITE_VOICES[1]])
+def test_a_command_over_noise_that_started_earlier_is_its_own_utterance(
+    kind: str, voice: object
+) -> None:
+    """Babble (or a fan) starts, goes on and never pauses: it becomes the background within
+    seconds, and a command at 10 dB over it is cut as one utterance, from the stream alone."""
+    clip = synthesize("tell me more", voice)  # type: ignore[arg-type]
+    stream = noise_starting_at(pad(clip, 9.0, 2.0), kind, begins=2.0, snr_db=10.0, seed=4)
+    found = segments_of(stream)
+    assert len(found) == 1, [(s.start, s.end) for s in found]
+    assert found[0].start <= 9.0 + 0.05 and found[0].end >= 9.0 + len(clip) / RATE - 0.1
+    assert found[0].end - found[0].start < 2.0
+
+
+def test_long_talk_is_not_learned_as_background() -> None:
+    """Someone talking at length pauses between words: after they stop, a quiet command is
+    still heard (their loudness did not become the background)."""
+    voice = NEURAL_VOICES[1]
+    talk = np.concatenate([synthesize(s, voice) for s in SENTENCES[:3]])
+    command = scale(synthesize("next", voice), -12.0)
+    stream = with_noise(pad(np.concatenate([talk, pad(command, 0.8, 0.0)]), 0.5, 0.8), 30.0, 5)
+    found = segments_of(stream)
+    command_at = 0.5 + len(talk) / RATE + 0.8
+    assert [round(s.start) for s in found if s.start > command_at - 0.5] == [round(command_at)]
+
+
+def test_pause_before_tells_sentence_pieces_from_commands() -> None:
+    """A sentence cut at its commas: pieces after the first follow speech closely; a command
+    said after a normal pause does not."""
+    voice = NEURAL_VOICES[0]
+    sentence = synthesize("I think I slept on it wrong, the left side is stiff, "
+                          "and my neck hurts.", voice)
+    command = synthesize("next", voice)
+    stream = with_noise(pad(np.concatenate([sentence, pad(command, 0.8, 0.0)]), 0.6, 0.8),
+                        20.0, seed=6)
+    found = segments_of(stream)
+    command_at = 0.6 + len(sentence) / RATE + 0.8
+    *pieces, last = found
+    assert last.start == pytest.approx(command_at, abs=0.3) and last.pause_before >= 0.6
+    assert pieces[0].pause_before == float("inf")  # the stream began with it
+    assert all(p.pause_before < 0.45 for p in pieces[1:])
+
+
+def test_silence_is_cheap_and_quiet() -> None:
+    """A minute of room noise: no utterance, background refreshed only every 100 ms."""
+    segmenter = Segmenter()
+    noise = noise_only(60.0, -50.0, seed=8)
+    assert segmenter.feed(noise) == [] and segmenter.flush() == []
+    assert not segmenter.in_speech
+    floor = segmenter.noise_floor_dbfs
+    assert floor is not None and -60.0 < floor < -45.0

@@ -1,18 +1,26 @@
 """Voice activity detection and endpointing: int16 16 kHz blocks in, utterances (`Segment`s) out.
 
-Energy against an adaptive noise floor, per 10 ms frame:
-- the floor follows the quiet frames down at once and creeps up slowly, so stationary room noise
-  (fans, traffic hum) becomes the floor and a change of noise level is learned in seconds;
-- an utterance opens after ~60 ms of frames well above the floor and closes after `hangover`
-  of frames back near it. The hangover is short (200 ms) so a command is acted on soon after it
+Energy against a learned picture of the background, per 10 ms frame:
+- the background is the level of the frames heard outside utterances over the last few seconds:
+  its floor (a low percentile) and its top (a high percentile). Steady noise (fans, traffic) and
+  fluctuating noise that never pauses (other people talking, a wobbling fan) both become
+  background: speech must rise clearly above the floor and above the background's own peaks;
+- an utterance opens after ~50 ms of such frames and closes after `hangover` of frames back
+  inside the background. The hangover is short (200 ms) so a command is acted on soon after it
   ends; word gaps inside a command are far shorter;
 - speech running longer than `max_speech` is not a command: it is dropped whole (and everything
-  until the next pause with it), so "the next thing I do is..." never reaches a recognizer.
-Silence costs one vectorized energy computation per block and a short loop over its frames.
+  until the next pause with it), so "the next thing I do is..." never reaches a recognizer. Sound
+  that goes on without any pause for `learn_after` seconds is a new background, not a speaker:
+  its levels are learned, so continuous babble does not deafen the segmenter;
+- every segment says how long the stream was quiet before its speech began (`pause_before`), so
+  the listener can require commands to be whole utterances (said after a pause).
+Silence costs one vectorized energy computation per block, a short loop over its frames and a
+percentile over a few hundred numbers every 100 ms.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,21 +29,26 @@ import numpy as np
 from voice_guide.listen.engine import SAMPLE_RATE, Segment
 
 FRAME = 160  # samples: 10 ms at 16 kHz
+FRAMES_PER_S = SAMPLE_RATE // FRAME
 
 
 @dataclass(frozen=True)
 class SegmenterSettings:
-    start_db: float = 6.0  # a frame this far above the noise floor is speech-like
-    stop_db: float = 3.0  # below floor + this, a frame counts as silence again
+    start_db: float = 6.0  # a frame this far above the background floor is speech-like...
+    above_top_db: float = 3.0  # ...if it is also this far above the background's own peaks
+    stop_db: float = 3.0  # below floor + this (or below the peaks), a frame is background again
     min_level_dbfs: float = -60.0  # quieter frames are never speech (dither, digital silence)
     onset: float = 0.05  # seconds of speech-like frames before an utterance opens
-    hangover: float = 0.2  # seconds of silence that end an utterance
+    hangover: float = 0.2  # seconds of background that end an utterance
     min_speech: float = 0.08  # shorter bursts (clicks, knocks) are dropped
     max_speech: float = 2.0  # longer speech is not a command: dropped
     pre_roll: float = 0.25  # audio kept before the detected start (soft onsets)
     post_roll: float = 0.2  # audio kept after the last speech frame (<= hangover)
-    floor_rise_db_per_s: float = 2.0  # how fast the floor follows a louder background
-    floor_rise_in_speech_db_per_s: float = 0.5
+    background: float = 3.0  # seconds of background levels remembered
+    floor_percentile: float = 10.0
+    top_percentile: float = 95.0
+    learn_after: float = 4.0  # sound without a pause this long is background, not a speaker
+    warmup: float = 0.3  # seconds at the start spent learning the background, not listening
 
 
 class Segmenter:
@@ -43,19 +56,24 @@ class Segmenter:
 
     def __init__(self, settings: SegmenterSettings = SegmenterSettings(), start: float = 0.0):
         self.settings = settings
+        s = settings
         self._samples_seen = round(start * SAMPLE_RATE)
         self._remainder = np.zeros(0, np.int16)
-        self._floor: float | None = None
-        s = settings
-        self._onset_frames = max(1, round(s.onset * 100))
-        self._hangover_frames = max(1, round(s.hangover * 100))
-        self._post_frames = min(round(s.post_roll * 100), self._hangover_frames)
-        self._max_frames = round(s.max_speech * 100)
-        self._min_frames = round(s.min_speech * 100)
-        self._rise = s.floor_rise_db_per_s / 100
-        self._rise_in_speech = s.floor_rise_in_speech_db_per_s / 100
-        history = round(s.pre_roll * 100) + self._onset_frames
+        self._onset_frames = max(1, round(s.onset * FRAMES_PER_S))
+        self._hangover_frames = max(1, round(s.hangover * FRAMES_PER_S))
+        self._post_frames = min(round(s.post_roll * FRAMES_PER_S), self._hangover_frames)
+        self._max_frames = round(s.max_speech * FRAMES_PER_S)
+        self._min_frames = round(s.min_speech * FRAMES_PER_S)
+        self._learn_frames = round(s.learn_after * FRAMES_PER_S)
+        self._warmup_frames = round(s.warmup * FRAMES_PER_S)
+        history = round(s.pre_roll * FRAMES_PER_S) + self._onset_frames
         self._history: deque[np.ndarray] = deque(maxlen=history)
+        self._pending_levels: deque[float] = deque(maxlen=history)
+        self._levels = np.zeros(max(10, round(s.background * FRAMES_PER_S)), np.float32)
+        self._levels_count = 0  # background levels ever stored (ring index = count % size)
+        self._floor: float | None = None
+        self._top: float | None = None
+        self._last_speech_end = -math.inf  # stream time the last utterance's speech ended
         self._reset_state()
 
     @property
@@ -72,6 +90,18 @@ class Segmenter:
     def noise_floor_dbfs(self) -> float | None:
         return self._floor
 
+    @property
+    def last_speech_end(self) -> float:
+        """Stream time the latest utterance's speech ended (-inf: none yet, or input muted)."""
+        return self._last_speech_end
+
+    @property
+    def speech_began(self) -> float | None:
+        """Stream time the speech now going on began (None while the stream is quiet)."""
+        if self._state == "silence":
+            return None
+        return self._onset_sample / SAMPLE_RATE
+
     def feed(self, block: np.ndarray) -> list[Segment]:
         """Take the next samples (int16 mono 16 kHz); return utterances that ended in them."""
         samples = np.asarray(block, dtype=np.int16).reshape(-1)
@@ -84,8 +114,8 @@ class Segmenter:
         frames = samples[:usable].reshape(-1, FRAME)
         levels = _levels_dbfs(frames)
         segments: list[Segment] = []
-        for frame, level in zip(frames, levels, strict=True):
-            segment = self._step(frame, float(level))
+        for frame, level in zip(frames, levels.tolist(), strict=True):
+            segment = self._step(frame, level)
             self._samples_seen += FRAME
             if segment is not None:
                 segments.append(segment)
@@ -98,10 +128,13 @@ class Segmenter:
         return [segment] if segment is not None else []
 
     def skip(self, samples: int) -> None:
-        """Advance stream time without listening (muted input): any open utterance is dropped."""
+        """Advance stream time without listening (muted input): any open utterance is dropped.
+
+        What was said before the mute does not count against what follows it."""
         self._samples_seen += len(self._remainder) + samples
         self._remainder = np.zeros(0, np.int16)
         self._history.clear()
+        self._last_speech_end = -math.inf
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -109,29 +142,63 @@ class Segmenter:
         self._onset_count = 0
         self._frames: list[np.ndarray] = []
         self._first_sample = 0  # stream sample index of self._frames[0]
+        self._onset_sample = 0  # stream sample index where the speech-like frames began
         self._speech_frames = 0  # from the onset to the last speech-like frame
         self._silent_run = 0
+        self._pause_peak = -math.inf  # loudest frame of the current pause (long sound only)
+        self._unbroken = 0  # frames in a row above the floor since the sound began
+        self._snapshot: tuple[np.ndarray, int, float | None, float | None] | None = None
 
     def _step(self, frame: np.ndarray, level: float) -> Segment | None:
         s = self.settings
-        floor = self._track_floor(level)
-        loud = level > max(floor + s.start_db, s.min_level_dbfs)
+        if self._state == "silence":
+            # a frame is background once it has left the pre-roll without opening an utterance:
+            # the onset of quiet speech must not teach the background its own level
+            if self._levels_count < self._warmup_frames:
+                self._learn(level)  # nothing known yet: no onset is looked for meanwhile
+            else:
+                if len(self._pending_levels) == self._pending_levels.maxlen:
+                    self._learn(self._pending_levels[0])
+                self._pending_levels.append(level)
+        elif self._snapshot is not None:
+            self._learn(level)  # sound without pauses: learning it as the new background
+        else:
+            # a speaker's words have gaps that fall back to the floor; steady babble has none
+            assert self._floor is not None
+            unbroken = level > self._floor + s.stop_db
+            self._unbroken = self._unbroken + 1 if unbroken else 0
+            if self._unbroken >= self._learn_frames and self._state == "skipping":
+                self._snapshot = (self._levels.copy(), self._levels_count, self._floor,
+                                  self._top)
+                self._levels_count = 0  # the new background replaces the old one at once
+        floor, top = self._floor, self._top
+        assert floor is not None and top is not None
         if self._state == "silence":
             self._history.append(frame)
+            if self._levels_count < self._warmup_frames:
+                return None
+            loud = level > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs)
             if loud:
                 self._onset_count += 1
                 if self._onset_count >= self._onset_frames:
                     self._open()
             elif self._onset_count > 0:
                 self._onset_count -= 1  # tolerate a dip, but two quiet frames undo one loud one
-                if level <= floor + s.stop_db:
+                if level <= max(floor + s.stop_db, top):
                     self._onset_count = max(0, self._onset_count - 1)
             return None
-        voiced = level > max(floor + s.stop_db, s.min_level_dbfs)
+        voiced = level > max(floor + s.stop_db, top, s.min_level_dbfs)
         if self._state == "skipping":
-            self._silent_run = 0 if voiced else self._silent_run + 1
+            self._speech_frames += 1
+            if voiced:
+                self._silent_run = 0
+                self._pause_peak = -math.inf
+                self._last_speech_end = (self._samples_seen + FRAME) / SAMPLE_RATE
+            else:
+                self._silent_run += 1
+                self._pause_peak = max(self._pause_peak, level)
             if self._silent_run >= self._hangover_frames:
-                self._reset_state()
+                self._end_long_sound()
             return None
         self._frames.append(frame)
         if voiced:
@@ -140,6 +207,7 @@ class Segmenter:
             if self._speech_frames > self._max_frames:
                 self._frames = []
                 self._state = "skipping"
+                self._last_speech_end = (self._samples_seen + FRAME) / SAMPLE_RATE
             return None
         self._silent_run += 1
         if self._silent_run >= self._hangover_frames:
@@ -148,30 +216,54 @@ class Segmenter:
             return segment
         return None
 
+    def _end_long_sound(self) -> None:
+        """Long sound paused. If the pause fell back to the background known before it, it was
+        someone talking at length: forget its levels. If not, the room got louder: keep them."""
+        if self._snapshot is not None:
+            levels, count, floor, top = self._snapshot
+            if top is not None and self._pause_peak <= top + self.settings.stop_db:
+                self._levels, self._levels_count, self._floor, self._top = (
+                    levels, count, floor, top)
+            else:
+                self._last_speech_end = -math.inf  # it was no one speaking
+        self._reset_state()
+
     def _open(self) -> None:
         frames = list(self._history)
         self._history.clear()
+        self._pending_levels.clear()
         self._frames = frames
-        self._first_sample = self._samples_seen + FRAME - len(frames) * FRAME
+        next_sample = self._samples_seen + FRAME
+        self._first_sample = next_sample - len(frames) * FRAME
+        self._onset_sample = next_sample - self._onset_frames * FRAME
         self._speech_frames = self._onset_count
         self._silent_run = 0
         self._state = "speech"
 
     def _close(self) -> Segment | None:
         if self._speech_frames < self._min_frames:
-            return None
+            return None  # a click: neither an utterance nor speech that a pause must follow
         keep = len(self._frames) - self._silent_run + self._post_frames
         audio = np.concatenate(self._frames[:keep])
         start = self._first_sample / SAMPLE_RATE
-        return Segment(audio=audio, start=start, end=start + len(audio) / SAMPLE_RATE)
+        onset = self._onset_sample / SAMPLE_RATE
+        pause_before = onset - self._last_speech_end
+        speech_end = start + (len(self._frames) - self._silent_run) * FRAME / SAMPLE_RATE
+        self._last_speech_end = speech_end
+        return Segment(audio=audio, start=start, end=start + len(audio) / SAMPLE_RATE,
+                       pause_before=pause_before)
 
-    def _track_floor(self, level: float) -> float:
-        if self._floor is None or level < self._floor:
-            self._floor = level  # quiet frames pull the floor down at once
-        else:
-            rise = self._rise_in_speech if self._state == "speech" else self._rise
-            self._floor = min(level, self._floor + rise)
-        return self._floor
+    def _learn(self, level: float) -> None:
+        """Store one background level; refresh floor and top every 100 ms (and at first)."""
+        size = len(self._levels)
+        self._levels[self._levels_count % size] = level
+        self._levels_count += 1
+        if self._levels_count % 10 == 0 or self._floor is None or self._levels_count < 10:
+            known = self._levels[: min(self._levels_count, size)]
+            floor, top = np.percentile(
+                known, [self.settings.floor_percentile, self.settings.top_percentile]
+            )
+            self._floor, self._top = float(floor), float(top)
 
 
 def _levels_dbfs(frames: np.ndarray) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""The Listener's utterance rules, on generated speech, the real segmenter and pocketsphinx.
+
+Commands are whole utterances: the pieces a comma pause cuts from a sentence are never decoded,
+a command said after a normal pause is heard, silence never reaches the recognizer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from speech import NEURAL_VOICES, noise_only, pad, synthesize, with_noise
+
+from voice_guide.commands import ALL_COMMANDS, Command
+from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to
+from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
+
+pytestmark = pytest.mark.slow
+RATE = 16_000
+
+# Sentences a client might say, with commas (the neural voices pause 0.1-0.4 s at each) and
+# command phrases inside the later pieces.
+COMMA_SENTENCES = (
+    "Well, to be honest, what can I say, it was a long week.",
+    "I told her, go on, finish session notes later, and she laughed.",
+    "My back is sore, repeat that stretch, you said, every morning.",
+)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PocketsphinxRecognizer:
+    return PocketsphinxRecognizer()
+
+
+def talk(voice_index: int) -> np.ndarray:
+    voice = NEURAL_VOICES[voice_index]
+    parts = [pad(synthesize(s, voice), 0.0, 1.5) for s in COMMA_SENTENCES]
+    return np.concatenate([np.zeros(RATE, np.int16), *parts])
+
+
+@pytest.mark.parametrize("voice_index", [0, 1, 2])
+def test_comma_paused_sentences_give_no_command(
+    recognizer: PocketsphinxRecognizer, voice_index: int
+) -> None:
+    stream = with_noise(talk(voice_index), 20.0, seed=voice_index)
+    listener = Listener(recognizer, ALL_COMMANDS)
+    heard = [h for offset in range(0, len(stream), 1600)
+             for h in listener.feed(stream[offset : offset + 1600])] + listener.flush()
+    assert heard == [], [(h.phrase, h.start) for h in heard]
+
+
+def test_without_the_pause_rule_the_pieces_are_decoded(recognizer: PocketsphinxRecognizer) -> None:
+    """The rule is what keeps the pieces out: with it off, more utterances reach the engine."""
+    stream = with_noise(talk(0), 20.0, seed=0)
+    counted = []
+    for rules in (UtteranceRules(), UtteranceRules(min_pause_before=0.0)):
+        listener = Listener(recognizer, ALL_COMMANDS, rules=rules)
+        for offset in range(0, len(stream), 1600):
+            listener.feed(stream[offset : offset + 1600])
+        listener.flush()
+        counted.append(listener.segments)
+    assert counted[1] > counted[0]
+
+
+@pytest.mark.parametrize("voice_index", [0, 1, 3])
+def test_a_command_after_a_normal_pause_is_heard(
+    recognizer: PocketsphinxRecognizer, voice_index: int
+) -> None:
+    """A client talks; the practitioner waits a moment and says the command."""
+    voice = NEURAL_VOICES[voice_index]
+    sentence = synthesize("It rained all afternoon so I stayed home and read a book.", voice)
+    command = synthesize("tell me more", voice)
+    stream = with_noise(pad(np.concatenate([sentence, pad(command, 0.7, 0.0)]), 0.5, 1.0),
+                        20.0, seed=voice_index)
+    heard = listen_to(recognizer, stream)
+    command_at = 0.5 + len(sentence) / RATE + 0.7
+    assert [h.command for h in heard] == [Command.DETAILS]
+    assert heard[0].start == pytest.approx(command_at, abs=0.4)
+
+
+def test_the_first_command_after_muting_needs_no_pause(
+    recognizer: PocketsphinxRecognizer,
+) -> None:
+    """The room speaker's own voice (muted) does not count as speech before a command."""
+    voice = NEURAL_VOICES[1]
+    speaker = synthesize("How is the pressure?", NEURAL_VOICES[0])
+    answer = synthesize("lighter", voice)
+    stream = with_noise(np.concatenate([pad(speaker, 0.5, 0.25), pad(answer, 0.0, 1.0)]),
+                        25.0, seed=9)
+    listener = Listener(recognizer, ALL_COMMANDS)
+    listener.mute_until(0.5 + len(speaker) / RATE)
+    heard = [h for offset in range(0, len(stream), 1600)
+             for h in listener.feed(stream[offset : offset + 1600])] + listener.flush()
+    assert [h.command for h in heard] == [Command.LIGHTER]
+
+
+def test_silence_never_reaches_the_recognizer(recognizer: PocketsphinxRecognizer) -> None:
+    listener = Listener(recognizer, ALL_COMMANDS)
+    quiet = noise_only(60.0, -50.0, seed=11)
+    heard = [h for offset in range(0, len(quiet), 1600)
+             for h in listener.feed(quiet[offset : offset + 1600])] + listener.flush()
+    assert heard == [] and listener.segments == 0 and listener.joined == 0
