@@ -331,6 +331,9 @@ def _prompt_then_human_next(gated: bool, speech: Tts) -> tuple[list[tuple[float,
     mic.start()
     worker = threading.Thread(target=consume, daemon=True)
     worker.start()
+    # A room is quiet before the guide first speaks: the segmenter learns its background from
+    # the first moments it hears (and the trimmed prompt has no leading silence of its own).
+    time.sleep(0.5)
     try:
         with Player(resolve_output("earbud"), resolve_output("room"), gate=gate) as player:
             player.open()

@@ -105,3 +105,27 @@ def test_write_wav_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
         data = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
     assert np.array_equal(data, pcm.samples)
     assert isinstance(Pcm(data, 22050).duration, float)
+
+
+def test_speech_starts_within_a_few_ms_and_ends_with_a_short_pause() -> None:
+    """espeak-ng pads each text with 10-67 ms of silence before and ~0.4 s after: trimmed, so an
+    answer is heard sooner and the microphone is muted for less."""
+    for text in ("Resuming.", "Paused. Say resume when ready.", SENTENCE):
+        samples = Tts().render(text).samples
+        sound = np.flatnonzero(samples)
+        assert 0 < sound[0] <= round(tts_module.LEAD_KEEP_SECONDS * 22050)
+        assert np.all(samples[: sound[0]] == 0)  # cut inside exact silence: no click
+        trail = (len(samples) - 1 - sound[-1]) / 22050
+        assert trail == pytest.approx(tts_module.TRAIL_KEEP_SECONDS, abs=0.002)
+
+
+def test_trim_silence_keeps_the_sound_and_the_margins_asked_for() -> None:
+    sound = np.array([0, 0, 5, -3, 0, 7, 0, 0, 0, 0], np.int16)
+    assert tts_module.trim_silence(sound, rate=1000, lead=0.001, trail=0.002).tolist() == [
+        0, 5, -3, 0, 7, 0, 0,
+    ]
+    assert tts_module.trim_silence(sound, rate=1000, lead=1.0, trail=1.0).tolist() == (
+        sound.tolist()
+    )
+    silence = np.zeros(50, np.int16)
+    assert len(tts_module.trim_silence(silence, rate=1000)) == 50

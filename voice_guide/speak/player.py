@@ -46,9 +46,12 @@ log = logging.getLogger(__name__)
 TAIL_SECONDS = 0.3  # the microphone stays muted this long after audible speech ends
 STALL_SECONDS = 0.75  # a running stream whose callback has not come for this long has failed
 WATCH_INTERVAL = 0.05
-# Output buffer (s): how soon a queued text is heard and stop() silences it. At 0.05 s a busy
-# two-core machine gave underruns (clicks, gaps); at 0.1 s none were seen.
+# Output buffer (s): how soon a queued text is heard and stop() silences it. The callback runs
+# Python, so it waits for the interpreter lock, which pocketsphinx holds ~100 ms per decoded
+# command: with that in the process, 0.06-0.08 s gave underruns (benchmarks/speech.py --load
+# recognizer), 0.1 s none. Under CPU load alone 0.05 s with 256-frame blocks gave none.
 OUTPUT_LATENCY = 0.1
+OUTPUT_BLOCK = 0  # frames per callback; 0: PortAudio chooses
 
 
 class Player:
@@ -64,9 +67,11 @@ class Player:
         on_note: Callable[[Note], None] | None = None,
         on_undelivered: Callable[[Utterance], None] | None = None,
         latency: float = OUTPUT_LATENCY,
+        blocksize: int = OUTPUT_BLOCK,
     ) -> None:
         self.gate = gate or MicGate()
         self.latency = latency
+        self.blocksize = blocksize
         self.practitioner_audible = practitioner_audible
         self._on_note = on_note
         self._on_undelivered = on_undelivered
@@ -123,6 +128,11 @@ class Player:
         """Until when the microphone must be ignored, as known at `now` (inf while playing)."""
         return self.gate.mute_until(now)
 
+    def underruns(self) -> int:
+        """Output underflows reported so far (each one a gap in what was heard), all outputs."""
+        with self._lock:
+            return sum(channel.underruns for channel in self._channels.values())
+
     def busy(self) -> bool:
         with self._lock:
             channels = list(self._channels.values())
@@ -149,6 +159,9 @@ class Player:
         for channel in channels:
             channel.interrupt()
             channel.close()
+            if channel.underruns:
+                log.warning("audio output %s: %d underruns (gaps in the sound)",
+                            channel.endpoint.label, channel.underruns)
 
     def __enter__(self) -> Player:
         return self
@@ -164,7 +177,7 @@ class Player:
         with self._lock:
             channel = self._channels.get(endpoint)
             if channel is None:
-                channel = _Channel(endpoint, self.gate, self.latency)
+                channel = _Channel(endpoint, self.gate, self.latency, self.blocksize)
                 self._channels[endpoint] = channel
             return channel
 
@@ -383,9 +396,11 @@ _KEYS = itertools.count(1)
 class _Channel:
     """One output device: its stream, its queue, the utterance playing now."""
 
-    def __init__(self, endpoint: Endpoint, gate: MicGate, latency: float) -> None:
+    def __init__(self, endpoint: Endpoint, gate: MicGate, latency: float, blocksize: int) -> None:
         self.endpoint = endpoint
         self.latency = latency
+        self.blocksize = blocksize
+        self.underruns = 0  # callbacks that reported an output underflow (a gap, a click)
         self.gate = gate
         self.audible = True
         self.failed: str | None = None
@@ -416,7 +431,7 @@ class _Channel:
                     if candidate:
                         kwargs["samplerate"] = candidate
                     stream = open_output_stream(
-                        self.endpoint, blocksize=0, latency=self.latency,
+                        self.endpoint, blocksize=self.blocksize, latency=self.latency,
                         callback=self._callback, finished_callback=self._stream_finished,
                         **kwargs,
                     )
@@ -498,6 +513,8 @@ class _Channel:
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         now = time.monotonic()
         self._last_callback = now
+        if status.output_underflow:
+            self.underruns += 1
         try:
             ahead = max(0.0, time_info.outputBufferDacTime - time_info.currentTime)
         except AttributeError:

@@ -15,6 +15,8 @@ Why this shape (see NOTES-audio-stack.md):
   espeak-ng embedded commands, only the voice is a property (followed by one throw-away
   render), and each render is checked (one completed notification, audio present) and retried.
 - espeak-ng can be initialised only once per process: one engine, shared, behind one lock.
+- Its silence before (10-67 ms) and after (~0.4 s) each text is trimmed to a few ms and a short
+  pause: the answer to a command is heard sooner, the microphone muted for less.
 
 A failure raises `SpeechError` with a one-line reason; the caller prints the text instead.
 """
@@ -39,6 +41,11 @@ RETRY_PAUSE = 0.05
 # Seconds to wait for the finished-utterance notification: generous, rendering is ~100x real time.
 FINISH_TIMEOUT_BASE = 5.0
 FINISH_TIMEOUT_PER_CHAR = 0.01
+# espeak-ng starts each text with 10-67 ms of digital silence and ends it with ~0.4 s: the start
+# delays every answer, the end keeps the microphone muted longer. Keep a little of each: a few ms
+# before the onset (cut inside exact zeros, so no click), and a short pause after.
+LEAD_KEEP_SECONDS = 0.003
+TRAIL_KEEP_SECONDS = 0.15
 
 
 class SpeechError(RuntimeError):
@@ -138,6 +145,20 @@ class Tts:
         return not self._ahead.is_alive()
 
 
+def trim_silence(
+    samples: np.ndarray, rate: int, lead: float = LEAD_KEEP_SECONDS,
+    trail: float = TRAIL_KEEP_SECONDS,
+) -> np.ndarray:
+    """`samples` without the digital silence before the first and after the last non-zero
+    sample, beyond `lead` and `trail` seconds of it. All silence stays all silence."""
+    sound = np.flatnonzero(samples)
+    if len(sound) == 0:
+        return samples
+    first = max(0, int(sound[0]) - round(lead * rate))
+    last = min(len(samples), int(sound[-1]) + 1 + round(trail * rate))
+    return samples[first:last]
+
+
 def list_voices() -> list[tuple[str, str]]:
     """(id, name) of every espeak-ng voice the engine knows."""
     return _ENGINE.voices()
@@ -175,7 +196,7 @@ class _Engine:
                     time.sleep(RETRY_PAUSE)  # let a straggling notification arrive first
                 samples, rate, last_reason = self._render_once(engine, _with_prosody(text, voice))
                 if samples is not None:
-                    return Pcm(_scaled(samples, voice.volume), rate)
+                    return Pcm(_scaled(trim_silence(samples, rate), voice.volume), rate)
             raise SpeechError(f"text-to-speech failed for {text[:40]!r}: {last_reason}")
 
     def voices(self) -> list[tuple[str, str]]:
