@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voice_guide.listen.factory import ENGINES
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.live")
     parser.add_argument("--trials", type=int, default=16, help="commands spoken (default 16)")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
-    parser.add_argument("--engine", default="auto", choices=("auto", "vosk", "pocketsphinx"))
+    parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args, _ = parser.parse_known_args(argv)  # run_all passes every benchmark the same extras
     try:
