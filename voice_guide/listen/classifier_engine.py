@@ -6,12 +6,14 @@ The openWakeWord approach, for a whole command vocabulary instead of one wake wo
   amount of real speech, which is why classifiers trained on synthetic speech carry over to real
   voices). The utterance is level-normalized, centred in a fixed window and turned into a
   sequence of 96-dimensional embeddings (one per 80 ms, each seeing 775 ms);
-- classifier: a one-hidden-layer network in numpy over that sequence, one class per command
+- classifier: a small network in numpy over that sequence (a temporal convolution over three
+  neighbouring embeddings, ReLU, mean and max over time, softmax), one class per command
   PHRASE plus "other" (other words, fragments of talk, noise), trained by
   `python -m training.train_commands` on synthetic speech only; its weights ship in
   `voice_guide/listen/data/commands.npz`.
 A command is heard when its phrases' probability clears `threshold` and beats everything else
-(other speech, and commands not accepted now) by `margin`.
+(other speech, and commands not accepted now) by `margin`; both are calibrated by the training
+script on voices the network did not learn from, and saved with the weights.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ WINDOW_SECONDS = 2.0  # the utterance is centred in this window: 16 embeddings
 TARGET_DBFS = -20.0  # loud-frame RMS level every utterance is scaled to
 MEL_WINDOW = 76  # mel frames seen by one embedding
 MEL_STRIDE = 8  # mel frames between embeddings (80 ms)
+CONV_WIDTH = 3  # embeddings one convolution step sees (240 ms apart at the ends)
 
 
 class ClassifierError(Exception):
@@ -42,8 +45,9 @@ class ClassifierError(Exception):
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    threshold: float = 0.6  # the command's probability must be at least this
-    margin: float = 0.3  # ... and this much above the best alternative
+    threshold: float | None = None  # the command's probability must be at least this...
+    margin: float | None = None  # ...and this much above the best alternative (None: the
+    # values calibrated with the weights)
     max_seconds: float = 2.0  # longer speech is not a command
     weights: str | None = None  # default: the classifier shipped in voice_guide/listen/data
 
@@ -57,6 +61,10 @@ class ClassifierRecognizer:
         self.settings = settings
         self.front_end = EmbeddingFrontEnd()
         self.model = CommandClassifier.load(Path(settings.weights or DEFAULT_WEIGHTS))
+        self.threshold = float(self.model.info.get("threshold", 0.6)
+                               if settings.threshold is None else settings.threshold)
+        self.margin = float(self.model.info.get("margin", 0.3)
+                            if settings.margin is None else settings.margin)
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         """The command this utterance is, among `commands`; None for anything else."""
@@ -72,8 +80,7 @@ class ClassifierRecognizer:
         if scored is None:
             return None
         command, phrase, score, rival = scored
-        settings = self.settings
-        if not np.isfinite(score) or score < settings.threshold or score - rival < settings.margin:
+        if not np.isfinite(score) or score < self.threshold or score - rival < self.margin:
             return None
         return Heard(command=command, phrase=phrase, confidence=score,
                      start=segment.start, end=segment.end)
@@ -117,7 +124,10 @@ class EmbeddingFrontEnd:
 
 
 class CommandClassifier:
-    """The trained network (numpy only): standardized embeddings -> ReLU layer -> softmax."""
+    """The trained network (numpy only). Two shapes are understood, told apart by `w1`:
+    "conv": standardized embeddings -> convolution over `CONV_WIDTH` neighbouring embeddings ->
+    ReLU -> mean and max over time -> softmax; "dense" (earlier weights): the flattened
+    sequence -> ReLU layer -> softmax."""
 
     def __init__(self, arrays: dict[str, np.ndarray], classes: list[str], info: dict) -> None:
         self.classes = classes
@@ -151,9 +161,15 @@ class CommandClassifier:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities for one (16, 96) or many (n, 16, 96) utterances."""
-        x = features.reshape(-1, self._mean.size)
-        hidden = np.maximum((x - self._mean) / self._scale @ self._w1 + self._b1, 0.0)
-        logits = hidden @ self._w2 + self._b2
+        if self._w1.shape[0] == CONV_WIDTH * self._mean.size:  # "conv"
+            z = (features.reshape(-1, *features.shape[-2:]) - self._mean) / self._scale
+            hidden = np.maximum(conv_inputs(z) @ self._w1 + self._b1, 0.0)
+            pooled = np.concatenate([hidden.mean(axis=1), hidden.max(axis=1)], axis=1)
+            logits = pooled @ self._w2 + self._b2
+        else:  # "dense"
+            x = features.reshape(-1, self._mean.size)
+            hidden = np.maximum((x - self._mean) / self._scale @ self._w1 + self._b1, 0.0)
+            logits = hidden @ self._w2 + self._b2
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
@@ -183,6 +199,13 @@ class CommandClassifier:
         rejected = 1.0 - sum(p for p, _ in accepted)  # "other" + commands not accepted now
         runner_up = accepted[1][0] if len(accepted) > 1 else 0.0
         return command, self.classes[best_phrase[command]], score, max(rejected, runner_up)
+
+
+def conv_inputs(z: np.ndarray) -> np.ndarray:
+    """(n, T, 96) -> (n, T - CONV_WIDTH + 1, CONV_WIDTH * 96): each time step with its
+    neighbours, so the convolution is one matrix product."""
+    steps = z.shape[1] - CONV_WIDTH + 1
+    return np.concatenate([z[:, i : i + steps] for i in range(CONV_WIDTH)], axis=2)
 
 
 def fixed_window(audio: np.ndarray, shift: int = 0) -> np.ndarray:
