@@ -30,6 +30,7 @@ from collections import Counter
 
 import numpy as np
 
+from benchmarks._scoring import gain, rates, score_command
 from tests.speech import (
     ALL_VOICES,
     COMMAND_PHRASES,
@@ -122,17 +123,15 @@ def _commands(recognizer: Recognizer, commands: list, clips: list[np.ndarray]) -
         tally: dict[str, Counter[str]] = {}
         confusions: Counter[str] = Counter()
         for i, ((phrase, command, voice), clip) in enumerate(zip(commands, clips, strict=True)):
-            audio = with_noise(pad(scale(clip, _gain(i)), 0.6, 0.6), snr, seed=i, kind=kind)
-            began = time.process_time()
-            heard = [str(h.command) for h in listen_to(recognizer, audio)]
-            cpu += time.process_time() - began
+            audio = with_noise(pad(scale(clip, gain(i)), 0.6, 0.6), snr, seed=i, kind=kind)
+            outcome, heard, spent = score_command(recognizer, audio, command)
+            cpu += spent
             audio_seconds += len(audio) / RATE
-            outcome = "correct" if heard == [command] else "missed" if not heard else "wrong"
             if outcome == "wrong":
                 confusions[f"{phrase!r}->{','.join(heard)}"] += 1
             for key in ("all", _family(voice)):
                 tally.setdefault(key, Counter())[outcome] += 1
-        line = ", ".join(f"{k}: {_rates(t)}" for k, t in tally.items())
+        line = ", ".join(f"{k}: {rates(t)}" for k, t in tally.items())
         print(f"commands at {snr:g} dB {kind} ({tally['all'].total()} clips) "
               f"correct/wrong/missed: {line}")
         if confusions:
@@ -143,7 +142,7 @@ def _commands(recognizer: Recognizer, commands: list, clips: list[np.ndarray]) -
 def _other_words(recognizer: Recognizer, words: list, clips: list[np.ndarray]) -> None:
     accepted: Counter[str] = Counter()
     for i, ((word, _), clip) in enumerate(zip(words, clips, strict=True)):
-        audio = with_noise(pad(scale(clip, _gain(i)), 0.6, 0.6), 10.0, seed=10_000 + i)
+        audio = with_noise(pad(scale(clip, gain(i)), 0.6, 0.6), 10.0, seed=10_000 + i)
         for h in listen_to(recognizer, audio):
             accepted[f"{word}->{h.command}"] += 1
     count = sum(accepted.values())
@@ -158,7 +157,7 @@ def _talk_stream(voices: tuple[Voice, ...]) -> np.ndarray:
     rng = np.random.default_rng(5)
     parts = []
     for i, clip in enumerate(synthesize_many(items)):
-        parts.append(scale(clip, _gain(i)))
+        parts.append(scale(clip, gain(i)))
         parts.append(np.zeros(int(rng.uniform(0.2, 1.2) * RATE), np.int16))
     return with_noise(np.concatenate(parts), 20.0, seed=3)
 
@@ -203,16 +202,6 @@ def _fresh_classifier_rss_mb() -> float:
     result = subprocess.run([sys.executable, "-c", _ONLY_THE_CLASSIFIER], capture_output=True,
                             text=True, check=True, timeout=120)
     return int(result.stdout.split()[-1]) / 1024
-
-
-def _rates(tally: Counter[str]) -> str:
-    total = tally.total() or 1
-    return "/".join(f"{100 * tally[k] / total:.1f}" for k in ("correct", "wrong", "missed")) + " %"
-
-
-def _gain(i: int) -> float:
-    """Recording levels vary: -18..+0 dB."""
-    return -18.0 + (i * 7) % 19
 
 
 def _rss_mb() -> float:

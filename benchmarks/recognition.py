@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from benchmarks._scoring import gain, rates, score_command
 from tests.speech import (
     ALL_VOICES,
     COMMAND_PHRASES,
@@ -83,21 +84,19 @@ def main() -> None:
         confusions: Counter[str] = Counter()
         for i, ((phrase, command, voice), clip) in enumerate(zip(commands, clips, strict=True)):
             audio = _condition(clip, i, snr)
-            began = time.process_time()
-            heard = [str(h.command) for h in listen_to(recognizer, audio)]
-            cpu += time.process_time() - began
+            outcome, heard, spent = score_command(recognizer, audio, command)
+            cpu += spent
             audio_seconds += len(audio) / RATE
-            outcome = "correct" if heard == [command] else "missed" if not heard else "wrong"
             if outcome == "wrong":
                 confusions[f"{phrase!r}->{','.join(heard)}"] += 1
             kind = NOISE_KINDS[i % len(NOISE_KINDS)] + ("+reverb" if _reverb(i) else "")
             for key in ("all", voice.family, kind):
                 tally[key][outcome] += 1
-        line = ", ".join(f"{k}: {_rates(tally[k])}" for k in ("all", *FAMILIES) if tally[k])
+        line = ", ".join(f"{k}: {rates(tally[k])}" for k in ("all", *FAMILIES) if tally[k])
         print(f"commands at {snr:g} dB SNR ({tally['all'].total()} clips), correct/wrong/missed: "
               f"{line}")
         kinds = sorted(k for k in tally if k not in ("all", *FAMILIES))
-        print("   by condition: " + ", ".join(f"{k}: {_rates(tally[k])}" for k in kinds))
+        print("   by condition: " + ", ".join(f"{k}: {rates(tally[k])}" for k in kinds))
         if confusions:
             print("   wrong: " + ", ".join(f"{k} x{n}" for k, n in confusions.most_common(12)))
         for family in ("all", *FAMILIES):
@@ -225,7 +224,7 @@ def _typed(text: str, default: object) -> object:
 
 def _condition(clip: np.ndarray, i: int, snr: float) -> np.ndarray:
     """The clip as recorded: level, room (reverb every other clip of three), noise kind."""
-    audio = scale(clip, _gain(i))
+    audio = scale(clip, gain(i))
     if _reverb(i):
         audio = reverberate(audio, rt60=0.25 + 0.05 * (i % 7), seed=i)
     return with_noise(pad(audio, 0.6, 0.6), snr, seed=i, kind=NOISE_KINDS[i % len(NOISE_KINDS)])
@@ -233,16 +232,6 @@ def _condition(clip: np.ndarray, i: int, snr: float) -> np.ndarray:
 
 def _reverb(i: int) -> bool:
     return (i // len(NOISE_KINDS)) % 3 == 1
-
-
-def _rates(tally: Counter[str]) -> str:
-    total = tally.total() or 1
-    return "/".join(f"{100 * tally[k] / total:.1f}" for k in ("correct", "wrong", "missed")) + " %"
-
-
-def _gain(i: int) -> float:
-    """Recording levels vary: -18..+0 dB."""
-    return -18.0 + (i * 7) % 19
 
 
 def _talk_stream(
@@ -254,7 +243,7 @@ def _talk_stream(
     rng = np.random.default_rng(5)
     parts = []
     for i, clip in enumerate(clips):
-        parts.append(scale(clip, _gain(i)))
+        parts.append(scale(clip, gain(i)))
         parts.append(np.zeros(int(rng.uniform(0.2, 1.2) * RATE), np.int16))
     stream = with_noise(np.concatenate(parts), 20.0, seed=3)
     return stream, len(stream) / RATE

@@ -44,14 +44,7 @@ def test_clean_commands_from_flite_voices_are_mostly_right(
 ) -> None:
     voices = FLITE_VOICES[:3]
     items = [(p, c, v) for p, c in COMMAND_PHRASES for v in voices]
-    clips = synthesize_many((p, v) for p, _, v in items)
-    correct = wrong = 0
-    for i, ((_, command, _), clip) in enumerate(zip(items, clips, strict=True)):
-        heard = recognizer.recognize(as_segment(with_noise(pad(clip, 0.3, 0.3), 30, i)),
-                                     ALL_COMMANDS)
-        if heard is not None:
-            correct += heard.command == command
-            wrong += heard.command != command
+    correct, wrong = _score_at_30_db(recognizer, items)
     assert correct >= 0.75 * len(items), f"{correct} of {len(items)} right"
     assert wrong <= 0.05 * len(items), f"{wrong} of {len(items)} wrong"
 
@@ -60,6 +53,13 @@ def test_neural_voices_in_light_noise_are_mostly_right(recognizer: PocketsphinxR
     """The closest proxy for human speech here: piper and hibari voices, two resampled."""
     voices = (NEURAL_VOICES[0], NEURAL_VOICES[1], NEURAL_VOICES[2], NEURAL_VOICES[5])
     items = [(p, c, v) for i, (p, c) in enumerate(COMMAND_PHRASES) for v in voices[i % 2 :: 2]]
+    correct, wrong = _score_at_30_db(recognizer, items)
+    assert correct >= 0.6 * len(items), f"{correct} of {len(items)} right"
+    assert wrong <= 0.08 * len(items), f"{wrong} of {len(items)} wrong"
+
+
+def _score_at_30_db(recognizer: PocketsphinxRecognizer, items: list) -> tuple[int, int]:
+    """(right, wrong) over (phrase, command, voice) items, each clip in light (30 dB) noise."""
     clips = synthesize_many((p, v) for p, _, v in items)
     correct = wrong = 0
     for i, ((_, command, _), clip) in enumerate(zip(items, clips, strict=True)):
@@ -68,8 +68,7 @@ def test_neural_voices_in_light_noise_are_mostly_right(recognizer: PocketsphinxR
         if heard is not None:
             correct += heard.command == command
             wrong += heard.command != command
-    assert correct >= 0.6 * len(items), f"{correct} of {len(items)} right"
-    assert wrong <= 0.08 * len(items), f"{wrong} of {len(items)} wrong"
+    return correct, wrong
 
 
 def test_heard_carries_phrase_confidence_and_stream_times(
