@@ -85,11 +85,15 @@ def run_session(options: RunOptions) -> int:
     panel = StatusPanel(sys.stdout)
     logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")
     inputs = Inputs()
-    # Devices first: a wrong device name stops here, before a journal is made for nothing.
+    # Mistakes in what was typed (the protocol, an existing journal) stop before any device is
+    # opened; then devices: a wrong device name stops before a journal is made for nothing.
+    script = None if options.resume else load_protocol(options.protocol or options.default_protocol)
+    if script is not None and options.journal is not None and options.journal.exists():
+        raise LiveError(journal_exists(options.journal))
     speaker, no_speaker = (None, "") if options.silent else start_speaking(options, panel, inputs)
     try:
         microphone, no_microphone = (None, "") if options.text else find_microphone(options)
-        start = resume_start(options) if options.resume else new_start(options)
+        start = resume_start(options) if script is None else new_start(options, script)
     except BaseException:
         if speaker is not None:
             speaker.close()
@@ -142,8 +146,7 @@ class Start:
     prior: list[dict[str, Any]] | None  # the journaled records of a resumed session
 
 
-def new_start(options: RunOptions) -> Start:
-    script = load_protocol(options.protocol or options.default_protocol)
+def new_start(options: RunOptions, script: Script) -> Start:
     settings = SessionSettings(auto=options.auto)
     header = make_header(
         protocol=Path(script.source or options.protocol or options.default_protocol).resolve(),
@@ -156,10 +159,14 @@ def new_start(options: RunOptions) -> Start:
     try:
         journal = JournalWriter.create(path, header)
     except FileExistsError:
-        raise LiveError(f"{path}: journal already exists (add --resume to continue it)") from None
+        raise LiveError(journal_exists(path)) from None
     except OSError as error:
         raise LiveError(f"{path}: cannot write the journal ({error.strerror})") from None
     return Start(script, Session(script, settings), journal, 0.0, None)
+
+
+def journal_exists(path: Path) -> str:
+    return f"{path}: journal already exists (add --resume to continue it)"
 
 
 def resume_start(options: RunOptions) -> Start:
