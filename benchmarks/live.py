@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Figures:
     figures = Figures()
-    commands = {text: synthesize(text, SPEAKER) for text in ("stop", "resume", "where am i")}
+    commands = {text: synthesize(text, SPEAKER)
+                for text in ("stop", "resume", "next", "where am i")}
     journal = scratch / "session.jsonl"
     env = {**os.environ, "XDG_DATA_HOME": str(scratch / "data")}
     with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
@@ -116,8 +117,9 @@ def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Fig
             peak_rss.sample()
             figures.idle_cpu_percent = cpu_percent(process.pid, idle_seconds)
             peak_rss.sample()
-            # Latency trials: stop / resume alternately, every fourth "where am i".
-            sequence = ["stop", "resume"] * (trials // 2) + ["stop"] * (trials % 2)
+            # Latency trials: stop / resume / stop / next, and before every other stop a
+            # "where am i".
+            sequence = (["stop", "resume", "stop", "next"] * trials)[:trials]
             for number, text in enumerate(sequence):
                 if number % 4 == 2 and text == "stop":  # a dynamic answer, rendered on demand
                     latency = trial(commands["where am i"], room, earbud)
@@ -162,7 +164,7 @@ def breakdown(figures: Figures, engine: str) -> None:
 
     recognizer, _ = make_recognizer(engine)
     endpoint, compute = [], []
-    for text in ("stop", "resume", "where am i"):
+    for text in ("stop", "resume", "next", "where am i"):
         clip = synthesize(text, SPEAKER)
         audio = np.concatenate([np.zeros(RATE, np.int16), clip, np.zeros(RATE, np.int16)])
         frames = audio[: len(audio) // 160 * 160].astype(np.float64).reshape(-1, 160)

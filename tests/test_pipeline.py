@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from speech import NEURAL_VOICES, noise_only, pad, synthesize, with_noise
+from speech import FLITE_VOICES, NEURAL_VOICES, Voice, noise_only, pad, synthesize, with_noise
 
-from voice_guide.commands import ALL_COMMANDS, Command
+from voice_guide.commands import ALL_COMMANDS, GLOBAL_COMMANDS, Command
 from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to
 from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
@@ -91,6 +91,56 @@ def test_the_first_command_after_muting_needs_no_pause(
     heard = [h for offset in range(0, len(stream), 1600)
              for h in listener.feed(stream[offset : offset + 1600])] + listener.flush()
     assert [h.command for h in heard] == [Command.LIGHTER]
+
+
+@pytest.mark.parametrize("voice_index", [0, 3, 4])
+def test_a_command_that_cannot_go_on_is_answered_on_the_first_look(
+    recognizer: PocketsphinxRecognizer, voice_index: int
+) -> None:
+    """"where am i" is acted on about 100 ms after the speech ends, not 200 ms."""
+    command = synthesize("where am i", NEURAL_VOICES[voice_index])
+    stream = with_noise(pad(command, 1.0, 1.0), 20.0, seed=voice_index)
+    spoken_until = 1.0 + len(command) / RATE
+    listener = Listener(recognizer, ALL_COMMANDS)
+    answered_at = []
+    for offset in range(0, len(stream), 160):
+        for heard in listener.feed(stream[offset : offset + 160]):
+            answered_at.append((heard.command, listener.time - spoken_until))
+    assert [command for command, _ in answered_at] == [Command.WHERE]
+    # measured 0.05-0.15 s; the final segment would come 100 ms later than the first look
+    assert answered_at[0][1] < 0.18
+
+
+@pytest.mark.parametrize("voice", [NEURAL_VOICES[0], NEURAL_VOICES[3], FLITE_VOICES[0]],
+                         ids=lambda v: v.name)
+def test_a_first_word_that_can_go_on_waits_for_the_end(
+    recognizer: PocketsphinxRecognizer, voice: Voice
+) -> None:
+    """"go", a hesitation, "back": the first look hears "go" (a command) but "go back" begins
+    with it, so nothing is done until the utterance ends: then it is "go back"."""
+    go, back = synthesize("go", voice), synthesize("back", voice)
+    # 0.12 s of silence plus the clips' own ~30 ms quiet edges: longer than the first look
+    # (0.1 s), shorter than the end of an utterance (0.2 s)
+    stream = with_noise(pad(np.concatenate([go, np.zeros(round(0.12 * RATE), np.int16), back]),
+                            1.0, 1.0), 25.0, seed=1)
+    listener = Listener(recognizer, GLOBAL_COMMANDS)  # during a step: no yes/no
+    heard = [h for offset in range(0, len(stream), 160)
+             for h in listener.feed(stream[offset : offset + 160])] + listener.flush()
+    assert [h.command for h in heard] == [Command.BACK]
+    assert listener.segments >= 2  # a first look during the hesitation, then the whole
+
+
+def test_an_utterance_is_decoded_once_when_nothing_follows_the_first_look(
+    recognizer: PocketsphinxRecognizer,
+) -> None:
+    """A second decode of the same speech with 100 ms more quiet would only be a second chance
+    for a non-command to pass as one."""
+    stream = with_noise(pad(synthesize("lovely", NEURAL_VOICES[0]), 1.0, 1.0), 25.0, seed=2)
+    listener = Listener(recognizer, ALL_COMMANDS)
+    for offset in range(0, len(stream), 160):
+        listener.feed(stream[offset : offset + 160])
+    listener.flush()
+    assert listener.segments == 1
 
 
 def test_silence_never_reaches_the_recognizer(recognizer: PocketsphinxRecognizer) -> None:

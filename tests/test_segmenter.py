@@ -27,12 +27,33 @@ from voice_guide.listen.segmenter import Segmenter
 RATE = 16_000
 
 
-def segments_of(audio: np.ndarray, block: int = 480) -> list[Segment]:
+def segments_of(audio: np.ndarray, block: int = 480, provisional: bool = False) -> list[Segment]:
+    """The final segments (and the provisional ones too, if asked) in a recording."""
     segmenter = Segmenter()
     found: list[Segment] = []
     for offset in range(0, len(audio), block):
         found += segmenter.feed(audio[offset : offset + block])
-    return found + segmenter.flush()
+    found += segmenter.flush()
+    return found if provisional else [s for s in found if not s.provisional]
+
+
+def test_each_utterance_is_offered_first_100_ms_before_its_end() -> None:
+    """A provisional look after 100 ms of quiet, then the final segment after 200 ms, both
+    starting where the utterance starts; emitted in stream order, each one once."""
+    phrases = ["stop", "where am i", "go back"]
+    clips = [synthesize(p, QUICK_VOICES[i]) for i, p in enumerate(phrases)]
+    stream = with_noise(np.concatenate([pad(c, 1.0, 0.0) for c in clips] + [
+        np.zeros(RATE, np.int16)]), 20.0, seed=3)
+    segmenter = Segmenter()
+    emitted: list[tuple[float, Segment]] = []
+    for offset in range(0, len(stream), 160):
+        for segment in segmenter.feed(stream[offset : offset + 160]):
+            emitted.append((segmenter.time, segment))
+    assert [s.provisional for _, s in emitted] == [True, False] * len(phrases)
+    for (seen_first, first), (seen_final, final) in zip(emitted[::2], emitted[1::2], strict=True):
+        assert first.start == final.start and first.pause_before == final.pause_before
+        assert seen_final - seen_first == pytest.approx(0.1, abs=0.011)
+        assert np.array_equal(first.audio, final.audio[: len(first.audio)])
 
 
 def test_digital_silence_and_steady_noise_give_nothing() -> None:

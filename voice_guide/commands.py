@@ -79,6 +79,16 @@ def phrases_for(commands: frozenset[Command] | set[Command]) -> list[str]:
     return [p for command, phrases in PHRASES.items() if command in commands for p in phrases]
 
 
+def could_become_another(phrase: str, commands: frozenset[Command] | set[Command]) -> bool:
+    """True when a longer accepted phrase of another command begins with this one ("go" ->
+    "go back"): heard after a short pause, it may be only the first word of that command.
+    ("next" -> "next step" is the same command either way.)"""
+    phrase = normalize(phrase)
+    command = _BY_PHRASE.get(phrase)
+    return any(p.startswith(phrase + " ") and _BY_PHRASE[p] != command
+               for p in phrases_for(commands))
+
+
 def normalize(utterance: str) -> str:
     """Lower case, apostrophes kept, other punctuation dropped, single spaces."""
     text = utterance.lower().replace("’", "'")

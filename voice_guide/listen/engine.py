@@ -23,12 +23,22 @@ class Segment:
     """One utterance: int16 mono samples at 16 kHz, with its place in stream time (seconds).
 
     `pause_before`: seconds of quiet between the previous utterance's speech and this one's
-    (inf when nothing was said before, or the input was muted in between)."""
+    (inf when nothing was said before, or the input was muted in between).
+    `speech_end`: where its last speech-like frame ends (`end` minus the quiet kept after it).
+    `provisional`: a first look after a short pause (`SegmenterSettings.first_look`), so a
+    command can be answered sooner; the utterance may still go on, and its final segment (same
+    `start`) follows unless the listener acted on this one."""
 
     audio: np.ndarray
     start: float
     end: float
     pause_before: float = math.inf
+    provisional: bool = False
+    speech_end: float | None = None  # None: `end`
+
+    @property
+    def last_speech(self) -> float:
+        return self.end if self.speech_end is None else self.speech_end
 
 
 class Recognizer(Protocol):

@@ -7,6 +7,13 @@ talks (the microphone hears it). All times are seconds of stream time: the count
 Commands are whole utterances: one said after a pause. A piece of speech that began less than
 `min_pause_before` after other speech ended is the rest of a sentence (people and voices pause
 at commas for up to ~0.4 s), so it never reaches the recognizer.
+
+Answering soon: the segmenter offers each utterance provisionally after 100 ms of quiet, and
+finally after 200 ms. A command heard on the first look is acted on at once unless a longer
+accepted phrase of another command begins with it: "stop", "next" (or "next step": the same
+command) are answered; "go" waits for the final segment, which may be "go back". When nothing
+more was said after the first look, its decision stands: the final segment is not decoded
+again (a second decode would be a second chance for other speech to pass as a command).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voice_guide.commands import ALL_COMMANDS, Command
+from voice_guide.commands import ALL_COMMANDS, Command, could_become_another
 from voice_guide.events import Heard
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
@@ -61,8 +68,9 @@ class Listener:
         self.rules = rules
         self._segmenter = Segmenter(segmenter or SegmenterSettings(), start=start)
         self._muted_until = float("-inf")
-        self.segments = 0  # utterances passed to the recognizer (for benchmarks and logs)
+        self.segments = 0  # segments passed to the recognizer (for benchmarks and logs)
         self.joined = 0  # utterances not decoded: they followed other speech too closely
+        self._first_look: tuple[Segment, Heard | None] | None = None  # the open utterance's
 
     @property
     def time(self) -> float:
@@ -91,16 +99,36 @@ class Listener:
     def _recognize(self, segments: list[Segment]) -> list[Heard]:
         heard: list[Heard] = []
         for segment in segments:
-            if segment.start < self._muted_until:
-                continue
-            if segment.pause_before < self.rules.min_pause_before:
-                self.joined += 1
-                continue
-            commands = self.commands() if callable(self.commands) else self.commands
-            if not commands:
-                continue
-            self.segments += 1
-            result = self.recognizer.recognize(segment, frozenset(commands))
+            result = self._decide(segment)
             if result is not None:
                 heard.append(result)
         return heard
+
+    def _decide(self, segment: Segment) -> Heard | None:
+        first_look = self._first_look
+        if first_look is not None and (first_look[0].start != segment.start
+                                       or not segment.provisional):
+            self._first_look = None  # the utterance it looked at ends here (or ended before)
+        if first_look is not None and first_look[0].start != segment.start:
+            first_look = None
+        if segment.start < self._muted_until:
+            return None
+        if segment.pause_before < self.rules.min_pause_before:
+            self.joined += not segment.provisional  # count each utterance once
+            return None
+        commands = frozenset(self.commands() if callable(self.commands) else self.commands)
+        if not commands:
+            return None
+        if first_look is not None:
+            looked, result = first_look
+            if result is not None and not could_become_another(result.phrase, commands):
+                return None  # answered on the first look already
+            if looked.last_speech == segment.last_speech:
+                return result  # nothing more was said: the first look's decision stands
+        self.segments += 1
+        result = self.recognizer.recognize(segment, commands)
+        if segment.provisional:
+            self._first_look = (segment, result)
+            if result is not None and could_become_another(result.phrase, commands):
+                return None  # "go" may yet be "go back": the final segment decides
+        return result

@@ -6,7 +6,11 @@ English word (several hundred of them, plus the phrases of commands not accepted
 A command is heard only when
 - the utterance is short enough to be one (commands last well under `max_seconds`),
 - the decoder's best path ends in a complete command phrase (not a filler, not a partial path),
-- the hypothesis' posterior probability clears `min_posterior`.
+- the hypothesis' posterior probability clears `min_posterior` (when one is computed).
+
+The lattice pass that computes a posterior (`bestpath`) is off: on commands at 10 dB it got
+fewer right (147 of 384 against 165) and took 88 ms per utterance against 45 (p95 334 ms
+against 73), time a practitioner waits for every answer.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ FRAME_SECONDS = 0.01  # pocketsphinx frames: 100 per second
 class PocketsphinxSettings:
     fillers: int = 600  # how many common words stand for "anything else"
     filler_weight: float = 1.0  # JSGF weight of the filler side against the command side
-    min_posterior: float = 0.0  # hypotheses less likely than this are dropped
+    min_posterior: float = 0.0  # hypotheses less likely than this are dropped (needs bestpath)
+    bestpath: bool = False  # lattice pass after the search: a posterior, but slower (above)
     max_seconds: float = 2.0  # longer speech is not a command
     dither: float = 10.0  # std of white noise added (int16 units, about -70 dBFS); see below
     denoise: float = 0.0  # spectral subtraction strength before decoding (0 = off); see below
@@ -61,8 +66,8 @@ class PocketsphinxRecognizer:
             lm=None,  # only one search may be configured; grammars are added per command set
             loglevel="FATAL",
         )
-        for option in ("remove_noise", "cmn", "lw", "wip", "pip", "silprob", "fillprob", "beam",
-                       "wbeam", "pbeam"):
+        for option in ("bestpath", "remove_noise", "cmn", "lw", "wip", "pip", "silprob",
+                       "fillprob", "beam", "wbeam", "pbeam"):
             value = getattr(settings, option)
             if value is not None:
                 config[option] = value
@@ -102,14 +107,17 @@ class PocketsphinxRecognizer:
         speech_seconds = (words[-1].end_frame - words[0].start_frame + 1) * FRAME_SECONDS
         if speech_seconds > self.settings.max_seconds:
             return None
-        posterior = float(hypothesis.prob)
-        if posterior < self.settings.min_posterior:
+        # with bestpath: the posterior; without: the best path's score as pocketsphinx scales
+        # it to (0, 1] (higher is a better acoustic match), which is not a probability
+        confidence = float(hypothesis.prob if self.settings.bestpath else hypothesis.score)
+        if self.settings.bestpath and confidence < self.settings.min_posterior:
             return None
         return Heard(
             command=command,
             phrase=phrase,
-            confidence=min(1.0, max(0.0, posterior)),
-            start=segment.start + words[0].start_frame * FRAME_SECONDS,
+            confidence=min(1.0, max(0.0, confidence)),
+            # the search can place the first word at frame -1 (before the first frame)
+            start=segment.start + max(0, words[0].start_frame) * FRAME_SECONDS,
             end=segment.start + (words[-1].end_frame + 1) * FRAME_SECONDS,
         )
 

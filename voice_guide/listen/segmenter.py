@@ -7,7 +7,9 @@ Energy against a learned picture of the background, per 10 ms frame:
   background: speech must rise clearly above the floor and above the background's own peaks;
 - an utterance opens after ~50 ms of such frames and closes after `hangover` of frames back
   inside the background. The hangover is short (200 ms) so a command is acted on soon after it
-  ends; word gaps inside a command are far shorter;
+  ends; word gaps inside a command are far shorter. Halfway (`first_look`, 100 ms) the open
+  utterance is also offered provisionally: a listener may answer a command that cannot go on
+  ("stop", "where am i") 100 ms sooner, and must wait for the final segment otherwise;
 - speech running longer than `max_speech` is not a command: it is dropped whole (and everything
   until the next pause with it), so "the next thing I do is..." never reaches a recognizer. Sound
   that goes on without any pause for `learn_after` seconds is a new background, not a speaker:
@@ -40,6 +42,8 @@ class SegmenterSettings:
     min_level_dbfs: float = -60.0  # quieter frames are never speech (dither, digital silence)
     onset: float = 0.05  # seconds of speech-like frames before an utterance opens
     hangover: float = 0.2  # seconds of background that end an utterance
+    first_look: float | None = 0.1  # seconds of background before a provisional segment (None:
+    # never). Stop closures inside words ("what step") last under ~0.1 s
     min_speech: float = 0.08  # shorter bursts (clicks, knocks) are dropped
     max_speech: float = 2.0  # longer speech is not a command: dropped
     pre_roll: float = 0.25  # audio kept before the detected start (soft onsets)
@@ -61,6 +65,9 @@ class Segmenter:
         self._remainder = np.zeros(0, np.int16)
         self._onset_frames = max(1, round(s.onset * FRAMES_PER_S))
         self._hangover_frames = max(1, round(s.hangover * FRAMES_PER_S))
+        first_look = round(s.first_look * FRAMES_PER_S) if s.first_look is not None else 0
+        # only a look before the end is worth offering
+        self._first_look_frames = first_look if 0 < first_look < self._hangover_frames else None
         self._post_frames = min(round(s.post_roll * FRAMES_PER_S), self._hangover_frames)
         self._max_frames = round(s.max_speech * FRAMES_PER_S)
         self._min_frames = round(s.min_speech * FRAMES_PER_S)
@@ -214,6 +221,8 @@ class Segmenter:
             segment = self._close()
             self._reset_state()
             return segment
+        if self._silent_run == self._first_look_frames and self._speech_frames >= self._min_frames:
+            return self._segment(provisional=True)
         return None
 
     def _end_long_sound(self) -> None:
@@ -243,15 +252,19 @@ class Segmenter:
     def _close(self) -> Segment | None:
         if self._speech_frames < self._min_frames:
             return None  # a click: neither an utterance nor speech that a pause must follow
+        segment = self._segment(provisional=False)
+        self._last_speech_end = segment.last_speech
+        return segment
+
+    def _segment(self, provisional: bool) -> Segment:
+        """The open utterance: its frames up to `post_roll` after the last speech frame."""
         keep = len(self._frames) - self._silent_run + self._post_frames
         audio = np.concatenate(self._frames[:keep])
         start = self._first_sample / SAMPLE_RATE
-        onset = self._onset_sample / SAMPLE_RATE
-        pause_before = onset - self._last_speech_end
+        pause_before = self._onset_sample / SAMPLE_RATE - self._last_speech_end
         speech_end = start + (len(self._frames) - self._silent_run) * FRAME / SAMPLE_RATE
-        self._last_speech_end = speech_end
         return Segment(audio=audio, start=start, end=start + len(audio) / SAMPLE_RATE,
-                       pause_before=pause_before)
+                       pause_before=pause_before, provisional=provisional, speech_end=speech_end)
 
     def _learn(self, level: float) -> None:
         """Store one background level; refresh floor and top every 100 ms (and at first)."""
