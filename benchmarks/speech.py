@@ -13,7 +13,7 @@
 - Under load (`--load`, default cpu: a busy process on another core; gil: a busy Python thread
   in this process, which the audio callback must share the interpreter with; recognizer: the
   pocketsphinx recognizer decoding a spoken command every 1.5 s in this process, as in
-  `voice-guide run`, holding the interpreter lock for ~100 ms each time):
+  `voice-guide run`, holding the interpreter lock while it decodes (30-70 ms)):
   underruns reported by the stream, and the correlation of each long text heard with what was
   played (a gap or click lowers it).
 - Idle CPU of this process with both routes' streams open and silent (% of one core), before

@@ -47,9 +47,10 @@ TAIL_SECONDS = 0.3  # the microphone stays muted this long after audible speech 
 STALL_SECONDS = 0.75  # a running stream whose callback has not come for this long has failed
 WATCH_INTERVAL = 0.05
 # Output buffer (s): how soon a queued text is heard and stop() silences it. The callback runs
-# Python, so it waits for the interpreter lock, which pocketsphinx holds ~100 ms per decoded
-# command: with that in the process, 0.06-0.08 s gave underruns (benchmarks/speech.py --load
-# recognizer), 0.1 s none. Under CPU load alone 0.05 s with 256-frame blocks gave none.
+# Python, so it waits for the interpreter lock, which pocketsphinx holds while it decodes a
+# command (30-70 ms): with that in the process, 0.06-0.08 s gave underruns, and 0.05 s with
+# 256-frame blocks 16 in 69 s of speech (benchmarks/speech.py --load recognizer); 0.1 s none.
+# Under CPU load alone 0.05 s with 256-frame blocks gave none.
 OUTPUT_LATENCY = 0.1
 OUTPUT_BLOCK = 0  # frames per callback; 0: PortAudio chooses
 
