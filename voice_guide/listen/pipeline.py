@@ -105,12 +105,11 @@ class Listener:
         return heard
 
     def _decide(self, segment: Segment) -> Heard | None:
-        first_look = self._first_look
-        if first_look is not None and (first_look[0].start != segment.start
-                                       or not segment.provisional):
-            self._first_look = None  # the utterance it looked at ends here (or ended before)
+        first_look = self._first_look  # at this utterance, if it is the same one
         if first_look is not None and first_look[0].start != segment.start:
             first_look = None
+        if not segment.provisional:
+            self._first_look = None  # the utterance ends here
         if segment.start < self._muted_until:
             return None
         if segment.pause_before < self.rules.min_pause_before:
