@@ -46,11 +46,13 @@ class Voice:
     pitch: int = 50  # espeak 0-99; flite: mean F0 in Hz (0 = voice default); neural: unused
     speed: float = 1.0  # 1.0 = the voice's normal rate; 1.2 = 20% faster
     shift: float = 0.0  # semitones up (+) or down (-) by resampling: another "speaker size"
+    f0: float = 1.0  # hibari only: voice pitch scaled by this, formants kept (a lower voice)
 
     @property
     def label(self) -> str:
         base = f"{self.engine}:{self.name}:p{self.pitch}:s{self.speed:g}"
-        return f"{base}:k{self.shift:g}" if self.shift else base
+        base = f"{base}:k{self.shift:g}" if self.shift else base
+        return f"{base}:f{self.f0:g}" if self.f0 != 1.0 else base
 
     @property
     def family(self) -> str:
@@ -365,8 +367,29 @@ def _hibari(text: str, voice: Voice) -> np.ndarray:
     model = _neural_model("hibari", voice.name)
     seed = int(hashlib.sha1(voice.label.encode()).hexdigest()[:6], 16)
     with _model_lock:
-        samples = model(text, speed=voice.speed, seed=seed)
+        if voice.f0 == 1.0:
+            samples = model(text, speed=voice.speed, seed=seed)
+        else:
+            samples = _hibari_f0_scaled(model, text, voice.speed, voice.f0, seed)
     return _resampled(np.asarray(samples, np.float64) * 2.0, model.sample_rate)
+
+
+def _hibari_f0_scaled(model: Any, text: str, speed: float, f0: float, seed: int) -> np.ndarray:
+    """hibari's own synthesis (`Hibari.stream`) with the predicted pitch track scaled: its
+    vocoder filters a pulse train at f0 by a spectral envelope, so the formants stay."""
+    from hibari import dsp
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for phonemes in model.phonemize(text):
+        ids = model.ids(phonemes)
+        if len(ids) < 3:
+            continue
+        out = model.sess.run(None, {"ids": np.asarray([ids], np.int64),
+                                    "speed": np.asarray([speed], np.float32)})
+        lh, th, ln, lr, phi, pitch = (o[0] for o in out)
+        parts.append(dsp.synth(lh, th, ln, lr, phi, (pitch * f0).astype(pitch.dtype), rng))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:

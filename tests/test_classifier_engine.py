@@ -63,8 +63,8 @@ def test_commands_by_unseen_voices_in_noise_are_mostly_right(
         heard = listen_to(recognizer, with_noise(pad(clip, 0.6, 0.6), 10.0, seed=i))
         correct += [h.command for h in heard] == [command]
         wrong += any(h.command != command for h in heard)
-    # measured 42% right, 0% wrong: the calibrated threshold trades misses for few false accepts
-    assert correct >= 0.33 * len(items), f"{correct} of {len(items)} right"
+    # measured 51% right, 0% wrong: the calibrated threshold trades misses for few false accepts
+    assert correct >= 0.4 * len(items), f"{correct} of {len(items)} right"
     assert wrong <= 0.03 * len(items), f"{wrong} of {len(items)} wrong"
 
 
@@ -73,7 +73,7 @@ def test_most_other_words_are_rejected(recognizer: ClassifierRecognizer) -> None
     clips = synthesize_many(items)
     accepted = [w for (w, _), clip in zip(items, clips, strict=True)
                 if listen_to(recognizer, with_noise(pad(clip, 0.6, 0.6), 10.0, seed=7))]
-    assert len(accepted) <= 0.06 * len(items), f"accepted: {accepted}"  # measured 2%
+    assert len(accepted) <= 0.06 * len(items), f"accepted: {accepted}"  # measured 1%
 
 
 def test_a_command_not_accepted_now_is_not_forced_onto_one_that_is(
