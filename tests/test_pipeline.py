@@ -130,6 +130,23 @@ def test_a_first_word_that_can_go_on_waits_for_the_end(
     assert listener.segments >= 2  # a first look during the hesitation, then the whole
 
 
+def test_a_command_answered_on_the_first_look_is_not_answered_again(
+    recognizer: PocketsphinxRecognizer,
+) -> None:
+    """"go" is answered at once where "go back" is not accepted; the session then accepts more
+    (here: "go back" too), yet the end of the same utterance does not act on "go" again."""
+    accepted = [frozenset({Command.NEXT, Command.RESUME})]
+    listener = Listener(recognizer, lambda: accepted[-1])
+    stream = with_noise(pad(synthesize("go", FLITE_VOICES[2]), 1.0, 1.0), 25.0, seed=4)
+    heard = []
+    for offset in range(0, len(stream), 160):
+        for h in listener.feed(stream[offset : offset + 160]):
+            heard.append(h.command)
+            accepted.append(GLOBAL_COMMANDS)
+    heard += [h.command for h in listener.flush()]
+    assert heard == [Command.NEXT]
+
+
 def test_an_utterance_is_decoded_once_when_nothing_follows_the_first_look(
     recognizer: PocketsphinxRecognizer,
 ) -> None:

@@ -70,7 +70,7 @@ class Listener:
         self._muted_until = float("-inf")
         self.segments = 0  # segments passed to the recognizer (for benchmarks and logs)
         self.joined = 0  # utterances not decoded: they followed other speech too closely
-        self._first_look: tuple[Segment, Heard | None] | None = None  # the open utterance's
+        self._first_look: FirstLook | None = None  # at the utterance still open
 
     @property
     def time(self) -> float:
@@ -106,10 +106,12 @@ class Listener:
 
     def _decide(self, segment: Segment) -> Heard | None:
         first_look = self._first_look  # at this utterance, if it is the same one
-        if first_look is not None and first_look[0].start != segment.start:
+        if first_look is not None and first_look.segment.start != segment.start:
             first_look = None
         if not segment.provisional:
             self._first_look = None  # the utterance ends here
+        if first_look is not None and first_look.answered:
+            return None  # acted on already, whatever the session accepts now
         if segment.start < self._muted_until:
             return None
         if segment.pause_before < self.rules.min_pause_before:
@@ -118,16 +120,22 @@ class Listener:
         commands = frozenset(self.commands() if callable(self.commands) else self.commands)
         if not commands:
             return None
-        if first_look is not None:
-            looked, result = first_look
-            if result is not None and not could_become_another(result.phrase, commands):
-                return None  # answered on the first look already
-            if looked.last_speech == segment.last_speech:
-                return result  # nothing more was said: the first look's decision stands
+        if first_look is not None and first_look.segment.last_speech == segment.last_speech:
+            return first_look.heard  # nothing more was said: the first look's decision stands
         self.segments += 1
         result = self.recognizer.recognize(segment, commands)
-        if segment.provisional:
-            self._first_look = (segment, result)
-            if result is not None and could_become_another(result.phrase, commands):
-                return None  # "go" may yet be "go back": the final segment decides
-        return result
+        if not segment.provisional:
+            return result
+        # "go" may yet be "go back": then the final segment decides
+        answered = result is not None and not could_become_another(result.phrase, commands)
+        self._first_look = FirstLook(segment, result, answered)
+        return result if answered else None
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """What the provisional decode of the open utterance heard, and whether it was acted on."""
+
+    segment: Segment
+    heard: Heard | None
+    answered: bool
