@@ -7,8 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from voice_guide.listen.engine import Recognizer
-from voice_guide.listen.pipeline import listen_to
+from tests.speech import pad, with_noise
+from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
+from voice_guide.listen.pipeline import Listener, listen_to
 
 
 def score_command(
@@ -21,6 +22,20 @@ def score_command(
     cpu = time.process_time() - began
     outcome = "correct" if heard == [command] else "missed" if not heard else "wrong"
     return outcome, heard, cpu
+
+
+def command_latency(recognizer: Recognizer, clip: np.ndarray, seed: int) -> float | None:
+    """Seconds from the true end of a command's speech (20 dB noise) to the end of the 10 ms
+    block that returned it, plus that block's compute time; None when nothing was heard."""
+    audio = with_noise(pad(clip, 0.6, 1.0), 20.0, seed=seed)
+    speech_end = 0.6 + (len(clip) - int(0.03 * SAMPLE_RATE)) / SAMPLE_RATE  # clips keep 30 ms
+    listener = Listener(recognizer)  # of quiet at each end
+    for offset in range(0, len(audio), 160):
+        began = time.perf_counter()
+        heard = listener.feed(audio[offset : offset + 160])
+        if heard:
+            return (offset + 160) / SAMPLE_RATE + time.perf_counter() - began - speech_end
+    return None
 
 
 def rates(tally: Counter[str]) -> str:

@@ -30,7 +30,7 @@ from collections import Counter
 
 import numpy as np
 
-from benchmarks._scoring import gain, rates, score_command
+from benchmarks._scoring import command_latency, gain, rates, score_command
 from tests.speech import (
     ALL_VOICES,
     COMMAND_PHRASES,
@@ -45,7 +45,7 @@ from tests.speech import (
 )
 from training.train_commands import HELD_OUT_ESPEAK_ACCENTS, HELD_OUT_FLITE
 from voice_guide.listen.engine import Recognizer
-from voice_guide.listen.pipeline import Listener, listen_to
+from voice_guide.listen.pipeline import listen_to
 
 RATE = 16_000
 
@@ -163,20 +163,9 @@ def _talk_stream(voices: tuple[Voice, ...]) -> np.ndarray:
 
 
 def _latencies(recognizer: Recognizer, clips: list[np.ndarray]) -> list[float]:
-    """(stream time at the end of the block that returned a command + that block's wall time)
-    - the end of the speech; 10 ms blocks, 20 dB."""
-    found: list[float] = []
-    for i, clip in enumerate(clips):
-        audio = with_noise(pad(clip, 0.6, 1.0), 20.0, seed=20_000 + i)
-        speech_end = 0.6 + (len(clip) - int(0.03 * RATE)) / RATE  # clips keep 30 ms of quiet
-        listener = Listener(recognizer)
-        for offset in range(0, len(audio), 160):
-            began = time.perf_counter()
-            heard = listener.feed(audio[offset : offset + 160])
-            if heard:
-                found.append((offset + 160) / RATE + time.perf_counter() - began - speech_end)
-                break
-    return found
+    """End of speech to the command, per clip heard (10 ms blocks, 20 dB)."""
+    found = (command_latency(recognizer, clip, 20_000 + i) for i, clip in enumerate(clips))
+    return [latency for latency in found if latency is not None]
 
 
 def _family(voice: Voice) -> str:
