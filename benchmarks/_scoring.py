@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from tests.speech import pad, with_noise
+from tests.speech import HUMAN_TALK_DIR, human_talk, pad, with_noise
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.listen.pipeline import Listener, listen_to
 
@@ -36,6 +36,34 @@ def command_latency(recognizer: Recognizer, clip: np.ndarray, seed: int) -> floa
         if heard:
             return (offset + 160) / SAMPLE_RATE + time.perf_counter() - began - speech_end
     return None
+
+
+def human_talk_accepts(recognizer: Recognizer, snr: float | None) -> list[str] | None:
+    """Commands heard in the 47 s of real human talk of pocketsphinx-testdata (clean, or with pink
+    noise at `snr` dB), as "file: phrase"; None when the recordings are not installed."""
+    if not HUMAN_TALK_DIR.is_dir():
+        return None
+    heard = []
+    for name, audio in human_talk().items():
+        padded = pad(audio, 0.5, 0.5)
+        audio = padded if snr is None else with_noise(padded, snr, seed=1)
+        heard += [f"{name}: {h.phrase}" for h in listen_to(recognizer, audio)]
+    return heard
+
+
+def print_human_talk(recognizer: Recognizer) -> int | None:
+    """Print the human-talk false accepts (clean, 20 dB, 10 dB); their total, None: no data."""
+    total = 0
+    for snr in (None, 20.0, 10.0):
+        heard = human_talk_accepts(recognizer, snr)
+        if heard is None:
+            print("human talk: pocketsphinx-testdata not installed (scripts/setup-system.sh)")
+            return None
+        total += len(heard)
+        condition = "clean" if snr is None else f"{snr:g} dB"
+        print(f"false accepts in 47 s of real human talk ({condition}): {len(heard)}  "
+              + ", ".join(heard))
+    return total
 
 
 def rates(tally: Counter[str]) -> str:

@@ -30,7 +30,7 @@ from collections import Counter
 
 import numpy as np
 
-from benchmarks._scoring import command_latency, gain, rates, score_command
+from benchmarks._scoring import command_latency, gain, print_human_talk, rates, score_command
 from tests.speech import (
     ALL_VOICES,
     COMMAND_PHRASES,
@@ -85,6 +85,7 @@ def main() -> None:
         print(f"false accepts in non-command talk: {len(heard)} in {seconds / 60:.1f} min = "
               f"{len(heard) / (seconds / 3600):.1f} per hour  "
               + ", ".join(f"{h.phrase}@{h.start:.0f}s" for h in heard[:8]))
+        print_human_talk(recognizer)
         latencies = _latencies(recognizer, clips[::4])
         if latencies:
             print(f"latency end of speech -> Heard: median "

@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from benchmarks._scoring import command_latency, gain, rates, score_command
+from benchmarks._scoring import command_latency, gain, print_human_talk, rates, score_command
 from tests.speech import (
     ALL_VOICES,
     COMMAND_PHRASES,
@@ -148,6 +148,9 @@ def main() -> None:
               f"{seconds / 60:.1f} min = {len(heard) / (seconds / 3600):.1f} per hour  "
               + ", ".join(f"{h.phrase}@{h.start:.1f}s" for h in heard[:8]))
     summary["talk false accepts (/h)"]["all"] = f"{talk_heard / (talk_seconds / 3600):.1f}"
+    human = print_human_talk(recognizer)
+    if human is not None:
+        summary["human talk accepts (of 141 s)"]["all"] = str(human)
 
     latencies = _latencies(recognizer, commands, clips, 4 if args.quick else 3)
     for family in ("all", *FAMILIES):

@@ -2,9 +2,12 @@
 # Installs the Debian packages voice-guide needs; fast no-op when they are all present.
 # espeak-ng + libespeak-ng1: pyttsx3's Linux voice and test speech; flite: a second test voice;
 # libportaudio2: sounddevice; pulseaudio(-utils): the headless null-sink devices tests play into;
-# sox: handy for inspecting audio.
+# sox: handy for inspecting audio; pocketsphinx-testdata: 47 s of real human speech (LibriVox
+# readings, spoken card names and digits) that the recognition tests and benchmarks use as talk
+# that must never be heard as a command.
 set -euo pipefail
-packages=(espeak-ng libespeak-ng1 libportaudio2 pulseaudio pulseaudio-utils sox flite)
+packages=(espeak-ng libespeak-ng1 libportaudio2 pulseaudio pulseaudio-utils sox flite
+          pocketsphinx-testdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

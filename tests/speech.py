@@ -324,6 +324,27 @@ def trim(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     return audio[max(0, loud[0] - keep) : loud[-1] + keep]
 
 
+HUMAN_TALK_DIR = Path("/usr/share/pocketsphinx/test/data")  # Debian pocketsphinx-testdata
+
+
+def human_talk() -> dict[str, np.ndarray]:
+    """Real human speech that holds no command, by file name: five LibriVox sentences, five
+    spoken card names ("four queen of clubs"), digits, and "go forward ten meters" (a command
+    word inside a longer phrase). 47 s in all; installed by scripts/setup-system.sh."""
+    files = sorted(HUMAN_TALK_DIR.glob("librivox/*.wav")) + sorted(
+        HUMAN_TALK_DIR.glob("cards/*.wav")
+    ) + [HUMAN_TALK_DIR / n for n in ("goforward.raw", "numbers.raw", "something.raw",
+                                      "tidigits/dhd.2934z.raw")]
+    talk: dict[str, np.ndarray] = {}
+    for path in files:
+        if path.suffix == ".wav":
+            samples, rate = decode_wav(path.read_bytes())
+            talk[path.name] = to_16k_int16(samples, rate)
+        else:  # headerless 16 kHz 16-bit little-endian mono
+            talk[path.name] = np.fromfile(path, "<i2").astype(np.int16)
+    return talk
+
+
 def voices_for(names: Sequence[str] | None) -> tuple[Voice, ...]:
     return ALL_VOICES if not names else tuple(v for v in EVERY_VOICE if v.label in names)
 
