@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx] [--quick]
 
+Engines: classifier; pocketsphinx (as `--engine pocketsphinx` runs it: every command it hears
+checked by the classifier); pocketsphinx-alone (no second pass).
+
 Held-out voices: the neural ones of `tests/speech.py` (the closest to human speech that installs
 here) and the espeak-ng accents / flite speaker that `training.train_commands` leaves out.
 Figures are given per family: "joe" (piper joe: a neural speaker training never heard),
@@ -106,12 +109,13 @@ def _load(name: str, weights: str | None = None) -> Recognizer:
         from voice_guide.listen.classifier_engine import ClassifierRecognizer, ClassifierSettings
 
         recognizer = ClassifierRecognizer(ClassifierSettings(weights=weights))
-    elif name == "pocketsphinx":
-        from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
+    elif name in ("pocketsphinx", "pocketsphinx-alone"):
+        from voice_guide.listen.factory import make_recognizer
 
-        recognizer = PocketsphinxRecognizer()
+        recognizer, _ = make_recognizer("pocketsphinx", second_pass=name == "pocketsphinx")
     else:
-        raise SystemExit(f"unknown engine {name!r} (classifier or pocketsphinx)")
+        raise SystemExit(f"unknown engine {name!r} (classifier, pocketsphinx: with the "
+                         "classifier's check, pocketsphinx-alone)")
     loaded = time.perf_counter() - began
     print(f"load time {loaded:.2f} s, resident memory added {_rss_mb() - rss_before:.0f} MB "
           f"(peak RSS of the process so far {_peak_mb():.0f} MB)")

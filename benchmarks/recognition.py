@@ -1,7 +1,7 @@
 """Recognition bars of issue 3, measured on speech generated now, per voice family.
 
     .venv/bin/python -m benchmarks.recognition [--engine E] [--model DIR] [--quick]
-                                               [--set NAME=VALUE ...]
+                                               [--set NAME=VALUE ...] [--no-second-pass]
 
 Voice families (tests/speech.py): espeak-ng, flite, and neural (piper `joe`, hibari `heart` with
 US and British pronunciation, plus resampled variants). The neural voices are the closest thing
@@ -18,7 +18,8 @@ listening pipeline (segmenter + recognizer, full vocabulary):
 - real-time factor (CPU seconds per second of audio, one process) and idle CPU on room noise.
 `--quick` (a dev loop of about two minutes): 2 espeak-ng, 2 flite and 4 neural voices, 10 dB
 only, fewer words and sentences. `--set` overrides a `PocketsphinxSettings` field (pocketsphinx
-only), e.g. `--set fillers=300 --set cmn=batch`. A summary table closes the output.
+only), e.g. `--set fillers=300 --set cmn=batch`; `--no-second-pass` measures pocketsphinx
+without the classifier's check of every command it hears. A summary table closes the output.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="8 voices, 10 dB only")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a pocketsphinx setting (repeatable)")
+    parser.add_argument("--no-second-pass", action="store_true",
+                        help="pocketsphinx alone, without the classifier's check")
     args, _ = parser.parse_known_args()  # `make bench` passes its extra arguments to every module
     voices = QUICK_VOICES if args.quick else ALL_VOICES + NEURAL_VOICES
-    recognizer, reason = _recognizer(args.engine, args.model, args.set)
+    recognizer, reason = _recognizer(args.engine, args.model, args.set, not args.no_second_pass)
     print(reason)
     counts = Counter(v.family for v in voices)
     print(f"voices: {len(voices)} ({', '.join(f'{counts[f]} {f}' for f in FAMILIES)})")
@@ -197,9 +200,11 @@ def _print_summary(summary: dict[str, dict[str, str]]) -> None:
         print(f"{row:<29}" + "".join(f"{c:>9}" for c in cells))
 
 
-def _recognizer(engine: str, model: str | None, overrides: list[str]) -> tuple[Recognizer, str]:
+def _recognizer(
+    engine: str, model: str | None, overrides: list[str], second_pass: bool
+) -> tuple[Recognizer, str]:
     if not overrides:
-        return make_recognizer(engine, model)
+        return make_recognizer(engine, model, second_pass)
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer, PocketsphinxSettings
 
     fields = {f.name: f for f in dataclasses.fields(PocketsphinxSettings)}
@@ -212,7 +217,13 @@ def _recognizer(engine: str, model: str | None, overrides: list[str]) -> tuple[R
         default = getattr(PocketsphinxSettings(), name)
         values[name] = _typed(text, default)
     settings = PocketsphinxSettings(**values)  # type: ignore[arg-type]
-    return PocketsphinxRecognizer(settings), f"engine: pocketsphinx ({settings})"
+    recognizer: Recognizer = PocketsphinxRecognizer(settings)
+    if second_pass:
+        from voice_guide.listen.classifier_engine import ClassifierRecognizer
+        from voice_guide.listen.second_pass import CheckedRecognizer
+
+        recognizer = CheckedRecognizer(recognizer, ClassifierRecognizer())
+    return recognizer, f"engine: {recognizer.name} ({settings})"
 
 
 def _typed(text: str, default: object) -> object:

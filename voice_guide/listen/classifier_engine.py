@@ -85,6 +85,17 @@ class ClassifierRecognizer:
         return Heard(command=command, phrase=phrase, confidence=score,
                      start=segment.start, end=segment.end)
 
+    def probability(self, segment: Segment, command: Command) -> float:
+        """How likely this utterance is `command` (any of its phrases), 0..1: the check another
+        engine's answer gets (`listen/second_pass.py`)."""
+        seconds = len(segment.audio) / SAMPLE_RATE
+        if seconds == 0 or seconds > self.settings.max_seconds + 0.6:
+            return 0.0
+        if not np.any(segment.audio != segment.audio[0]):
+            return 0.0
+        probabilities = self.model.probabilities(self.front_end.features(segment.audio))
+        return self.model.command_probability(probabilities, command)
+
 
 class EmbeddingFrontEnd:
     """int16 16 kHz utterance -> (16, 96) float32 speech embeddings, deterministic."""
@@ -174,6 +185,11 @@ class CommandClassifier:
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         return p[0] if features.ndim == 2 else p
+
+    def command_probability(self, probabilities: np.ndarray, command: Command) -> float:
+        """The sum of the probabilities of `command`'s phrases."""
+        return float(sum(p for p, c in zip(probabilities, self._phrase_command, strict=True)
+                         if c == command))
 
     def command_scores(
         self, probabilities: np.ndarray, commands: frozenset[Command]

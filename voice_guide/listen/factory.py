@@ -16,16 +16,21 @@ class EngineError(Exception):
     """The engine asked for cannot be used; the message says why in one line."""
 
 
-def make_recognizer(engine: str = "auto", model: str | None = None) -> tuple[Recognizer, str]:
+def make_recognizer(
+    engine: str = "auto", model: str | None = None, second_pass: bool = True
+) -> tuple[Recognizer, str]:
     """The recognizer, and one line saying which engine runs and why.
 
     auto: vosk when an English vosk model is found (`--model`, $VOICE_GUIDE_MODEL, `models/`,
     vosk's cache), otherwise the pocketsphinx model that ships inside its wheel.
+    pocketsphinx has a second pass: the classifier engine checks every command it hears
+    (`listen/second_pass.py`); `second_pass=False` gives pocketsphinx alone.
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if engine == "pocketsphinx":
-        return _pocketsphinx(), "engine: pocketsphinx (asked for)"
+        recognizer, checked = _pocketsphinx(second_pass)
+        return recognizer, f"engine: pocketsphinx (asked for; {checked})"
     if engine == "classifier":
         return _classifier(), (
             "engine: classifier (asked for; speech-embedding front end + command classifier)"
@@ -40,13 +45,27 @@ def make_recognizer(engine: str = "auto", model: str | None = None) -> tuple[Rec
         except Exception as error:  # a broken model: one line, not a traceback
             raise EngineError(str(error)) from None
         return recognizer, f"engine: vosk ({reason}; {why})"
-    return _pocketsphinx(), f"engine: pocketsphinx (auto: {why}; using the model in its wheel)"
+    recognizer, checked = _pocketsphinx(second_pass)
+    return recognizer, (
+        f"engine: pocketsphinx (auto: {why}; using the model in its wheel; {checked})"
+    )
 
 
-def _pocketsphinx() -> Recognizer:
+def _pocketsphinx(second_pass: bool) -> tuple[Recognizer, str]:
+    """pocketsphinx, checked by the classifier when it loads; and a few words saying which."""
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
-    return PocketsphinxRecognizer()
+    first = PocketsphinxRecognizer()
+    if not second_pass:
+        return first, "no second pass"
+    from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
+    from voice_guide.listen.second_pass import CheckedRecognizer
+
+    try:
+        checker = ClassifierRecognizer()
+    except ClassifierError as error:  # pocketsphinx still works alone
+        return first, f"no second pass: {error}"
+    return CheckedRecognizer(first, checker), "every command checked by the classifier"
 
 
 def _classifier() -> Recognizer:
