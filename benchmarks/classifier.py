@@ -1,9 +1,11 @@
 """The classifier engine against pocketsphinx, on voices the classifier was never trained on.
 
-    .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx] [--quick]
+    .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx,combined]
+                                              [--quick]
 
 Engines: classifier; pocketsphinx (as `--engine pocketsphinx` runs it: every command it hears
-checked by the classifier); pocketsphinx-alone (no second pass).
+checked by the classifier); pocketsphinx-alone (no second pass); combined (the classifier when
+sure, else pocketsphinx checked: `--engine combined`).
 
 Held-out voices: the neural ones of `tests/speech.py` (the closest to human speech that installs
 here) and the espeak-ng accents / flite speaker that `training.train_commands` leaves out.
@@ -15,7 +17,8 @@ others), "espeak", "flite". Every figure runs the whole listening pipeline (segm
   per voice family;
 - other single words at 10 dB: false accepts %;
 - non-command talk (all sentences by all held-out voices, short pauses, 20 dB): false accepts
-  per hour;
+  per hour; again with long pauses (1.6-3 s), where every sentence's start gets a first look;
+- real human talk (pocketsphinx-testdata, 47 s; clean, 20 dB, 10 dB): false accepts;
 - latency (end of speech -> `Heard`, 10 ms blocks, including the block's compute), real-time
   factor, load time and resident memory added by the engine; for the classifier also the
   resident memory of a fresh process that loads only the engine and recognizes once.
@@ -65,7 +68,7 @@ def held_out_voices() -> tuple[Voice, ...]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classifier")
-    parser.add_argument("--engines", default="classifier,pocketsphinx")
+    parser.add_argument("--engines", default="classifier,pocketsphinx,combined")
     parser.add_argument("--quick", action="store_true", help="every other voice")
     parser.add_argument("--weights", help="classifier weights to try (default: the shipped ones)")
     args = parser.parse_args()
@@ -75,7 +78,8 @@ def main() -> None:
     clips = synthesize_many((p, v) for p, _, v in commands)
     words = [(w, v) for w in OTHER_WORDS for v in voices[:: max(1, len(voices) // 4)]]
     word_clips = synthesize_many(words)
-    stream = _talk_stream(voices)
+    stream = _talk_stream(voices, (0.2, 1.2))
+    spaced = _talk_stream(voices, (1.6, 3.0))
     for name in args.engines.split(","):
         print(f"\n== {name}")
         recognizer = _load(name, args.weights)
@@ -88,6 +92,11 @@ def main() -> None:
         print(f"false accepts in non-command talk: {len(heard)} in {seconds / 60:.1f} min = "
               f"{len(heard) / (seconds / 3600):.1f} per hour  "
               + ", ".join(f"{h.phrase}@{h.start:.0f}s" for h in heard[:8]))
+        heard = listen_to(recognizer, spaced)
+        minutes = len(spaced) / RATE / 60
+        print(f"false accepts in talk with long pauses (1.6-3 s: every sentence start gets a "
+              f"first look): {len(heard)} in {minutes:.1f} min = {len(heard) / (minutes / 60):.1f} "
+              "per hour  " + ", ".join(f"{h.phrase}@{h.start:.0f}s" for h in heard[:8]))
         print_human_talk(recognizer)
         latencies = _latencies(recognizer, clips[::4])
         if latencies:
@@ -109,13 +118,14 @@ def _load(name: str, weights: str | None = None) -> Recognizer:
         from voice_guide.listen.classifier_engine import ClassifierRecognizer, ClassifierSettings
 
         recognizer = ClassifierRecognizer(ClassifierSettings(weights=weights))
-    elif name in ("pocketsphinx", "pocketsphinx-alone"):
+    elif name in ("pocketsphinx", "pocketsphinx-alone", "combined"):
         from voice_guide.listen.factory import make_recognizer
 
-        recognizer, _ = make_recognizer("pocketsphinx", second_pass=name == "pocketsphinx")
+        engine = "combined" if name == "combined" else "pocketsphinx"
+        recognizer, _ = make_recognizer(engine, second_pass=name != "pocketsphinx-alone")
     else:
         raise SystemExit(f"unknown engine {name!r} (classifier, pocketsphinx: with the "
-                         "classifier's check, pocketsphinx-alone)")
+                         "classifier's check, pocketsphinx-alone, combined)")
     loaded = time.perf_counter() - began
     print(f"load time {loaded:.2f} s, resident memory added {_rss_mb() - rss_before:.0f} MB "
           f"(peak RSS of the process so far {_peak_mb():.0f} MB)")
@@ -156,14 +166,15 @@ def _other_words(recognizer: Recognizer, words: list, clips: list[np.ndarray]) -
           + ", ".join(k for k, _ in accepted.most_common(10)))
 
 
-def _talk_stream(voices: tuple[Voice, ...]) -> np.ndarray:
-    """All sentences by all voices, pauses of 0.2-1.2 s between them, 20 dB pink noise."""
+def _talk_stream(voices: tuple[Voice, ...], pauses: tuple[float, float]) -> np.ndarray:
+    """All sentences by all voices, pauses of `pauses` seconds between them, 20 dB pink
+    noise."""
     items = [(s, v) for v in voices for s in SENTENCES]
     rng = np.random.default_rng(5)
     parts = []
     for i, clip in enumerate(synthesize_many(items)):
         parts.append(scale(clip, gain(i)))
-        parts.append(np.zeros(int(rng.uniform(0.2, 1.2) * RATE), np.int16))
+        parts.append(np.zeros(int(rng.uniform(*pauses) * RATE), np.int16))
     return with_noise(np.concatenate(parts), 20.0, seed=3)
 
 

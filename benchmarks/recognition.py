@@ -51,7 +51,7 @@ from tests.speech import (
     with_noise,
 )
 from voice_guide.listen.engine import Recognizer
-from voice_guide.listen.factory import make_recognizer
+from voice_guide.listen.factory import ENGINES, make_recognizer
 from voice_guide.listen.pipeline import Listener, listen_to
 
 RATE = 16_000
@@ -63,7 +63,7 @@ QUICK_VOICES = ESPEAK_VOICES[:1] + ESPEAK_VOICES[4:5] + FLITE_VOICES[:1] + FLITE
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.recognition")
-    parser.add_argument("--engine", default="auto", choices=["auto", "vosk", "pocketsphinx"])
+    parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--model", metavar="DIR")
     parser.add_argument("--quick", action="store_true", help="8 voices, 10 dB only")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

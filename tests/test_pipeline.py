@@ -166,3 +166,27 @@ def test_silence_never_reaches_the_recognizer(recognizer: PocketsphinxRecognizer
     heard = [h for offset in range(0, len(quiet), 1600)
              for h in listener.feed(quiet[offset : offset + 1600])] + listener.flush()
     assert heard == [] and listener.segments == 0 and listener.joined == 0
+
+
+def test_a_sentence_starting_soon_after_talk_gets_no_first_look() -> None:
+    """"The next ... thing I want to do": a 120 ms gap after "The next" in this voice makes a
+    first look at "The next", which the classifier hears as "next" (measured in the talk of
+    `benchmarks.classifier`). One second after other talk, no first look is taken, and the
+    whole sentence is too long to be a command."""
+    from voice_guide.listen.classifier_engine import ClassifierRecognizer
+
+    voice = Voice("hibari", "heart", 0, 1.15, -4.0)
+    before = synthesize("I had a long week at work, honestly.", voice)
+    sentence = synthesize(
+        "The next thing I want to do is book another appointment for next month.", voice)
+    stream = with_noise(np.concatenate(
+        [np.zeros(RATE, np.int16), before, np.zeros(RATE, np.int16), sentence,
+         np.zeros(RATE, np.int16)]), 20.0, seed=3)
+    classifier = ClassifierRecognizer()
+    heard = {}
+    for after in (1.5, 0.0):
+        listener = Listener(classifier, ALL_COMMANDS, rules=UtteranceRules(first_look_after=after))
+        heard[after] = [h.phrase for offset in range(0, len(stream), 1600)
+                        for h in listener.feed(stream[offset : offset + 1600])]
+    assert heard[1.5] == []
+    assert heard[0.0] == ["next"]  # what the rule prevents

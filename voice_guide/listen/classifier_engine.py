@@ -65,6 +65,7 @@ class ClassifierRecognizer:
                                if settings.threshold is None else settings.threshold)
         self.margin = float(self.model.info.get("margin", 0.3)
                             if settings.margin is None else settings.margin)
+        self._last: tuple[Segment, np.ndarray] | None = None
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         """The command this utterance is, among `commands`; None for anything else."""
@@ -75,8 +76,7 @@ class ClassifierRecognizer:
             return None
         if not np.any(segment.audio != segment.audio[0]):  # digital silence or a constant
             return None
-        probabilities = self.model.probabilities(self.front_end.features(segment.audio))
-        scored = self.model.command_scores(probabilities, commands)
+        scored = self.model.command_scores(self._probabilities(segment), commands)
         if scored is None:
             return None
         command, phrase, score, rival = scored
@@ -93,8 +93,16 @@ class ClassifierRecognizer:
             return 0.0
         if not np.any(segment.audio != segment.audio[0]):
             return 0.0
+        return self.model.command_probability(self._probabilities(segment), command)
+
+    def _probabilities(self, segment: Segment) -> np.ndarray:
+        """Class probabilities of the utterance; the last one is remembered, so an engine that
+        both recognizes and checks (`second_pass.CombinedRecognizer`) runs the network once."""
+        if self._last is not None and self._last[0] is segment:
+            return self._last[1]
         probabilities = self.model.probabilities(self.front_end.features(segment.audio))
-        return self.model.command_probability(probabilities, command)
+        self._last = (segment, probabilities)
+        return probabilities
 
 
 class EmbeddingFrontEnd:

@@ -1,5 +1,6 @@
-"""Choose and load a recognizer engine (`auto`, `vosk`, `pocketsphinx`, `classifier`), with a
-one-line reason. Engines are imported only when chosen: this module is cheap to import."""
+"""Choose and load a recognizer engine (`auto`, `vosk`, `pocketsphinx`, `classifier`,
+`combined`), with a one-line reason. Engines are imported only when chosen: this module is
+cheap to import."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from voice_guide.listen.engine import Recognizer
 
-ENGINES = ("auto", "vosk", "pocketsphinx", "classifier")
+ENGINES = ("auto", "vosk", "pocketsphinx", "classifier", "combined")
 
 
 class EngineError(Exception):
@@ -31,6 +32,11 @@ def make_recognizer(
     if engine == "pocketsphinx":
         recognizer, checked = _pocketsphinx(second_pass)
         return recognizer, f"engine: pocketsphinx (asked for; {checked})"
+    if engine == "combined":
+        return _combined(), (
+            "engine: combined (asked for; the classifier when it is sure, otherwise pocketsphinx "
+            "checked by the classifier)"
+        )
     if engine == "classifier":
         return _classifier(), (
             "engine: classifier (asked for; speech-embedding front end + command classifier)"
@@ -66,6 +72,18 @@ def _pocketsphinx(second_pass: bool) -> tuple[Recognizer, str]:
     except ClassifierError as error:  # pocketsphinx still works alone
         return first, f"no second pass: {error}"
     return CheckedRecognizer(first, checker), "every command checked by the classifier"
+
+
+def _combined() -> Recognizer:
+    from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
+    from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
+    from voice_guide.listen.second_pass import CombinedRecognizer
+
+    try:
+        classifier = ClassifierRecognizer()
+    except ClassifierError as error:
+        raise EngineError(str(error)) from None
+    return CombinedRecognizer(PocketsphinxRecognizer(), classifier)
 
 
 def _classifier() -> Recognizer:

@@ -9,7 +9,9 @@ Commands are whole utterances: one said after a pause. A piece of speech that be
 at commas for up to ~0.4 s), so it never reaches the recognizer.
 
 Answering soon: the segmenter offers each utterance provisionally after 100 ms of quiet, and
-finally after 200 ms. A command heard on the first look is acted on at once unless a longer
+finally after 200 ms. The first look is taken only for an utterance said after
+`first_look_after` (1.5 s) of quiet: soon after other speech it is too often the start of a
+sentence. A command heard on the first look is acted on at once unless a longer
 accepted phrase of another command begins with it: "stop", "next" (or "next step": the same
 command) are answered; "go" waits for the final segment, which may be "go back". When nothing
 more was said after the first look, its decision stands: the final segment is not decoded
@@ -38,6 +40,11 @@ class UtteranceRules:
     # Quiet needed before a command's speech. Measured on the neural test voices: pauses at
     # commas inside a sentence last 0.1-0.37 s; a practitioner speaks a command after silence.
     min_pause_before: float = 0.5
+    # A first look is acted on only after this much quiet. Soon after other speech, a short
+    # word followed by 100 ms of quiet is more often a sentence starting ("The next ... thing I
+    # want") than a command: measured, every false accept of the classifier in talk was such a
+    # first look. Commands said after silence (the usual case) keep the 100 ms faster answer.
+    first_look_after: float = 1.5
 
 
 def listen_to(
@@ -117,6 +124,8 @@ class Listener:
         if segment.pause_before < self.rules.min_pause_before:
             self.joined += not segment.provisional  # count each utterance once
             return None
+        if segment.provisional and segment.pause_before < self.rules.first_look_after:
+            return None  # too soon after other speech to answer early: the final segment decides
         commands = frozenset(self.commands() if callable(self.commands) else self.commands)
         if not commands:
             return None

@@ -1,4 +1,4 @@
-"""A second, different recognizer checks what the first one heard.
+"""A second, different recognizer checks what the first one heard; or the two combined.
 
 pocketsphinx's grammar search, even with its filler words, turns much of other speech into
 commands: a sound-alike word ("neck" -> next), a fragment of talk, a command heard wrongly in
@@ -13,6 +13,12 @@ pocketsphinx alone / with the check at 0.2: commands right at 10 dB 32.6 / 32.3 
 3.1 / 0.0 %, wrong in 10 dB babble 14.2 / 0.9 %, other single words accepted 7.0 / 3.4 %,
 false accepts in 18.9 min of talk 41 / 5. Any threshold from 0.05 to 0.5 gave nearly the same
 figures: the checker's probability for a wrong proposal is usually near zero.
+
+`CombinedRecognizer` (`--engine combined`) takes the classifier's own answers when it is sure
+(its calibrated threshold), and otherwise pocketsphinx's answers that pass the check. The two
+engines fail on different utterances: on the unseen neural voice (`joe`) the combination got
+54 % of commands right at 10 dB pink noise against 44 % (classifier) and 38 % (pocketsphinx
+checked), 35 % in babble against 13 % and 32 %.
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ from typing import Protocol
 from voice_guide.commands import Command
 from voice_guide.events import Heard
 from voice_guide.listen.engine import Recognizer, Segment
+
+
+class SureRecognizer(Recognizer, Protocol):
+    """A recognizer that can also check another's answer (the classifier engine)."""
+
+    def probability(self, segment: Segment, command: Command) -> float: ...
 
 
 class Checker(Protocol):
@@ -60,3 +72,20 @@ class CheckedRecognizer:
             self.rejected += 1
             return None
         return heard
+
+
+class CombinedRecognizer:
+    """The classifier's sure answers; otherwise the first recognizer's answers it checks."""
+
+    def __init__(
+        self, first: Recognizer, classifier: SureRecognizer,
+        settings: SecondPassSettings = SecondPassSettings(),
+    ) -> None:
+        self.classifier = classifier
+        self.checked = CheckedRecognizer(first, classifier, settings)
+        self.name = f"{classifier.name}+{first.name}"
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        """The command this utterance is, among `commands`; None for anything else."""
+        heard = self.classifier.recognize(segment, commands)
+        return heard if heard is not None else self.checked.recognize(segment, commands)
