@@ -124,3 +124,15 @@ def test_eval_bad_manifest_is_one_line_with_file_and_line(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "m.tsv:2: field 'expect': unknown command 'jump'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_listen_with_the_combined_engine_and_a_sensitivity(recordings: dict[str, Path]) -> None:
+    result = voice_guide("listen", "--json", "--engine", "combined", "--sensitivity", "high",
+                         str(recordings["two"]), str(recordings["talk"]))
+    assert result.returncode == 0, result.stderr
+    assert "engine: combined" in result.stderr and "sensitivity high" in result.stderr
+    assert [json.loads(line)["command"] for line in result.stdout.splitlines()] == [
+        "next", "time_left",
+    ]
+    wrong = voice_guide("listen", "--sensitivity", "loud", str(recordings["two"]))
+    assert wrong.returncode == 2 and "invalid choice: 'loud'" in wrong.stderr

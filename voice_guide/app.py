@@ -72,6 +72,7 @@ class RunOptions:
     auto: bool = False
     engine: str = "auto"
     model: str | None = None
+    sensitivity: str = "normal"  # the classifier's accept threshold (listen/factory.py)
     input_device: str | None = None
     practitioner_device: str | None = None
     room_device: str | None = None
@@ -586,7 +587,9 @@ class Listening:
         from voice_guide.listen.factory import make_recognizer
         from voice_guide.listen.pipeline import Listener
 
-        recognizer, reason = make_recognizer(self.options.engine, self.options.model)
+        recognizer, reason = make_recognizer(self.options.engine, self.options.model,
+                                           sensitivity=self.options.sensitivity,
+                                           parallel_check=True)
         self.engine = recognizer.name
         if reason:
             eprint(reason)

@@ -200,7 +200,8 @@ def run_from_args(args: Any) -> int:
         return 2
     try:
         recognizer, reason = make_recognizer(
-            getattr(args, "engine", None) or "auto", getattr(args, "model", None)
+            getattr(args, "engine", None) or "auto", getattr(args, "model", None),
+            sensitivity=getattr(args, "sensitivity", None) or "normal",
         )
     except EngineError as error:
         return fail(str(error))

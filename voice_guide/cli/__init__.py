@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
-    """`--engine` and `--model`, the same for every subcommand that listens."""
-    from voice_guide.listen.factory import ENGINES
+    """`--engine`, `--model` and `--sensitivity`, the same for every subcommand that listens."""
+    from voice_guide.listen.factory import ENGINES, SENSITIVITIES
 
     parser.add_argument(
         "--engine", choices=ENGINES, default="auto",
@@ -62,6 +62,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> No
         "else pocketsphinx)",
     )
     parser.add_argument("--model", metavar="DIR", help=f"{scope}vosk model directory")
+    parser.add_argument(
+        "--sensitivity", choices=tuple(SENSITIVITIES), default="normal",
+        help=f"{scope}classifier and combined engines: high hears more commands and more "
+        "sound-alike words (neck -> next); low the reverse",
+    )
 
 
 def fail(message: str) -> int:

@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as error:
         return fail(str(error))
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model)
+        recognizer, reason = make_recognizer(args.engine, args.model,
+                                             sensitivity=args.sensitivity)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)

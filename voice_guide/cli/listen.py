@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from voice_guide.wav import WavError, read_wav_16k
 
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model)
+        recognizer, reason = make_recognizer(args.engine, args.model,
+                                             sensitivity=args.sensitivity)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)

@@ -79,6 +79,7 @@ def options_from(args: argparse.Namespace):  # -> voice_guide.app.RunOptions
         auto=args.auto,
         engine=args.engine,
         model=args.model,
+        sensitivity=args.sensitivity,
         input_device=args.input_device,
         practitioner_device=args.practitioner_device,
         room_device=args.room_device,

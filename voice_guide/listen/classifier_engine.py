@@ -85,6 +85,9 @@ class ClassifierRecognizer:
         return Heard(command=command, phrase=phrase, confidence=score,
                      start=segment.start, end=segment.end)
 
+    def prepare(self, segment: Segment) -> None:
+        """Nothing to start ahead: this engine checks in the caller's thread, on demand."""
+
     def probability(self, segment: Segment, command: Command) -> float:
         """How likely this utterance is `command` (any of its phrases), 0..1: the check another
         engine's answer gets (`listen/second_pass.py`)."""

@@ -1,6 +1,16 @@
 """Choose and load a recognizer engine (`auto`, `vosk`, `pocketsphinx`, `classifier`,
 `combined`), with a one-line reason. Engines are imported only when chosen: this module is
-cheap to import."""
+cheap to import.
+
+Sensitivity moves the classifier's accept threshold, which decides most of what the classifier
+and combined engines hear. The classifier picks the right command far more often than it is sure
+of it, but a lower threshold also lets through more single words that sound like a command
+("neck" as "next"): measured with the combined engine on voices it never heard, at 10 dB, a
+threshold of 0.5 instead of 0.995 heard 88-92 % of the commands right and took 27-40 % of lone
+other words as commands. `normal` is the threshold calibrated with the weights (at most 2 % of
+validation single words accepted); `high` hears more commands for more such words, `low` the
+reverse. `benchmarks.classifier --sensitivity S` measures each; the README quotes them.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from voice_guide.listen.classifier_engine import ClassifierRecognizer
     from voice_guide.listen.engine import Recognizer
+    from voice_guide.listen.parallel_check import ParallelChecker
 
 ENGINES = ("auto", "vosk", "pocketsphinx", "classifier", "combined")
+# The classifier's accept threshold per sensitivity (None: the one calibrated with the weights).
+SENSITIVITIES: dict[str, float | None] = {"low": 0.999, "normal": None, "high": 0.95}
 
 
 class EngineError(Exception):
@@ -18,27 +32,45 @@ class EngineError(Exception):
 
 
 def make_recognizer(
-    engine: str = "auto", model: str | None = None, second_pass: bool = True
+    engine: str = "auto", model: str | None = None, second_pass: bool = True,
+    sensitivity: str = "normal", parallel_check: bool = False,
 ) -> tuple[Recognizer, str]:
     """The recognizer, and one line saying which engine runs and why.
 
     auto: vosk when an English vosk model is found (`--model`, $VOICE_GUIDE_MODEL, `models/`,
     vosk's cache), otherwise the pocketsphinx model that ships inside its wheel.
     pocketsphinx has a second pass: the classifier engine checks every command it hears
-    (`listen/second_pass.py`); `second_pass=False` gives pocketsphinx alone.
+    (`listen/second_pass.py`); `second_pass=False` gives pocketsphinx alone. `sensitivity`
+    (SENSITIVITIES) applies to the classifier and combined engines; for the others the reason
+    line says it is not used. `parallel_check`: pocketsphinx's check runs in a worker process
+    while pocketsphinx decodes (`listen/parallel_check.py`; the live session asks for it).
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if sensitivity not in SENSITIVITIES:
+        raise EngineError(f"unknown sensitivity {sensitivity!r} (choose from "
+                          f"{', '.join(SENSITIVITIES)})")
+    recognizer, reason = _make(engine, model, (second_pass, parallel_check),
+                               SENSITIVITIES[sensitivity])
+    if sensitivity != "normal":
+        used = engine in ("classifier", "combined")
+        reason += f"; sensitivity {sensitivity}" + ("" if used else ", not used by this engine")
+    return recognizer, reason
+
+
+def _make(
+    engine: str, model: str | None, second_pass: tuple[bool, bool], threshold: float | None
+) -> tuple[Recognizer, str]:
     if engine == "pocketsphinx":
-        recognizer, checked = _pocketsphinx(second_pass)
+        recognizer, checked = _pocketsphinx(*second_pass)
         return recognizer, f"engine: pocketsphinx (asked for; {checked})"
     if engine == "combined":
-        return _combined(), (
+        return _combined(threshold), (
             "engine: combined (asked for; the classifier when it is sure, otherwise pocketsphinx "
             "checked by the classifier)"
         )
     if engine == "classifier":
-        return _classifier(), (
+        return _classifier(threshold), (
             "engine: classifier (asked for; speech-embedding front end + command classifier)"
         )
     found, why = _find_vosk_model(model, required=engine == "vosk")
@@ -51,14 +83,15 @@ def make_recognizer(
         except Exception as error:  # a broken model: one line, not a traceback
             raise EngineError(str(error)) from None
         return recognizer, f"engine: vosk ({reason}; {why})"
-    recognizer, checked = _pocketsphinx(second_pass)
+    recognizer, checked = _pocketsphinx(*second_pass)
     return recognizer, (
         f"engine: pocketsphinx (auto: {why}; using the model in its wheel; {checked})"
     )
 
 
-def _pocketsphinx(second_pass: bool) -> tuple[Recognizer, str]:
-    """pocketsphinx, checked by the classifier when it loads; and a few words saying which."""
+def _pocketsphinx(second_pass: bool, parallel: bool = False) -> tuple[Recognizer, str]:
+    """pocketsphinx, checked by the classifier when it loads (in a worker process when
+    `parallel`); and a few words saying which."""
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
     first = PocketsphinxRecognizer()
@@ -67,30 +100,37 @@ def _pocketsphinx(second_pass: bool) -> tuple[Recognizer, str]:
     from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
     from voice_guide.listen.second_pass import CheckedRecognizer
 
+    checker: ClassifierRecognizer | ParallelChecker
+    where = ""
     try:
-        checker = ClassifierRecognizer()
+        if parallel:
+            from voice_guide.listen.parallel_check import ParallelChecker
+
+            checker = ParallelChecker()
+            where = "" if checker.in_process else " in a worker process"
+        else:
+            checker = ClassifierRecognizer()
     except ClassifierError as error:  # pocketsphinx still works alone
         return first, f"no second pass: {error}"
-    return CheckedRecognizer(first, checker), "every command checked by the classifier"
+    return CheckedRecognizer(first, checker), f"every command checked by the classifier{where}"
 
 
-def _combined() -> Recognizer:
-    from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
+def _combined(threshold: float | None) -> Recognizer:
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
     from voice_guide.listen.second_pass import CombinedRecognizer
 
+    return CombinedRecognizer(PocketsphinxRecognizer(), _classifier(threshold))
+
+
+def _classifier(threshold: float | None) -> ClassifierRecognizer:
+    from voice_guide.listen.classifier_engine import (
+        ClassifierError,
+        ClassifierRecognizer,
+        ClassifierSettings,
+    )
+
     try:
-        classifier = ClassifierRecognizer()
-    except ClassifierError as error:
-        raise EngineError(str(error)) from None
-    return CombinedRecognizer(PocketsphinxRecognizer(), classifier)
-
-
-def _classifier() -> Recognizer:
-    from voice_guide.listen.classifier_engine import ClassifierError, ClassifierRecognizer
-
-    try:
-        return ClassifierRecognizer()
+        return ClassifierRecognizer(ClassifierSettings(threshold=threshold))
     except ClassifierError as error:
         raise EngineError(str(error)) from None
 

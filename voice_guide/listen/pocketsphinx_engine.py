@@ -49,6 +49,10 @@ class PocketsphinxSettings:
     beam: float | None = None
     wbeam: float | None = None
     pbeam: float | None = None
+    maxhmmpf: int | None = None  # at most this many active HMMs per frame (speed)
+    maxwpf: int | None = None  # at most this many distinct words ending per frame (speed)
+    topn: int | None = None  # Gaussians scored per frame (speed)
+    ds: int | None = None  # score the acoustic model every `ds` frames (speed)
 
 
 class PocketsphinxRecognizer:
@@ -68,7 +72,7 @@ class PocketsphinxRecognizer:
             loglevel="FATAL",
         )
         for option in ("bestpath", "remove_noise", "cmn", "lw", "wip", "pip", "silprob",
-                       "fillprob", "beam", "wbeam", "pbeam"):
+                       "fillprob", "beam", "wbeam", "pbeam", "maxhmmpf", "maxwpf", "topn", "ds"):
             value = getattr(settings, option)
             if value is not None:
                 config[option] = value

@@ -40,6 +40,11 @@ class SureRecognizer(Recognizer, Protocol):
 class Checker(Protocol):
     name: str
 
+    def prepare(self, segment: Segment) -> None:
+        """The first recognizer is about to decode `segment`: a checker that can work at the
+        same time starts now (`listen/parallel_check.py`)."""
+        ...
+
     def probability(self, segment: Segment, command: Command) -> float:
         """How likely (0..1) this whole utterance is `command`."""
         ...
@@ -65,6 +70,7 @@ class CheckedRecognizer:
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         """The first recognizer's command, if the checker agrees; None otherwise."""
+        self.checker.prepare(segment)
         heard = self.first.recognize(segment, commands)
         if heard is None:
             return None
