@@ -50,8 +50,8 @@ def make_recognizer(
     if sensitivity not in SENSITIVITIES:
         raise EngineError(f"unknown sensitivity {sensitivity!r} (choose from "
                           f"{', '.join(SENSITIVITIES)})")
-    recognizer, reason = _make(engine, model, (second_pass, parallel_check),
-                               SENSITIVITIES[sensitivity])
+    recognizer, reason = _make(engine, model, SENSITIVITIES[sensitivity], second_pass,
+                               parallel_check)
     if sensitivity != "normal":
         used = engine in ("classifier", "combined")
         reason += f"; sensitivity {sensitivity}" + ("" if used else ", not used by this engine")
@@ -59,10 +59,10 @@ def make_recognizer(
 
 
 def _make(
-    engine: str, model: str | None, second_pass: tuple[bool, bool], threshold: float | None
+    engine: str, model: str | None, threshold: float | None, second_pass: bool, parallel: bool
 ) -> tuple[Recognizer, str]:
     if engine == "pocketsphinx":
-        recognizer, checked = _pocketsphinx(*second_pass)
+        recognizer, checked = _pocketsphinx(second_pass, parallel)
         return recognizer, f"engine: pocketsphinx (asked for; {checked})"
     if engine == "combined":
         return _combined(threshold), (
@@ -83,13 +83,13 @@ def _make(
         except Exception as error:  # a broken model: one line, not a traceback
             raise EngineError(str(error)) from None
         return recognizer, f"engine: vosk ({reason}; {why})"
-    recognizer, checked = _pocketsphinx(*second_pass)
+    recognizer, checked = _pocketsphinx(second_pass, parallel)
     return recognizer, (
         f"engine: pocketsphinx (auto: {why}; using the model in its wheel; {checked})"
     )
 
 
-def _pocketsphinx(second_pass: bool, parallel: bool = False) -> tuple[Recognizer, str]:
+def _pocketsphinx(second_pass: bool, parallel: bool) -> tuple[Recognizer, str]:
     """pocketsphinx, checked by the classifier when it loads (in a worker process when
     `parallel`); and a few words saying which."""
     from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
