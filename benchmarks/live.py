@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -288,13 +289,19 @@ def cpu_seconds(pid: int) -> float:
     pocketsphinx runs in a worker process: `listen/parallel_check.py`)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for each in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # it ended meanwhile
-            continue
+    for stat in tree_files(pid, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     return total
+
+
+def tree_files(pid: int, name: str) -> Iterator[str]:
+    """/proc/<p>/<name> of `pid` and of each process under it (those that have not ended)."""
+    for each in process_tree(pid):
+        try:
+            yield Path(f"/proc/{each}/{name}").read_text()
+        except OSError:  # it ended meanwhile
+            continue
 
 
 def process_tree(pid: int) -> list[int]:
@@ -329,14 +336,9 @@ class Peak:
         self.mb = 0.0
 
     def sample(self) -> None:
-        total = 0.0
-        for each in process_tree(self.pid):
-            try:
-                lines = Path(f"/proc/{each}/status").read_text().splitlines()
-            except OSError:
-                continue
-            total += sum(int(line.split()[1]) / 1024 for line in lines
-                         if line.startswith("VmHWM:"))
+        total = sum(int(line.split()[1]) / 1024
+                    for status in tree_files(self.pid, "status")
+                    for line in status.splitlines() if line.startswith("VmHWM:"))
         self.mb = max(self.mb, total)
 
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voice_guide.commands import Command
-from voice_guide.listen.engine import Segment
+from voice_guide.listen.engine import SAMPLE_RATE, Segment
+
+if TYPE_CHECKING:
+    from voice_guide.listen.classifier_engine import ClassifierRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class ParallelChecker:
 
     def __init__(self, weights: str | None = None) -> None:
         self._weights = weights
-        self._local: Any = None  # the in-process ClassifierRecognizer, made when needed
+        self._local: ClassifierRecognizer | None = None  # the check in process, when needed
         self._pending: Segment | None = None  # the utterance the worker is working on
         self._answer: tuple[Segment, dict[str, float]] | None = None
         context = multiprocessing.get_context("spawn")  # no fork of a threaded audio process
@@ -109,7 +112,7 @@ class ParallelChecker:
         else:  # the worker could not classify this utterance: say why, check it here
             log.warning("classifier check worker: %s", answer)
 
-    def _checker(self) -> Any:
+    def _checker(self) -> ClassifierRecognizer:
         if self._local is None:
             from voice_guide.listen.classifier_engine import (
                 ClassifierRecognizer,
@@ -146,7 +149,7 @@ def serve(connection: Connection, weights: str | None) -> None:
         except (EOFError, OSError):
             return
         try:
-            segment = Segment(audio=audio, start=0.0, end=len(audio) / 16_000)
+            segment = Segment(audio=audio, start=0.0, end=len(audio) / SAMPLE_RATE)
             answer: Any = {str(c): classifier.probability(segment, c) for c in Command}
         except Exception as error:  # one bad utterance must not end the worker
             answer = f"cannot check an utterance ({error})"
