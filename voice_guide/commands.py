@@ -74,6 +74,28 @@ def parse(utterance: str) -> Command | None:
     return _BY_PHRASE.get(normalize(utterance))
 
 
+def client_answer(utterance: str) -> tuple[Command, str] | None:
+    """A client's answer to a pressure check-in in their own words, as (command, the word that
+    decided it): "a little deeper" -> (DEEPER, "deeper"), "it's fine" -> (GOOD, "fine"),
+    "too hard" -> (LIGHTER, "too hard"), "not enough" -> (DEEPER, "not enough"). A wish for a
+    change wins over praise ("good, maybe lighter" -> LIGHTER); None when no answer word is
+    there, or the answer asks both ways."""
+    text = normalize(utterance)
+    for pattern, command in _CHANGE_PATTERNS:
+        found = re.search(pattern, text)
+        if found:
+            return command, found.group(0)
+    words = text.split()
+    changes = {ANSWER_WORDS[w] for w in words if ANSWER_WORDS.get(w) not in (None, Command.GOOD)}
+    if len(changes) == 1:
+        change = changes.pop()
+        return change, next(w for w in words if ANSWER_WORDS.get(w) == change)
+    if changes:
+        return None  # "lighter or deeper": not an answer
+    praise = [w for w in words if ANSWER_WORDS.get(w) == Command.GOOD]
+    return (Command.GOOD, praise[0]) if praise else None
+
+
 def phrases_for(commands: frozenset[Command] | set[Command]) -> list[str]:
     """Every phrase of the given commands, in table order (for grammars)."""
     return [p for command, phrases in PHRASES.items() if command in commands for p in phrases]
@@ -95,6 +117,21 @@ def normalize(utterance: str) -> str:
     text = re.sub(r"[^a-z' ]+", " ", text)
     return " ".join(text.split())
 
+
+# Single words that answer "How is the pressure?" wherever they stand in a short answer.
+ANSWER_WORDS: dict[str, Command] = {
+    **{w: Command.LIGHTER for w in ("lighter", "softer", "less", "gentler", "lighten")},
+    **{w: Command.DEEPER for w in ("deeper", "harder", "firmer", "more", "stronger")},
+    **{w: Command.GOOD for w in ("good", "fine", "perfect", "great", "nice", "lovely",
+                                 "right", "okay", "ok")},
+}
+# Phrases whose words alone would mislead ("too hard" asks for less, "not enough" for more).
+_CHANGE_PATTERNS: tuple[tuple[str, Command], ...] = (
+    (r"\btoo (hard|much|deep|strong|firm|heavy|rough)\b", Command.LIGHTER),
+    (r"\bnot (so|as) (hard|much|deep|strong|firm)\b", Command.LIGHTER),
+    (r"\b(not (hard|deep|firm|strong) enough|not enough)\b", Command.DEEPER),
+    (r"\btoo (light|soft|gentle)\b", Command.DEEPER),
+)
 
 _BY_PHRASE: dict[str, Command] = {
     phrase: command for command, phrases in PHRASES.items() for phrase in phrases

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from voice_guide.listen.engine import Recognizer
     from voice_guide.listen.parallel_check import ParallelChecker
 
-ENGINES = ("auto", "vosk", "pocketsphinx", "classifier", "combined")
+ENGINES = ("auto", "whisper", "vosk", "pocketsphinx", "classifier", "combined")
 # The classifier's accept threshold per sensitivity (None: the one calibrated with the weights).
 SENSITIVITIES: dict[str, float | None] = {"low": 0.999, "normal": None, "high": 0.95}
 
@@ -61,6 +61,8 @@ def make_recognizer(
 def _make(
     engine: str, model: str | None, threshold: float | None, second_pass: bool, parallel: bool
 ) -> tuple[Recognizer, str]:
+    if engine == "whisper":
+        return _whisper(), "engine: whisper (asked for; Whisper base, trained on real speech)"
     if engine == "pocketsphinx":
         recognizer, checked = _pocketsphinx(second_pass, parallel)
         return recognizer, f"engine: pocketsphinx (asked for; {checked})"
@@ -113,6 +115,15 @@ def _pocketsphinx(second_pass: bool, parallel: bool) -> tuple[Recognizer, str]:
     except ClassifierError as error:  # pocketsphinx still works alone
         return first, f"no second pass: {error}"
     return CheckedRecognizer(first, checker), f"every command checked by the classifier{where}"
+
+
+def _whisper() -> Recognizer:
+    from voice_guide.listen.whisper_engine import WhisperError, WhisperRecognizer
+
+    try:
+        return WhisperRecognizer()
+    except WhisperError as error:
+        raise EngineError(str(error)) from None
 
 
 def _combined(threshold: float | None) -> Recognizer:

@@ -52,7 +52,8 @@ class SegmenterSettings:
     floor_percentile: float = 10.0
     top_percentile: float = 95.0
     learn_after: float = 4.0  # sound without a pause this long is background, not a speaker
-    warmup: float = 0.3  # seconds at the start spent learning the background, not listening
+    warmup: float = 0.3  # the first stretch of the stream, looked at whole for its background
+    # (and for speech in it: `_end_warmup`)
 
 
 class Segmenter:
@@ -72,7 +73,8 @@ class Segmenter:
         self._max_frames = round(s.max_speech * FRAMES_PER_S)
         self._min_frames = round(s.min_speech * FRAMES_PER_S)
         self._learn_frames = round(s.learn_after * FRAMES_PER_S)
-        self._warmup_frames = round(s.warmup * FRAMES_PER_S)
+        self._warmup_frames = max(self._onset_frames, round(s.warmup * FRAMES_PER_S))
+        self._warmup: list[tuple[np.ndarray, float]] = []  # the first frames, until a floor
         history = round(s.pre_roll * FRAMES_PER_S) + self._onset_frames
         self._history: deque[np.ndarray] = deque(maxlen=history)
         self._pending_levels: deque[float] = deque(maxlen=history)
@@ -130,6 +132,11 @@ class Segmenter:
 
     def flush(self) -> list[Segment]:
         """End of stream: the open utterance, if it is long enough to count."""
+        if self._floor is None and self._warmup:  # a stream shorter than the warm-up
+            ended = self._end_warmup(self._samples_seen)
+            if ended is not None:
+                self._reset_state()
+                return [ended]
         segment = self._close() if self._state == "speech" else None
         self._reset_state()
         return [segment] if segment is not None else []
@@ -141,6 +148,7 @@ class Segmenter:
         self._samples_seen += len(self._remainder) + samples
         self._remainder = np.zeros(0, np.int16)
         self._history.clear()
+        self._warmup = []
         self._last_speech_end = -math.inf
         self._reset_state()
 
@@ -161,8 +169,11 @@ class Segmenter:
         if self._state == "silence":
             # a frame is background once it has left the pre-roll without opening an utterance:
             # the onset of quiet speech must not teach the background its own level
-            if self._levels_count < self._warmup_frames:
-                self._learn(level)  # nothing known yet: no onset is looked for meanwhile
+            if self._floor is None:
+                self._warmup.append((frame, level))  # nothing known yet: looked at below
+                if len(self._warmup) == self._warmup_frames:
+                    return self._end_warmup(self._samples_seen + FRAME)
+                return None
             else:
                 if len(self._pending_levels) == self._pending_levels.maxlen:
                     self._learn(self._pending_levels[0])
@@ -182,8 +193,6 @@ class Segmenter:
         assert floor is not None and top is not None
         if self._state == "silence":
             self._history.append(frame)
-            if self._levels_count < self._warmup_frames:
-                return None
             loud = level > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs)
             if loud:
                 self._onset_count += 1
@@ -223,6 +232,40 @@ class Segmenter:
             return segment
         if self._silent_run == self._first_look_frames and self._speech_frames >= self._min_frames:
             return self._segment(provisional=True)
+        return None
+
+    def _end_warmup(self, end_sample: int) -> Segment | None:
+        """The first `warmup` of the stream, looked at as a whole: its quietest frames are the
+        background, and speech in it (a recording, or a session, may begin with a command) opens
+        an utterance that starts at the stream's first sample. The background must not be
+        learned from the speech itself: only frames within 6 dB of the quietest tenth count."""
+        s = self.settings
+        frames = [f for f, _ in self._warmup]
+        levels = np.array([level for _, level in self._warmup], np.float32)
+        self._warmup = []
+        quiet_floor = float(np.percentile(levels, s.floor_percentile))
+        for level in levels[levels <= quiet_floor + 6.0]:
+            self._learn(float(level))
+        floor, top = self._floor, self._top
+        assert floor is not None and top is not None
+        loud = levels > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs)
+        voiced = levels > max(floor + s.stop_db, top, s.min_level_dbfs)
+        runs = np.convolve(loud, np.ones(self._onset_frames), "valid") >= self._onset_frames
+        first = int(np.argmax(runs)) if runs.any() else None
+        if first is None:
+            self._history.extend(frames)
+            return None
+        last_voiced = len(levels) - 1 - int(np.argmax(voiced[::-1]))
+        self._frames = frames
+        self._first_sample = end_sample - len(frames) * FRAME
+        self._onset_sample = self._first_sample + first * FRAME
+        self._speech_frames = last_voiced - first + 1
+        self._silent_run = len(levels) - 1 - last_voiced
+        self._state = "speech"
+        if self._silent_run >= self._hangover_frames:
+            segment = self._close()
+            self._reset_state()
+            return segment
         return None
 
     def _end_long_sound(self) -> None:

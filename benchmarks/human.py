@@ -1,0 +1,195 @@
+"""Recognition on real human voices: the figures that decide whether voice-guide works.
+
+    .venv/bin/python -m benchmarks.human [--engines auto,pocketsphinx,...] [--split validate]
+                                         [--snr DB] [--limit N] [--set KEY=VALUE ...]
+
+Reads `../shared/corpus` (real recordings, outside the repository; `tests/human_corpus.py`),
+split by speaker: `validate` (default) is never looked at by tuning, `tune` is. Each file goes
+through exactly what `voice-guide listen --json FILE` does (read, resample, segmenter, engine,
+full vocabulary), so the figures are the ones a user of `listen` gets:
+- commands right / wrong / missed: isolated words that are phrases ("go", "stop", "yes", "no"):
+  right when the one thing heard is that command;
+- other single words accepted: isolated words that are not phrases ("cat", "down", "up", ...);
+- false accepts per hour of talk (read speech) and noise (music, animals, handling noise);
+- decode time per utterance the engine saw (median, p95), one process, this machine.
+`--snr DB` mixes a corpus noise recording into every word at that signal-to-noise ratio.
+`--set window_frames=500` etc. try Whisper settings without editing code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from tests import human_corpus
+from tests.human_corpus import Recording
+from voice_guide.events import Heard
+from voice_guide.listen.engine import Recognizer, Segment
+from voice_guide.listen.factory import make_recognizer
+from voice_guide.listen.pipeline import listen_to
+from voice_guide.wav import read_wav_16k
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.human")
+    parser.add_argument("--engines", default="auto", help="comma-separated engines to measure")
+    parser.add_argument("--sensitivity", default="normal")
+    parser.add_argument("--split", choices=human_corpus.SPLITS, default="validate")
+    parser.add_argument("--snr", type=float, default=None, help="add corpus noise at this SNR")
+    parser.add_argument("--limit", type=int, default=0, help="at most N words of each label")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Whisper setting (window_frames, max_no_speech, min_logprob)")
+    parser.add_argument("--no-talk", action="store_true", help="skip talk and noise")
+    parser.add_argument("--show", action="store_true", help="print every miss and false accept")
+    args = parser.parse_args(argv)
+    if not human_corpus.available():
+        print(f"benchmarks.human: {human_corpus.ABSENT}; nothing measured")
+        return 0
+    words = list(_limited(human_corpus.recordings("word", args.split), args.limit))
+    talk = [] if args.no_talk else [*human_corpus.recordings("talk", args.split),
+                                    *human_corpus.recordings("noise")]
+    noises = [read_wav_16k(r.path) for r in human_corpus.recordings("noise")]
+    print(f"human speech, split {args.split}: {sum(r.command is not None for r in words)} "
+          f"command words, {sum(r.command is None for r in words)} other words, "
+          f"{sum(r.seconds for r in talk) / 60:.1f} min of talk and noise"
+          + (f"; words mixed with corpus noise at {args.snr:g} dB" if args.snr is not None
+             else ""))
+    for engine in args.engines.split(","):
+        began = time.perf_counter()
+        recognizer, reason = make_recognizer(engine, sensitivity=args.sensitivity)
+        recognizer = _with_settings(recognizer, args.set)
+        loaded = time.perf_counter() - began
+        print(f"\n{engine}: {reason} (loaded in {loaded:.1f} s)")
+        timed = TimedRecognizer(recognizer)
+        figures = measure(timed, words, talk, noises, args.snr)
+        figures.print(args.show)
+    return 0
+
+
+@dataclass
+class Figures:
+    commands: Counter[str] = field(default_factory=Counter)  # right / wrong / missed
+    per_word: dict[str, Counter[str]] = field(default_factory=dict)
+    others: int = 0
+    others_accepted: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    talk_seconds: float = 0.0
+    talk_accepted: list[str] = field(default_factory=list)
+    decode_ms: list[float] = field(default_factory=list)
+
+    def print(self, show: bool) -> None:
+        total = self.commands.total() or 1
+        right, wrong = self.commands["right"], self.commands["wrong"]
+        print(f"  commands right {100 * right / total:.1f} %  wrong {100 * wrong / total:.1f} %"
+              f"  missed {100 * self.commands['missed'] / total:.1f} %  (of {total})")
+        for word, tally in sorted(self.per_word.items()):
+            print(f"    {word:<9} {tally['right']:4d} of {tally.total():4d} right, "
+                  f"{tally['wrong']} wrong")
+        print(f"  other words accepted {100 * len(self.others_accepted) / max(1, self.others):.1f}"
+              f" %  ({len(self.others_accepted)} of {self.others})")
+        hours = self.talk_seconds / 3600
+        if hours:
+            print(f"  false accepts in talk and noise: {len(self.talk_accepted)} in "
+                  f"{self.talk_seconds / 60:.1f} min = {len(self.talk_accepted) / hours:.1f} "
+                  "per hour")
+        if self.decode_ms:
+            ms = sorted(self.decode_ms)
+            print(f"  decode per utterance: median {statistics.median(ms):.0f} ms, p95 "
+                  f"{ms[int(0.95 * (len(ms) - 1))]:.0f} ms ({len(ms)} utterances)")
+        if show:
+            for line in (*self.misses, *self.others_accepted, *self.talk_accepted):
+                print(f"    {line}")
+
+
+def measure(recognizer: Recognizer, words: list[Recording], talk: list[Recording],
+            noises: list[np.ndarray], snr: float | None) -> Figures:
+    figures = Figures()
+    decode = getattr(recognizer, "decode_ms", [])
+    for i, item in enumerate(words):
+        audio = read_wav_16k(item.path)
+        if snr is not None:
+            audio = mix(audio, noises[i % len(noises)], snr, seed=i)
+        heard = listen_to(recognizer, audio)
+        said = ", ".join(h.phrase for h in heard) or "nothing"
+        if item.command is None:
+            figures.others += 1
+            if heard:
+                figures.others_accepted.append(f"{item.path.name} ({item.label}): {said}")
+            continue
+        outcome = ("right" if [h.command for h in heard] == [item.command]
+                   else "missed" if not heard else "wrong")
+        figures.commands[outcome] += 1
+        figures.per_word.setdefault(item.label, Counter())[outcome] += 1
+        if outcome != "right":
+            figures.misses.append(f"{item.path.name} ({item.label}) {outcome}: {said}")
+    for item in talk:
+        audio = read_wav_16k(item.path)
+        figures.talk_seconds += len(audio) / 16_000
+        figures.talk_accepted += [f"{item.path.name}: {h.phrase}"
+                                  for h in listen_to(recognizer, audio)]
+    figures.decode_ms = list(decode)
+    return figures
+
+
+def mix(audio: np.ndarray, noise: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """`audio` with a random stretch of `noise` at `snr_db` below the speech's loud frames."""
+    rng = np.random.default_rng(seed)
+    if len(noise) < len(audio):
+        noise = np.tile(noise, len(audio) // max(1, len(noise)) + 1)
+    start = int(rng.integers(0, len(noise) - len(audio) + 1))
+    bed = noise[start : start + len(audio)].astype(np.float64)
+    speech = audio.astype(np.float64)
+    frames = speech[: len(speech) // 160 * 160].reshape(-1, 160)
+    power = np.mean(frames**2, axis=1)
+    loud = power[power >= power.max() * 0.1].mean() if len(power) else 0.0
+    bed_power = np.mean(bed**2) or 1.0
+    bed *= np.sqrt(loud / bed_power / 10 ** (snr_db / 10))
+    return np.clip(speech + bed, -32768, 32767).astype(np.int16)
+
+
+class TimedRecognizer:
+    """Any recognizer, with the wall time of each decode recorded."""
+
+    def __init__(self, inner: Recognizer) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.decode_ms: list[float] = []
+
+    def recognize(self, segment: Segment, commands: frozenset) -> Heard | None:  # type: ignore[type-arg]
+        began = time.perf_counter()
+        try:
+            return self.inner.recognize(segment, commands)
+        finally:
+            self.decode_ms.append(1000 * (time.perf_counter() - began))
+
+
+def _with_settings(recognizer: Recognizer, pairs: list[str]) -> Recognizer:
+    if not pairs:
+        return recognizer
+    settings = recognizer.settings  # type: ignore[attr-defined]
+    changes = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        current = getattr(settings, key)
+        changes[key] = type(current)(value) if current is not None else float(value)
+    recognizer.settings = replace(settings, **changes)  # type: ignore[attr-defined]
+    return recognizer
+
+
+def _limited(items: Iterable[Recording], limit: int) -> Iterable[Recording]:
+    counts: Counter[str] = Counter()
+    for item in items:
+        counts[item.label] += 1
+        if not limit or counts[item.label] <= limit:
+            yield item
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Whisper engine: OpenAI's Whisper `base` (trained on real speech) decides what an utterance is.
+
+Each utterance from the segmenter (at most ~2.6 s) is turned into Whisper's log-mel features,
+padded to a short window (`window_frames`, 10 ms each: encoder time grows with the window),
+encoded once by CTranslate2 (int8), and transcribed greedily in English with no timestamps.
+The transcript is normalized ("Go!" -> "go", "go, go" -> "go", "backwards" -> "backward") and
+is a command only when the whole of it is one accepted phrase, Whisper thinks it is speech
+(`no_speech_prob` below `max_no_speech`) and its mean token log-probability clears
+`min_logprob`. A transcript that is a phrase of a command not accepted now, or any other words,
+is nothing. Thresholds are calibrated on human speech (`benchmarks.human`).
+
+The model comes from PyPI (`listen/whisper_model.py`); nothing touches the network.
+CTranslate2 releases the GIL while it computes, so a listening thread decoding does not stall
+the audio threads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from voice_guide.commands import Command, normalize, parse
+from voice_guide.events import Heard
+from voice_guide.listen.engine import SAMPLE_RATE, Segment
+
+N_FFT = 400  # Whisper's STFT: 25 ms windows every 10 ms, 80 mel bands up to 8 kHz
+HOP = 160
+N_MELS = 80
+NATIVE_FRAMES = 3000  # the 30 s window Whisper was trained on
+
+# Whisper's special tokens (multilingual vocabulary)
+END_OF_TEXT = 50257
+START_OF_TRANSCRIPT = 50258
+ENGLISH = 50259
+TRANSCRIBE = 50359
+NO_TIMESTAMPS = 50363
+PROMPT = [START_OF_TRANSCRIPT, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
+
+# Words Whisper writes for a command phrase: spellings, not synonyms the session should learn.
+VARIANTS: dict[str, str] = {
+    "backwards": "backward",
+    "forwards": "forward",
+    "go ahead": "go on",
+    "yeah": "yes",
+    "yep": "yes",
+    "nope": "no",
+    "okay go": "go",
+    "where am i now": "where am i",
+    "say it again": "say again",
+    "pause it": "pause",
+    "stop it": "stop",
+    "hold on a second": "hold on",
+    "help me": "help",
+    "next one": "next",
+    "repeat it": "repeat",
+    "repeat please": "repeat",
+}
+
+
+class WhisperError(Exception):
+    """The Whisper engine cannot be loaded; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class WhisperSettings:
+    window_frames: int = 1000  # mel frames the encoder sees (10 ms each; Whisper's own is 3000)
+    max_no_speech: float = 0.6  # Whisper's probability that the window holds no speech
+    min_logprob: float = -1.0  # mean log-probability of the transcript's tokens
+    max_seconds: float = 2.0  # longer speech is not a command (plus the segmenter's rolls)
+    threads: int = 2
+    compute_type: str = "int8"
+    model_dir: str | None = None  # default: the assembled PyPI model (`whisper_model`)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What Whisper wrote for one utterance, with its own confidence figures."""
+
+    text: str
+    logprob: float  # mean log-probability per token
+    no_speech: float  # probability that the window holds no speech
+
+    @property
+    def phrase(self) -> str:
+        """The text as a vocabulary phrase would be written (may match no phrase)."""
+        return canonical(self.text)
+
+
+class WhisperRecognizer:
+    """Whole-utterance command recognition by transcription with Whisper base."""
+
+    name = "whisper"
+
+    def __init__(self, settings: WhisperSettings = WhisperSettings()) -> None:
+        try:
+            import ctranslate2
+        except ImportError:
+            raise WhisperError("the whisper engine needs ctranslate2 (run `make setup`)") from None
+        from voice_guide.listen.whisper_model import WhisperModelError, ensure_model
+
+        self.settings = settings
+        try:
+            folder = Path(settings.model_dir) if settings.model_dir else ensure_model()
+        except WhisperModelError as error:
+            raise WhisperError(str(error)) from None
+        try:
+            self._model = ctranslate2.models.Whisper(
+                str(folder), device="cpu", compute_type=settings.compute_type,
+                intra_threads=settings.threads, inter_threads=1,
+            )
+        except (RuntimeError, ValueError) as error:
+            raise WhisperError(f"{folder}: cannot load the Whisper model ({error}); delete the "
+                               "folder and run `make setup` to rebuild it") from None
+        self._storage = ctranslate2.StorageView
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        """The command this utterance is, among `commands`; None for anything else."""
+        if not commands or len(segment.audio) == 0:
+            return None
+        if len(segment.audio) / SAMPLE_RATE > self.settings.max_seconds + 0.6:
+            return None
+        if not np.any(segment.audio != segment.audio[0]):  # digital silence or a constant
+            return None
+        heard = self.transcribe(segment.audio)
+        command = parse(heard.phrase)
+        s = self.settings
+        if command is None or command not in commands:
+            return None
+        if heard.no_speech > s.max_no_speech or heard.logprob < s.min_logprob:
+            return None
+        return Heard(command=command, phrase=heard.phrase, confidence=math.exp(heard.logprob),
+                     start=segment.start, end=segment.end)
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Whisper's transcript of one int16 16 kHz utterance (greedy, English)."""
+        features = log_mel(audio, self.settings.window_frames)
+        view = self._storage.from_array(features[np.newaxis])
+        result = self._model.generate(
+            view, [PROMPT], beam_size=1, max_length=24, return_scores=True,
+            return_no_speech_prob=True, repetition_penalty=1.5, no_repeat_ngram_size=1,
+            suppress_blank=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < END_OF_TEXT]
+        text = self._tokenizer.decode(tokens)
+        count = max(1, len(result.sequences_ids[0]))
+        # CTranslate2's score is the sum of token log-probabilities divided by the length
+        # (length_penalty 1), i.e. already a mean
+        logprob = float(result.scores[0]) if result.scores else -math.inf
+        del count
+        return Transcript(text=text, logprob=logprob, no_speech=float(result.no_speech_prob))
+
+
+def canonical(text: str) -> str:
+    """A transcript as a phrase: normalized, a word said twice in a row once ("go, go" -> "go"),
+    and Whisper's spellings of phrases mapped onto the vocabulary's (VARIANTS)."""
+    words = normalize(re.sub(r"[-–—]", " ", text)).split()
+    collapsed = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    phrase = " ".join(collapsed)
+    return VARIANTS.get(phrase, phrase)
+
+
+def log_mel(audio: np.ndarray, frames: int) -> np.ndarray:
+    """Whisper's log-mel spectrogram of `audio` (int16 or float, 16 kHz), padded with silence (or
+    cut) to `frames` 10 ms frames: float32 (80, frames), as the reference implementation makes it
+    (reflect-padded STFT, power, slaney mel filters, log10, floor at max - 8, (x + 4) / 4)."""
+    x = np.asarray(audio, np.float32).reshape(-1)
+    if np.issubdtype(np.asarray(audio).dtype, np.integer):
+        x = x / 32768.0
+    x = x[: frames * HOP]
+    x = np.pad(x, (0, frames * HOP - len(x)))
+    padded = np.pad(x, N_FFT // 2, mode="reflect")
+    count = 1 + (len(padded) - N_FFT) // HOP
+    strided = np.lib.stride_tricks.as_strided(
+        padded, shape=(count, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0]))
+    spectrum = np.fft.rfft(strided * _hann(), axis=1)
+    power = (spectrum.real ** 2 + spectrum.imag ** 2)[:-1]  # the reference drops the last frame
+    mel = _mel_filters() @ power.T.astype(np.float32)
+    log = np.log10(np.maximum(mel, 1e-10))
+    log = np.maximum(log, log.max() - 8.0)
+    return ((log + 4.0) / 4.0).astype(np.float32)
+
+
+@cache
+def _hann() -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+@cache
+def _mel_filters() -> np.ndarray:
+    """librosa's slaney-style mel filterbank (80 x 201), as Whisper was trained with."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    mels = np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2)
+    edges = _mel_to_hz(mels)
+    gaps = np.diff(edges)
+    ramps = edges[:, np.newaxis] - freqs[np.newaxis, :]
+    lower = -ramps[:-2] / gaps[:-1, np.newaxis]
+    upper = ramps[2:] / gaps[1:, np.newaxis]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2 : N_MELS + 2] - edges[:N_MELS]))[:, np.newaxis]
+    return weights.astype(np.float32)
+
+
+_F_SP = 200.0 / 3  # slaney mel scale: linear below 1 kHz, logarithmic above
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOG_STEP = math.log(6.4) / 27.0
+
+
+def _hz_to_mel(hz: float) -> float:
+    if hz < _MIN_LOG_HZ:
+        return hz / _F_SP
+    return _MIN_LOG_MEL + math.log(hz / _MIN_LOG_HZ) / _LOG_STEP
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    linear = _F_SP * mels
+    logarithmic = _MIN_LOG_HZ * np.exp(_LOG_STEP * (mels - _MIN_LOG_MEL))
+    return np.where(mels >= _MIN_LOG_MEL, logarithmic, linear)
