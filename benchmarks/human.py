@@ -70,7 +70,38 @@ def main(argv: list[str] | None = None) -> int:
         timed = TimedRecognizer(recognizer)
         figures = measure(timed, words, talk, noises, args.snr)
         figures.print(args.show)
+        followed, sessions = spoken_sessions(recognizer, args.split, noises)
+        print(f"  short sessions spoken by human voices followed: {followed} of {sessions}")
     return 0
+
+
+SESSION_WORDS = 5  # commands in one short session ("go" said by five different speakers)
+
+
+def spoken_sessions(recognizer: Recognizer, split: str, noises: list[np.ndarray],
+                    count: int = 5) -> tuple[int, int]:
+    """How many of `count` short sessions, each five human "go"s (five speakers, 3-5 s apart,
+    soft corpus noise at 30 dB), `simulate --audio` follows: every "go" heard, in order, and
+    nothing else, with the session moving one step per command."""
+    from voice_guide.protocol import load
+    from voice_guide.simulate_audio import simulate_audio
+
+    script = load()
+    go = [r for r in human_corpus.recordings("word", split) if r.label == "go"]
+    followed = 0
+    for session in range(count):
+        pieces = [np.zeros(16_000 * 6, np.int16)]  # the opening cue plays meanwhile
+        for k in range(SESSION_WORDS):
+            clip = read_wav_16k(go[(session * SESSION_WORDS + k) * 7 % len(go)].path)
+            gap = np.zeros(16_000 * (3 + (session + k) % 3), np.int16)
+            pieces += [clip, gap]
+        audio = np.concatenate(pieces)
+        audio = mix(audio, noises[session % len(noises)], 30.0, seed=session)
+        result = simulate_audio(script, audio, recognizer, until=len(audio) / 16_000)
+        steps = [r["index"] for r in result.log if r["type"] == "step"]
+        heard = [str(h.command) for h in result.heard]
+        followed += heard == ["next"] * SESSION_WORDS and steps[-1] == 1 + SESSION_WORDS
+    return followed, count
 
 
 @dataclass

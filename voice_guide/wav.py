@@ -13,33 +13,43 @@ from pathlib import Path
 import numpy as np
 
 TARGET_RATE = 16_000
+MAX_BYTES = 512 * 1024 * 1024  # larger files are refused before reading (an hour of 16 kHz audio
+# is 115 MB; a device file such as /dev/zero would otherwise be read until memory runs out)
 
 
 class WavError(Exception):
     """A WAV file that cannot be read; the message names the file and says why."""
 
 
-def read_wav_16k(path: str | Path) -> np.ndarray:
-    """The file's audio as int16 mono at 16 kHz."""
-    samples, rate = read_wav(path)
+def read_wav_16k(path: str | Path, problems: list[str] | None = None) -> np.ndarray:
+    """The file's audio as int16 mono at 16 kHz. What could not be read whole (a truncated
+    file) is appended to `problems`, and what there is is returned."""
+    samples, rate = read_wav(path, problems)
     return to_16k_int16(samples, rate)
 
 
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+def read_wav(path: str | Path, problems: list[str] | None = None) -> tuple[np.ndarray, int]:
     """The file's audio as float32 mono in [-1, 1], and its sample rate."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as source:
+            data = source.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise WavError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MB; not read")
     except FileNotFoundError:
         raise WavError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise WavError(f"{path}: is a directory, not a WAV file") from None
     except OSError as error:
         raise WavError(f"{path}: cannot read ({error.strerror or error})") from None
+    found: list[str] = []
     try:
-        return decode_wav(data)
+        decoded = decode_wav(data, found)
     except WavError as error:
         raise WavError(f"{path}: {error}") from None
+    if problems is not None:
+        problems += [f"{path}: {problem}" for problem in found]
+    return decoded
 
 
 def to_16k_int16(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -52,8 +62,10 @@ def to_16k_int16(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """WAV bytes -> float32 mono samples in [-1, 1] and the sample rate."""
+def decode_wav(data: bytes, problems: list[str] | None = None) -> tuple[np.ndarray, int]:
+    """WAV bytes -> float32 mono samples in [-1, 1] and the sample rate. A data chunk shorter
+    than its header says (a file cut off while copying or recording) is decoded as far as it
+    goes, and said in `problems`."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise WavError("not a WAV file (no RIFF/WAVE header)")
     fmt: tuple[int, int, int, int] | None = None
@@ -75,6 +87,9 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
             fmt = (tag, channels, rate, bits)
         elif chunk_id == b"data":
             payload = body
+            if len(body) < size and problems is not None:
+                problems.append(f"truncated: the data chunk should hold {size} bytes, the file "
+                                f"has {len(body)}; read what there is")
             if fmt is not None:
                 break
         position += 8 + size + (size & 1)

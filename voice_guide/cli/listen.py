@@ -31,13 +31,19 @@ def run(args: argparse.Namespace) -> int:
     print(reason, file=sys.stderr)
     failures = 0
     for path in args.files:
+        problems: list[str] = []
         try:
-            audio = read_wav_16k(path)
+            audio = read_wav_16k(path, problems)
         except WavError as error:
             print(f"voice-guide: {error}", file=sys.stderr)
             failures += 1
             continue
-        for item in listen_to(recognizer, audio):
+        for problem in problems:
+            print(f"voice-guide: warning: {problem}", file=sys.stderr)
+        heard = listen_to(recognizer, audio)
+        if not heard and not args.json:
+            print(f"{path}  nothing heard")
+        for item in heard:
             if args.json:
                 print(json.dumps({
                     "file": path, "start": round(item.start, 3), "end": round(item.end, 3),

