@@ -8,6 +8,11 @@
 set -euo pipefail
 packages=(espeak-ng libespeak-ng1 libportaudio2 pulseaudio pulseaudio-utils sox flite
           pocketsphinx-testdata)
+# A fresh Debian has python3 without venv/ensurepip (python3-venv), and `make` makes a .venv:
+# asked for only when the python3 on PATH cannot make one (a pyenv python3 brings its own).
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  packages+=(python3 python3-venv)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -206,3 +206,33 @@ def test_only_one_writer_at_a_time(tmp_path: Path, protocol: Path):
         JournalWriter.reopen(path)
     first.close()
     JournalWriter.reopen(path).close()  # free once the first writer is gone
+
+
+def test_a_file_too_large_to_be_a_journal_is_refused_not_read_whole(
+    tmp_path: Path, protocol: Path, capsys: pytest.CaptureFixture[str]
+):
+    from voice_guide.journal import MAX_JOURNAL_BYTES
+
+    write_session(tmp_path / "a.jsonl", protocol, end=True)
+    huge = tmp_path / "b.jsonl"
+    with open(huge, "wb") as handle:  # sparse: no disk space is used
+        handle.truncate(MAX_JOURNAL_BYTES + 1)
+    with pytest.raises(OSError, match="larger than 64 MB, too large for a session journal"):
+        read_journal(huge)
+    assert [j.path.name for j in list_journals(tmp_path)] == ["a.jsonl"]
+    assert f"{huge}: cannot read (larger than 64 MB" in capsys.readouterr().err
+
+
+def test_resume_reopen_closes_off_a_torn_line_only_once_records_follow(
+    tmp_path: Path, protocol: Path
+):
+    path = tmp_path / "s.jsonl"
+    write_session(path, protocol, end=False)
+    with open(path, "ab") as handle:
+        handle.write(b'{"t":61.0,"ty')
+    JournalWriter.reopen(path).close()  # opened and closed: nothing written, nothing lost
+    assert path.read_bytes().endswith(b'{"t":61.0,"ty')
+    writer = JournalWriter.reopen(path)
+    assert writer.write({"t": 62.0, "type": "clock"}) is None  # written: no notice
+    writer.close()
+    assert read_journal(path, warn=False).records[-1] == {"t": 62.0, "type": "clock"}

@@ -4,8 +4,11 @@ in process does, and a worker that dies must cost nothing but speed."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from speech import COMMAND_PHRASES, FLITE_VOICES, NEURAL_VOICES, pad, synthesize_many, with_noise
 
@@ -85,3 +88,24 @@ def test_the_live_session_gets_the_worker_and_says_so() -> None:
         assert "checked by the classifier in a worker process" in reason
     finally:
         recognizer.checker.close()  # type: ignore[attr-defined]
+
+
+def test_the_worker_ignores_ctrl_c_and_leaves_when_closed(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Ctrl-C goes to the whole process group: the worker must not die of it (nor print a
+    # KeyboardInterrupt traceback); the session closes it when it ends.
+    worker = ParallelChecker()
+    process = worker._process
+    assert process is not None and not worker.in_process
+    rng = np.random.default_rng(7)
+    utterance = Segment((rng.standard_normal(RATE) * 3000).astype(np.int16), 0.0, 1.0)
+    expected = ClassifierRecognizer().probability(utterance, Command.NEXT)
+    os.kill(process.pid, signal.SIGINT)
+    worker.prepare(utterance)
+    os.kill(process.pid, signal.SIGINT)  # while it works on the utterance, too
+    assert worker.probability(utterance, Command.NEXT) == pytest.approx(expected, abs=1e-6)
+    assert not worker.in_process and process.is_alive()
+    worker.close()
+    assert process.exitcode == 0  # it left by itself when the pipe closed, not killed
+    assert "KeyboardInterrupt" not in capfd.readouterr().err

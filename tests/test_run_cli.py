@@ -251,3 +251,38 @@ def test_resume_refuses_a_session_still_running_in_another_process(tmp_path: Pat
     assert running.returncode == 0
     resumed = run("run", "--text", "--silent", "--resume", "--journal", str(path), env=env)
     assert resumed.returncode == 0, resumed.stderr  # free again once that process has ended
+
+
+def test_version_comes_from_the_package_metadata(env):
+    from importlib import metadata
+
+    result = run("--version", env=env)
+    assert result.returncode == 0
+    assert result.stdout == f"voice-guide {metadata.version('voice-guide')}\n"
+    assert result.stdout == "voice-guide 0.1.0\n"
+
+
+def test_a_journal_that_is_a_folder_is_named_as_such(tmp_path: Path, env):
+    for resume in ((), ("--resume",)):
+        result = run("run", "--text", "--silent", *resume, "--journal", str(tmp_path), env=env)
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"voice-guide: {tmp_path} is a folder; --journal names the journal file "
+            f"(e.g. {tmp_path / 'session.jsonl'})\n"
+        )
+
+
+def test_history_of_a_folder_that_does_not_exist_says_so(tmp_path: Path, env):
+    missing = tmp_path / "nowhere"
+    result = run("history", "--dir", str(missing), env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"voice-guide: history: {missing} does not exist (--dir names the folder of the "
+        "journals)\n"
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("history", "--dir", str(empty), env=env)
+    assert result.returncode == 0
+    assert result.stdout == f"No sessions yet (journals are kept in {empty}).\n"

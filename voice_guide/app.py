@@ -36,6 +36,7 @@ from voice_guide.events import (
 )
 from voice_guide.journal import (
     JournalBusy,
+    JournalNotice,
     JournalWriter,
     find_unfinished,
     make_header,
@@ -333,6 +334,7 @@ class Guide:
     records: list[dict[str, Any]] = field(default_factory=list)  # this run's journaled records
     _last_write: float = 0.0
     _closed: bool = False
+    _journal_said: bool = False  # the practitioner heard that the journal cannot be written
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -435,7 +437,9 @@ class Guide:
         if not self.ended:
             self._write({"t": round(now, 3), "type": "exit", "reason": reason})
         self._closed = True
-        self.journal.close()
+        notice = self.journal.close()
+        if notice is not None:
+            eprint(notice.line)
         if self.panel is not None:
             self.panel.close()
 
@@ -449,9 +453,20 @@ class Guide:
     def _write(self, record: dict[str, Any]) -> None:
         if self._closed:
             return
-        self.journal.write(record)
+        notice = self.journal.write(record)
         self.records.append(record)
         self._last_write = float(record["t"])
+        if notice is not None:
+            self._journal_notice(notice, float(record["t"]))
+
+    def _journal_notice(self, notice: JournalNotice, now: float) -> None:
+        """The journal stopped (or started again) being written. The screen shows every change;
+        the practitioner hears the first outage only: it means a crash could not be resumed,
+        and repeating it would only interrupt the massage."""
+        eprint(notice.line)
+        if notice.speech and not self._journal_said:
+            self._journal_said = True
+            self.voice.say(Say(notice.speech, Route.PRACTITIONER, "journal"), now)
 
 
 def resume_text(status: Any) -> str:

@@ -13,6 +13,7 @@ up again (see `voice_guide.resume`). No audio is ever written here.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -40,31 +41,61 @@ class JournalBusy(OSError):
     """Another process is writing this journal (a session still running)."""
 
 
+# Write failures that come and go with the disk rather than with what the user typed: a new
+# journal that meets one of these is still started (records held in memory, see JournalWriter).
+_DISK_TROUBLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+@dataclass(frozen=True)
+class JournalNotice:
+    """A change in whether the journal is being written, for the screen (and the ear)."""
+
+    line: str  # one line for the terminal
+    speech: str = ""  # for the practitioner's earbuds; "" when it need not be said
+
+
 class JournalWriter:
-    """Appends one record per line, each flushed and fsynced before `write` returns.
+    """Appends one record per line, each written and fsynced before `write` returns.
 
     The writer holds an exclusive lock on the file while it is open, so a second `run --resume`
     cannot append to a session that is still running; the kernel drops the lock when the
     process dies, however it dies.
+
+    A session must not stop because its disk did (full, read-only, failing): when a record
+    cannot be written, `write` keeps it in memory and returns a notice instead of raising; each
+    later `write` first retries the held records, and once they go through they are preceded by
+    a `journal_gap` record (how many, from when to when, and why), so the journal says that they
+    were written late. A failed write is cut off again (or, if even that fails, the next record
+    starts on a fresh line), so a held record is never on disk twice or glued to garbage.
     """
 
-    def __init__(self, path: Path, handle: Any) -> None:
+    def __init__(self, path: Path, fd: int | None, *, torn: bool = False) -> None:
         self.path = path
-        self._handle = handle
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise JournalBusy(f"{path}: the session is still running in another process") from None
+        self._fd = fd  # None: a new journal whose file could not be created yet
+        self._closed = False
+        self._torn = torn  # the file does not end at a line boundary
+        self._held: list[tuple[float, str]] = []  # (t, line) not yet on disk
+        self._trouble = ""  # why the held records are held
+        self._announced = False  # the caller was told that records are being held
+        if fd is not None:
+            self._lock(fd)
 
     @classmethod
     def create(cls, path: Path, header: Mapping[str, Any]) -> JournalWriter:
-        """A new journal at `path` (which must not exist yet), starting with `header`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "x", encoding="utf-8")  # noqa: SIM115 - lives as long as the writer
-        writer = cls(path, handle)
-        writer.write(header)
-        _fsync_directory(path.parent)  # the new file's name survives a power loss too
+        """A new journal at `path` (which must not exist yet), starting with `header`.
+
+        Raises OSError for a path that cannot work (no permission, a folder in the way, the
+        file exists); a disk that is full or read-only gives a writer that holds its records
+        (and says so on the first `write`)."""
+        writer = cls(path, None)
+        line = _line(header)
+        try:
+            writer._open_new()
+            writer._append(line)
+        except OSError as error:
+            if writer._fd is None and error.errno not in _DISK_TROUBLE:
+                raise
+            writer._hold(float(header.get("t", 0.0)), line, _reason(error))
         return writer
 
     @classmethod
@@ -77,14 +108,34 @@ class JournalWriter:
             if existing.tell() > 0:
                 existing.seek(-1, os.SEEK_END)
                 torn = existing.read(1) != b"\n"
-        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the writer
-        writer = cls(path, handle)
-        if torn:
-            writer._write_text("\n")
-        return writer
+        return cls(path, os.open(path, os.O_WRONLY | os.O_APPEND), torn=torn)
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        self._write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    @property
+    def held(self) -> int:
+        """How many records are waiting in memory for the disk."""
+        return len(self._held)
+
+    def write(self, record: Mapping[str, Any]) -> JournalNotice | None:
+        """Journal `record`. Never raises for the disk: returns a notice when writing has just
+        stopped working, or just started working again (None otherwise)."""
+        t, line = float(record.get("t", 0.0)), _line(record)
+        if self._closed:
+            return None
+        if not self._held:
+            try:
+                self._append(line)
+                return None
+            except OSError as error:
+                self._hold(t, line, _reason(error))
+        else:
+            recovered = self._catch_up(line)
+            if recovered is not None:
+                return recovered
+            self._held.append((t, line))
+        if self._announced:
+            return None
+        self._announced = True  # once per outage (a full disk at `create` too)
+        return self._failed_notice()
 
     def event(self, t: float, item: Recordable) -> dict[str, Any]:
         """Journal a `Heard` or an action at session time `t`; returns the record written."""
@@ -92,18 +143,114 @@ class JournalWriter:
         self.write(record)
         return record
 
-    def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
+    def close(self) -> JournalNotice | None:
+        """Close the file after a last try at the held records; a notice if some are lost."""
+        if self._closed:
+            return None
+        notice = self._catch_up("") if self._held else None
+        lost = len(self._held)
+        self._closed = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if lost:
+            return JournalNotice(
+                f"{lost} journal records could not be written to {self.path} "
+                f"({self._trouble}); this session cannot be resumed"
+            )
+        return notice
 
     @property
     def closed(self) -> bool:
-        return bool(self._handle.closed)
+        return self._closed
 
-    def _write_text(self, text: str) -> None:
-        self._handle.write(text)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+    # --- the file ---------------------------------------------------------------------------
+
+    def _open_new(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        self._lock(fd)
+        self._fd = fd
+        _fsync_directory(self.path.parent)  # the new file's name survives a power loss too
+
+    def _lock(self, fd: int) -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalBusy(
+                f"{self.path}: the session is still running in another process") from None
+
+    def _append(self, text: str) -> None:
+        """Write `text` whole and fsync it, or leave the file as it was and raise OSError."""
+        if self._fd is None:
+            self._open_new()  # a journal that could not be created at the start
+        fd = self._fd
+        if fd is None:
+            raise OSError(errno.EBADF, "the journal is not open")
+        data = ("\n" if self._torn else "").encode() + text.encode("utf-8")
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            self._cut_back(fd, start)
+            raise
+        self._torn = False
+
+    def _cut_back(self, fd: int, size: int) -> None:
+        """Undo a partly written record (truncating frees space even on a full disk)."""
+        try:
+            if os.fstat(fd).st_size != size:
+                os.ftruncate(fd, size)
+        except OSError:
+            self._torn = True  # cannot tell or undo: start the next record on a line of its own
+
+    # --- holding records while the disk refuses them ------------------------------------------
+
+    def _hold(self, t: float, line: str, reason: str) -> None:
+        self._held.append((t, line))
+        self._trouble = reason
+
+    def _catch_up(self, then: str) -> JournalNotice | None:
+        """Write the held records (after a `journal_gap` record saying which), then the line
+        `then`, if the disk takes them now; None if it still does not."""
+        first, last = self._held[0][0], self._held[-1][0]
+        lines = [line for _, line in self._held]
+        at = 1 if json.loads(lines[0]).get("type") == HEADER_TYPE else 0  # header stays first
+        gap = {"t": first, "type": "journal_gap", "held": len(lines), "from": first, "to": last,
+               "reason": self._trouble}
+        lines.insert(at, _line(gap))
+        try:
+            self._append("".join(lines) + then)
+        except OSError as error:
+            self._trouble = _reason(error)
+            return None
+        self._held.clear()
+        self._announced = False
+        return JournalNotice(
+            f"the journal {self.path} is written again ({gap['held']} records held back in "
+            "memory are in it now); the session can be resumed again"
+        )
+
+    def _failed_notice(self) -> JournalNotice:
+        return JournalNotice(
+            f"cannot write the journal {self.path} ({self._trouble}): the session goes on; its "
+            "records are kept in memory and written once the disk takes them, but until then "
+            "it cannot be resumed after a crash",
+            "The session journal cannot be saved, so after a crash this session could not be "
+            "resumed. The session goes on.",
+        )
+
+
+def _line(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def make_header(
@@ -139,7 +286,8 @@ def new_session_id(started: datetime) -> str:
 
 def file_digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as handle:  # in chunks: the file is never read into memory whole
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None
 
@@ -212,12 +360,29 @@ class Journal:
             return None
 
 
+# A 2-hour session journals about 4,000 records (a heartbeat every 2 s), well under 1 MB; a
+# file many times that size is not a journal, and must not be read into memory whole.
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+
+
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of `path`, refusing a file over `limit` bytes (an OSError whose `strerror`
+    says so, like any other read failure): a file named by mistake, a device or a runaway log
+    must not fill memory. `what` names the kind of file in the message."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit // (1024 * 1024)} MB, too large for {what}",
+                      str(path))
+    return data
+
+
 def read_journal(path: Path, *, warn: bool = True) -> Journal:
     """Read a journal, skipping (with a warning on stderr) every line that is not a whole record.
 
-    Raises OSError only when the file itself cannot be opened.
+    Raises OSError only when the file itself cannot be opened (or is too large to be a journal).
     """
-    data = path.read_bytes()
+    data = read_limited(path, MAX_JOURNAL_BYTES, "a session journal")
     header: dict[str, Any] | None = None
     records: list[dict[str, Any]] = []
     warnings: list[str] = []

@@ -56,13 +56,20 @@ def simulate(
     until: float | None = None,
 ) -> list[Record]:
     """Run a session through `phrases` on a virtual clock starting at 0; the event log."""
-    session = Session(script, settings or SessionSettings())
+    settings = settings or SessionSettings()
+    session = Session(script, settings)
     log: list[Record] = []
     _emit(log, 0.0, session.start(0.0, prep=prep))
     for item in phrases:
         if until is not None and item.t > until:
             break
         _run_clock(session, log, item.t)
+        if settings.auto and session.ended:
+            # With --auto the session runs to its end by itself, so lines still to come are
+            # those of a script timed for moving on by voice: after `end` they are not logged
+            # (the live guide does not journal them either). Without --auto a line after an
+            # `end` the script itself asked for is logged: heard, nothing happens.
+            break
         heard = phrase_to_heard(item.phrase, item.t)
         if heard is None:
             log.append({"t": round(item.t, 3), "type": "unknown", "phrase": item.phrase})

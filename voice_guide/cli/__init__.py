@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 
 # name -> module, in the order `voice-guide --help` lists them.
 SUBCOMMANDS: dict[str, str] = {
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="voice-guide",
         description="Offline, hands-free, voice-guided massage protocol assistant.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"voice-guide {package_version()}",
+        help="print the installed version and exit",
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
@@ -50,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
     return parser
+
+
+def package_version() -> str:
+    """The version the package was installed with (its metadata, not a copy kept in the code,
+    so the two cannot drift apart)."""
+    try:
+        return metadata.version("voice-guide")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:

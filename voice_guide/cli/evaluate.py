@@ -1,8 +1,9 @@
 """`voice-guide eval MANIFEST.tsv`: recognition accuracy on labelled recordings.
 
 The manifest is tab-separated with a header naming the columns `path` (WAV file, relative to the
-manifest's folder unless absolute) and `expect` (a command name, or empty for a clip that holds
-no command). Each clip is decoded with the full vocabulary through the whole listening pipeline.
+manifest's folder unless absolute) and `expect`: what the clip says, as one would say it ("how
+long", "go back") or as the command's name (`time_left`, `back`), or empty for a clip that holds
+no command. Each clip is decoded with the full vocabulary through the whole listening pipeline.
 A command clip is correct when the expected command, and only it, is heard; wrong when another
 command is heard; missed when nothing is. Anything heard in a no-command clip is a false accept.
 """
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         rows = read_manifest(Path(args.manifest), {str(c) for c in Command})
     except ManifestError as error:
         return fail(str(error))
+    if not rows:
+        return fail(f"{args.manifest}: no clips listed (only the header line)")
     try:
         recognizer, reason = make_recognizer(args.engine, args.model,
                                              sensitivity=args.sensitivity)
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         seconds = len(audio) / 16_000
         tally.audio_seconds += seconds
         tally.add(expect, [str(h.command) for h in heard], seconds)
-    summary = {"engine": recognizer.name, **tally.summary()}
+    summary = {"engine": engine_label(args.engine, recognizer.name), **tally.summary()}
     print(json.dumps(summary) if args.json else render(summary))
     return 1 if tally.unreadable else 0
 
@@ -130,14 +133,30 @@ class ManifestError(Exception):
     """A manifest that cannot be used; the message names the file, line and field."""
 
 
+# A manifest is a list of file names: a million rows are well under this. A bigger file is
+# something else named by mistake (a WAV, a device), and is not read into memory.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+def engine_label(chosen: str, recognizer: str) -> str:
+    """The engine as `--engine` names it ("combined", not its parts "classifier+pocketsphinx"),
+    so the figures can be told apart by the command that made them; `auto` says what it chose
+    (the first part of the recognizer's name: the engine behind any second pass)."""
+    return f"auto: {recognizer.split('+')[0]}" if chosen == "auto" else chosen
+
+
 def read_manifest(manifest: Path, commands: set[str]) -> list[tuple[Path, str]]:
     """(path, expected command or "") per row; paths are relative to the manifest's folder."""
+    from voice_guide.journal import read_limited
+
     try:
-        text = manifest.read_text(encoding="utf-8")
+        text = read_limited(manifest, MAX_MANIFEST_BYTES, "a manifest").decode("utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{manifest}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(f"{manifest}: cannot read ({error})") from None
+    except OSError as error:
+        raise ManifestError(f"{manifest}: cannot read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{manifest}: cannot read (not UTF-8 text)") from None
     lines = text.splitlines()
     reader = csv.reader(lines, delimiter="\t")
     header = next(reader, None)
@@ -150,39 +169,64 @@ def read_manifest(manifest: Path, commands: set[str]) -> list[tuple[Path, str]]:
             continue
         cells = row + [""] * (len(header) - len(row))
         path = cells[path_at].strip()
-        expect = cells[expect_at].strip().lower()
+        written = cells[expect_at].strip()
         if not path:
             raise ManifestError(f"{manifest}:{number}: field 'path' is empty")
-        if expect and expect not in commands:
+        expect = expected_command(written, commands)
+        if expect is None:
             raise ManifestError(
-                f"{manifest}:{number}: field 'expect': unknown command {expect!r} "
-                f"(one of {', '.join(sorted(commands))}, or empty)"
+                f"{manifest}:{number}: field 'expect': unknown command {written.lower()!r} "
+                f"(a phrase one would say, such as 'how long', or a command name: "
+                f"{', '.join(sorted(commands))}; or empty)"
             )
         full = Path(path) if Path(path).is_absolute() else manifest.parent / path
         rows.append((full, expect))
     return rows
 
 
+def expected_command(written: str, commands: set[str]) -> str | None:
+    """The command name for an `expect` cell: a name as it is (`time_left`), a phrase as the
+    recognizer would hear it ("how long", "How long?"); "" for an empty cell; None if neither.
+    People write what the clip says, not internal names."""
+    from voice_guide.commands import parse
+
+    name = written.strip().lower()
+    if not name or name in commands:
+        return name
+    command = parse(written)
+    return None if command is None else str(command)
+
+
 def render(summary: dict) -> str:
-    lines = [f"engine: {summary['engine']}", "command      correct  wrong  missed"]
-    for command, counts in summary["per_command"].items():
+    """The figures as a short table. A kind of clip the manifest has none of (or none that could
+    be read) is said in words: "0 of 0 (None%)" reads like a measurement."""
+    lines = [f"engine: {summary['engine']}"]
+    if summary["command_clips"]:
+        lines.append("command      correct  wrong  missed")
+        for command, counts in summary["per_command"].items():
+            lines.append(
+                f"{command:<12} {counts['correct']:>7}  {counts['wrong']:>5}  "
+                f"{counts['missed']:>6}"
+            )
         lines.append(
-            f"{command:<12} {counts['correct']:>7}  {counts['wrong']:>5}  {counts['missed']:>6}"
+            f"{'all':<12} {summary['correct']:>7}  {summary['wrong']:>5}  {summary['missed']:>6}"
+            f"   ({summary['correct_pct']}% correct, {summary['wrong_pct']}% wrong, "
+            f"{summary['missed_pct']}% missed of {summary['command_clips']} command clips)"
         )
-    lines.append(
-        f"{'all':<12} {summary['correct']:>7}  {summary['wrong']:>5}  {summary['missed']:>6}"
-        f"   ({summary['correct_pct']}% correct, {summary['wrong_pct']}% wrong, "
-        f"{summary['missed_pct']}% missed of {summary['command_clips']} command clips)"
-    )
+    else:
+        lines.append("commands: no command clips decoded")
     if summary["confusions"]:
         pairs = summary["confusions"].items()
         lines.append("confusions: " + ", ".join(f"{k} x{v}" for k, v in pairs))
     per_hour = summary["false_accepts_per_hour"]
-    lines.append(
-        f"false accepts: {summary['false_accept_clips']} of {summary['negative_clips']} "
-        f"no-command clips ({summary['false_accept_pct']}%)"
-        + (f", {per_hour} per hour of audio" if per_hour is not None else "")
-    )
+    if summary["negative_clips"]:
+        lines.append(
+            f"false accepts: {summary['false_accept_clips']} of {summary['negative_clips']} "
+            f"no-command clips ({summary['false_accept_pct']}%)"
+            + (f", {per_hour} per hour of audio" if per_hour is not None else "")
+        )
+    else:
+        lines.append("false accepts: no clips without a command decoded")
     rtf = summary["real_time_factor"]
     lines.append(
         f"decoding: {summary['audio_seconds']} s of audio, real-time factor {rtf}"

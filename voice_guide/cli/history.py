@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from voice_guide.cli import fail
 from voice_guide.journal import Journal, clock, list_journals, sessions_dir, summarize
 
 HELP = "list past sessions: date, protocol, duration, pressure feedback"
@@ -22,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     directory = args.dir or sessions_dir()
+    # The default folder appears with the first session: missing, it means "no sessions yet". A
+    # folder the user named that is not there is a typo, and "no sessions" would hide it.
+    if args.dir is not None and not directory.is_dir():
+        what = "is not a folder" if directory.exists() else "does not exist"
+        return fail(f"history: {directory} {what} (--dir names the folder of the journals)")
     journals = [j for j in list_journals(directory) if j.header is not None]
     if args.json:
         for journal in journals:

@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from voice_guide.app import LiveError, run_session
 
+    if args.journal is not None and args.journal.is_dir():
+        # Checked first: otherwise a folder "already exists" as a journal, or cannot be read.
+        example = args.journal / "session.jsonl"
+        return fail(f"{args.journal} is a folder; --journal names the journal file "
+                    f"(e.g. {example})")
     try:
         return run_session(options_from(args))
     except LiveError as error:

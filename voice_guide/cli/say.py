@@ -7,8 +7,11 @@ WAV file with --out (then nothing is played). --voice/--rate/--volume/--pitch tu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_guide.cli import fail
@@ -71,10 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(args.text)  # the words still reach the user
         return fail(f"say: {error}")
     if args.out:
-        try:
-            pcm.write_wav(args.out)
-        except OSError as error:
-            return fail(f"say: cannot write {args.out}: {error.strerror or error}")
+        problem = write_out(pcm, args.out)
+        if problem:
+            return fail(f"say: {problem}")
         print(f"wrote {args.out} ({pcm.duration:.2f} s, {pcm.rate} Hz mono)")
         return 0
     if args.device:
@@ -88,6 +90,27 @@ def run(args: argparse.Namespace) -> int:
     except DeviceError as error:
         return fail(f"say: {error}")
     return _play(pcm, args.route, endpoint, args.text)
+
+
+def write_out(pcm: Pcm, out: str) -> str:
+    """Write `--out`; "" when done, else why not (one line). A folder, or a file in a folder that
+    does not exist, is named as such: "No such file or directory" does not say which is missing.
+    A file left half written (a full disk) is removed, so no broken WAV stays behind."""
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        return f"--out {out} is a folder; give a file name (e.g. {path / 'say.wav'})"
+    folder = path.parent
+    if not folder.is_dir():
+        what = f"{folder} is a file, not a folder" if folder.exists() else (
+            f"the folder {folder} does not exist")
+        return f"cannot write {out}: {what}"
+    try:
+        pcm.write_wav(path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return f"cannot write {out}: {error.strerror or error}"
+    return ""
 
 
 def _play(pcm: Pcm, route: str, endpoint: Endpoint, text: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from voice_guide.cli import add_engine_arguments, fail
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, load
@@ -52,9 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.audio is not None:
-        from voice_guide.simulate_audio import run_from_args
-
-        return run_from_args(args)
+        return _run_audio(args)
     if args.out is not None:
         return fail("simulate --out goes with --audio FILE.wav")
     if args.script is None:
@@ -77,6 +76,35 @@ def run(args: argparse.Namespace) -> int:
     for record in log:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
+
+
+def _run_audio(args: argparse.Namespace) -> int:
+    """`--audio`: the recording drives the session, so a `--script` would be ignored; said
+    rather than done silently. WAV files that cannot be written end in one line too."""
+    from voice_guide.simulate_audio import run_from_args
+
+    if args.script is not None:
+        return fail("simulate: --script and --audio both drive the session; give one of them")
+    if args.out is not None:
+        problem = _out_folder(Path(args.out))
+        if problem:
+            return fail(f"simulate: {problem}")
+    try:
+        return run_from_args(args)
+    except OSError as error:  # the disk filled up (or went away) while WAV files were written
+        where = error.filename or (f"the WAV files in {args.out}" if args.out else "the log")
+        return fail(f"simulate: cannot write {where}: {error.strerror or error}")
+
+
+def _out_folder(out: Path) -> str:
+    """Make the `--out` folder; "" when it is there, else why it cannot be."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; --out names a folder for the WAV files"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"cannot make the --out folder {out}: {error.strerror or error}"
+    return ""
 
 
 def _seconds(text: str) -> float:

@@ -11,12 +11,17 @@ answer is usually waiting when pocketsphinx proposes a command.
 Used by the live session only (`voice-guide run`); recordings (`listen`, `eval`, benchmarks)
 check in process, where the CPU time is counted in one place. If the worker cannot start or
 dies, the check runs in process from then on: slower, never lost.
+
+Ctrl-C reaches the whole process group, the worker too. The worker ignores SIGINT and leaves
+when its parent closes the pipe (or dies), so an interrupted session ends the one clean way the
+parent chooses, without a `KeyboardInterrupt` traceback from the worker.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +139,8 @@ class ParallelChecker:
 
 def serve(connection: Connection, weights: str | None) -> None:
     """The worker: load the classifier, then answer each utterance with every command's
-    probability, until the pipe closes."""
+    probability, until the pipe closes. SIGINT is ignored: the parent decides when it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from voice_guide.listen.classifier_engine import ClassifierRecognizer, ClassifierSettings
 

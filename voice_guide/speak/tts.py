@@ -89,8 +89,12 @@ class Pcm:
         return len(self.samples) / self.rate if self.rate else 0.0
 
     def write_wav(self, path: str | Path) -> None:
-        """Save as a mono 16-bit WAV (only when the user asks for a file)."""
-        with wave.open(str(path), "wb") as out:
+        """Save as a mono 16-bit WAV (only when the user asks for a file).
+
+        The file is opened here, not by `wave.open(name)`: when that open fails (a folder, a
+        missing folder, a full disk) `wave` leaves a half-built writer whose `__del__` prints an
+        `Exception ignored` traceback after the caller's own one-line error."""
+        with open(path, "wb") as raw, wave.open(raw, "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(self.rate)
