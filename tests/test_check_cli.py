@@ -38,7 +38,13 @@ def test_json_shape_of_the_default_protocol(capsys: pytest.CaptureFixture[str]) 
     copies = [s for s in steps if s["number"] == 17]
     assert [s["origin"] for s in copies] == list(range(8, 17))
     assert {s["side"] for s in copies} == {"left"}
-    assert {"question", "every_minutes", "answer_seconds"} <= data["checkins"].keys()
+    assert [s["station"] for s in copies] == ["right"] * 6 + ["head"] * 3
+    assert {"question", "follow_up", "follow_up_on", "every_minutes", "answer_seconds",
+            "planned"} <= data["checkins"].keys()
+    assert data["checkins"]["follow_up_on"] == ["fine"]
+    planned = data["checkins"]["planned"]
+    assert [c["index"] for c in planned] == [s["index"] for s in steps if s["checkin"]]
+    assert planned[0] == {"seconds": 315.0, "index": 4, "reason": "step", "during": False}
     assert {"seconds", "say", "closing"} <= data["rest"].keys()
     assert data["preparation"] and data["opening"]
 
@@ -59,7 +65,60 @@ def test_text_output_lists_every_move_and_the_total(capsys: pytest.CaptureFixtur
     assert "Stand at the head of the table." in out
     for step in script.steps:
         assert step.title in out
-    assert f"{len(script.steps)} moves" in out
+    assert out.startswith("Back massage for beginners: 22 steps, 34 moves, 46:30 hands-on")
+
+
+def move_rows(out: str) -> dict[int, list[str]]:
+    """The table's rows by move: move, step, copies (may be blank), station, side, time, start."""
+    rows = {}
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("move"))
+    copies_end = header.index("copies") + len("copies")
+    for line in out.splitlines():
+        first = line.split()[:1]
+        if first and first[0].isdigit() and len(line) > copies_end:
+            copies = line[copies_end - 6:copies_end].strip()
+            rest = line[copies_end:].split()
+            rows[int(first[0])] = [first[0], line.split()[1], copies, *rest[:4]]
+    return rows
+
+
+def test_text_output_shows_each_moves_step_copy_and_station(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "move  step  copies  station" in out
+    rows = move_rows(out)
+    assert len(rows) == 34
+    assert rows[1] == ["1", "1", "", "head", "-", "1:30", "0:00"]
+    assert rows[19] == ["19", "17", "8", "right", "left", "1:15", "24:30"]  # step 17 copies 8
+    assert rows[25][:5] == ["25", "17", "14", "head", "left"]  # 14-16 from the head again
+
+
+def test_text_output_shows_when_the_check_ins_fall_and_the_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    after_4 = next(line for line in out.splitlines() if line.startswith("   4 "))
+    assert after_4.endswith("+ check-in 5:15")
+    assert ("check-ins when each move takes its time: 6, at 5:15, 13:15, 20:30, 25:45, 33:00, "
+            "39:45") in out
+    assert "whenever 8 min of hands-on time pass without a question" in out
+    assert ("\"How is the pressure?\"; on 'fine': \"Would you like it lighter or deeper?\"; "
+            "answer window 8 s from the end of each question") in out
+
+
+def test_a_check_in_the_clock_asks_for_is_shown_with_its_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    long = (PROTOCOLS / "tiny.yaml").read_text().replace("seconds: 90", "seconds: 600")
+    path = tmp_path / "long.yaml"
+    path.write_text(long)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    knead = next(line for line in out.splitlines() if line.startswith("   2 "))
+    assert knead.endswith("+ check-in 8:00 (8 min without one) during the move")
 
 
 def test_a_bad_file_prints_its_error_lines_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -187,10 +187,37 @@ def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
     assert summary.feedback == ((2, "deeper"), (3, None))
     assert summary.finished and summary.end_reason == "completed"
     lines = summary_lines(summary)
-    assert lines[0] == "Total time: 3:20 (3 steps)"
+    assert lines[0] == "Total time: 3:20 (3 steps, 3 moves)"
+    assert lines[1:4] == ["  move  1 (step 1): 0:50", "  move  2 (step 2): 0:40",
+                          "  move  3 (step 3): 1:10"]
     assert "step 2: deeper, step 3: no answer" in lines[-1]
-    assert "deeper" in summary_speech(summary)
+    assert summary_speech(summary) == (
+        "Session complete. 3 steps, 3 moves in about 3 minutes. The client asked for: deeper.")
     assert summary.as_json()["steps"][1] == {"index": 2, "number": 2, "seconds": 40.0}
+
+
+def test_summary_words_steps_and_moves_and_says_an_early_end():
+    # Step 6 repeats 3-5: moves 6 and 7 belong to step 6. Feedback names the step.
+    records = [
+        StepStarted(1, 5, 5).record(0.0),
+        StepStarted(2, 6, 3).record(30.0),
+        Feedback("lighter", 2).record(40.0),
+        StepStarted(3, 6, 4).record(50.0),
+        {"t": 55.0, "type": "ended_early", "index": 3, "number": 6},
+        {"t": 55.0, "type": "rest", "seconds": 180.0},
+        Ended("ended").record(235.0),
+    ]
+    summary = summarize(records)
+    assert summary.ended_early_at == 6
+    lines = summary_lines(summary)
+    assert lines[:2] == ["Total time: 3:55 (2 steps, 3 moves)", "Ended early, at step 6"]
+    assert lines[-1] == "Pressure feedback: step 6: lighter"
+    assert summary_speech(summary) == (
+        "Session ended early, at step 6: 2 steps, 3 moves in about 4 minutes. "
+        "The client asked for: lighter.")
+    # Not "Session complete" for a session ended before its first step either.
+    before = summarize([Ended("ended").record(20.0)])
+    assert summary_speech(before) == "Session ended: 0 steps, 0 moves in under a minute."
 
 
 def test_clock_format():

@@ -53,7 +53,8 @@ def test_sides_and_stations(script: Script) -> None:
         assert by_position[(origin, origin)].side == "right"
         copy = by_position[(17, origin)]
         assert copy.side == "left"
-        assert copy.station.id == "right"
+        # As in the seed: 8-13 reaching over from the other side, 14-16 from the head again.
+        assert copy.station.id == ("right" if origin <= 13 else "head")
     for number in (*range(1, 8), *range(18, 23)):
         assert all(s.side is None for s in script.steps if s.number == number)
     assert {s.station.id for s in script.steps if s.number in (8, 9, 10, 11, 12, 13)} == {"left"}
@@ -63,6 +64,17 @@ def test_sides_and_stations(script: Script) -> None:
     right = by_position[(17, 8)].station.announce.lower()
     assert "left" in left and "reach over to the right" in left
     assert "right" in right and "reach over to the left" in right
+    assert {s.station.name for s in script.steps} == {
+        "Head of the table", "Client's left", "Client's right"}
+
+
+def test_step_17_sends_the_practitioner_back_to_the_head_for_14_to_16(script: Script) -> None:
+    copies = [s for s in script.steps if s.number == 17]
+    stations = [s.station.id for s in copies]
+    assert stations == ["right"] * 6 + ["head"] * 3
+    # The session announces the move to the head, and to the right after step 16.
+    before = script.steps[copies[0].index - 2]
+    assert (before.number, before.station.id) == (16, "head")
 
 
 def test_a_repeat_copies_the_move_and_says_what_it_is(script: Script) -> None:
@@ -96,10 +108,25 @@ def test_pressure_checkins_after_first_firm_work_on_each_side(script: Script) ->
     assert any(number <= 5 for number, _, _ in flagged)  # early, at the head of the table
     assert (13, 13, "right") in flagged
     assert (17, 13, "left") in flagged
-    question = script.checkins.question.lower()
-    assert "pressure" in question and "lighter" in question and "deeper" in question
+    assert (9, 9, "right") not in flagged  # step 8's question, 90 s before, is the right side's
+    # The seed's two questions: how is the pressure, then lighter or deeper after a "fine".
+    assert script.checkins.question == "How is the pressure?"
+    assert script.checkins.follow_up == "Would you like it lighter or deeper?"
+    assert script.checkins.follow_up_on == ("fine",)
     assert 0 < script.checkins.every_minutes <= 10
     assert script.checkins.answer_seconds > 0
+
+
+def test_flagged_moves_are_never_further_apart_than_every_minutes(script: Script) -> None:
+    # The spacing the file is written for: the clock's check-in is a backstop, not the rule.
+    every = script.checkins.every_minutes * 60
+    t, last = 0, 0
+    for step in script.steps:
+        t += step.seconds
+        if step.checkin:
+            assert t - last <= every, step.index
+            last = t
+    assert script.total_seconds - last <= every
 
 
 def test_safety_and_technique_cues_are_where_they_belong(script: Script) -> None:
@@ -164,6 +191,78 @@ def test_the_tiny_base_of_the_bad_files_is_itself_valid() -> None:
     tiny = load(PROTOCOLS / "tiny.yaml")
     assert [(s.number, s.origin, s.side) for s in tiny.steps] == [
         (1, 1, None), (2, 2, "right"), (3, 2, "right")]
+    # A repeat step's `station` still puts every copy there; a station without a name gets its id.
+    assert [s.station.id for s in tiny.steps] == ["head", "left", "head"]
+    assert tiny.steps[0].station.name == "Head"
+    # A file with only a question (older files) has no follow-up.
+    assert (tiny.checkins.follow_up, tiny.checkins.follow_up_on) == (None, ())
+
+
+REPEAT_AT_TWO_STATIONS = """\
+name: Mirrored
+opening: Hello.
+stations:
+  head: {announce: Stand at the head., name: Head end}
+  left_side: Stand at the left.
+  right_side: Stand at the right.
+checkins: {question: Pressure all right}
+rest: {say: Relax., closing: Water.}
+steps:
+  - {number: 1, station: left_side, side: right, title: Knead, say: Knead., seconds: 60}
+  - {number: 2, station: head, side: right, title: Drag, say: Drag., seconds: 60}
+  - number: 3
+    side: left
+    repeat: 1-2
+"""
+
+
+def test_copies_keep_the_station_of_their_move_unless_the_repeat_moves_them() -> None:
+    kept = loads(REPEAT_AT_TWO_STATIONS, source="mirror.yaml")
+    assert [(s.origin, s.station.id, s.side) for s in kept.steps[2:]] == [
+        (1, "left_side", "left"), (2, "head", "left")]
+    assert kept.steps[1].station.name == "Head end"
+    assert kept.steps[0].station.name == "Left side"
+    mirrored = loads(REPEAT_AT_TWO_STATIONS.replace(
+        "    repeat: 1-2\n", "    repeat: 1-2\n    stations: {left_side: right_side}\n"))
+    assert [(s.origin, s.station.id) for s in mirrored.steps[2:]] == [
+        (1, "right_side"), (2, "head")]
+    everywhere = loads(REPEAT_AT_TWO_STATIONS.replace(
+        "    repeat: 1-2\n", "    repeat: 1-2\n    station: right_side\n"))
+    assert [s.station.id for s in everywhere.steps[2:]] == ["right_side", "right_side"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("    stations: {left_side: rigth_side}\n",
+     "mirror.yaml:15: steps[3].stations.left_side: unknown station 'rigth_side' (did you mean "
+     "'right_side'?)"),
+    ("    stations: {right_side: left_side}\n",
+     "mirror.yaml:15: steps[3].stations.right_side: none of the repeated moves stands at "
+     "'right_side' (they stand at head, left_side)"),
+    ("    stations: [left_side]\n",
+     "mirror.yaml:15: steps[3].stations: expected the stations of the repeated moves"),
+    ("    stations: {left_side: right_side}\n    station: head\n",
+     "mirror.yaml:15: steps[3].stations: give either `station`"),
+])
+def test_bad_station_mappings_say_what_is_wrong(extra: str, message: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        loads(REPEAT_AT_TWO_STATIONS.replace("    repeat: 1-2\n", "    repeat: 1-2\n" + extra),
+              source="mirror.yaml")
+    assert caught.value.problems[0].startswith(message), caught.value.problems
+    assert len(caught.value.problems) == 1
+
+
+def test_follow_up_questions_are_data() -> None:
+    text = (PROTOCOLS / "tiny.yaml").read_text()
+    with_follow_up = text.replace(
+        "  question: How is the pressure?\n",
+        "  question: How is the pressure?\n  follow_up: Lighter or deeper?\n")
+    tiny = loads(with_follow_up, source="f.yaml")
+    assert tiny.checkins.follow_up == "Lighter or deeper?"
+    assert tiny.checkins.follow_up_on == ("fine",)  # the seed's word, when none is given
+    own = loads(with_follow_up.replace("  follow_up: Lighter or deeper?\n",
+                                       "  follow_up: Lighter or deeper?\n"
+                                       "  follow_up_on: [Fine, okay]\n"), source="f.yaml")
+    assert own.checkins.follow_up_on == ("fine", "okay")
 
 
 # --- bad files: one line each, naming file, line, field path and what was expected -------------
@@ -190,6 +289,11 @@ BAD = [
                                      "0, got a whole number (-5)"),
     ("bad_checkin_flag.yaml", 23, "steps[1].checkin: expected true or false, got text 'often'"),
     ("bad_duplicate_field.yaml", 21, "steps[1].title: field given twice (first at line 20)"),
+    ("bad_follow_up_on.yaml", 12, "checkins.follow_up_on: 'lighter' is not an answer meaning the "
+                                  "pressure is good"),
+    ("bad_follow_up_alone.yaml", 11, "checkins.follow_up_on: needs a follow_up question"),
+    ("bad_stations_on_a_move.yaml", 26, "steps[2].stations: only a repeat step can move its "
+                                        "copies"),
     ("bad_empty.yaml", 1, "the file is empty"),
     ("bad_not_mapping.yaml", 2, "expected fields (name, preparation, opening"),
 ]
@@ -255,6 +359,8 @@ def test_the_editor_schema_names_the_same_fields_as_the_loader() -> None:
     assert set(schema["$defs"]["step"]["properties"]) == set(protocol.STEP_FIELDS)
     assert set(schema["properties"]["checkins"]["properties"]) == set(protocol.CHECKIN_FIELDS)
     assert set(schema["properties"]["rest"]["properties"]) == set(protocol.REST_FIELDS)
+    station = schema["properties"]["stations"]["additionalProperties"]["oneOf"][1]
+    assert set(station["properties"]) == set(protocol.STATION_FIELDS)
     assert schema["$defs"]["step"]["properties"]["side"]["enum"][:2] == list(protocol.SIDES)
 
 

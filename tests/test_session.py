@@ -3,6 +3,7 @@ scripts, and property-based tests for robustness and the determinism contract.""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from functools import cache
@@ -26,11 +27,15 @@ from voice_guide.events import (
     Silence,
     StepStarted,
 )
-from voice_guide.protocol import Script, load
+from voice_guide.protocol import CheckIns, Script, load
 from voice_guide.session import (
+    ALREADY_PAUSED,
+    ANSWER_UNCLEAR,
     CHECKIN_HINT,
     CONFIRM_END,
     CONFIRM_LAPSED,
+    ENDED_EARLY,
+    ENDED_IN_PREP,
     FIRST_ITEM,
     FIRST_STEP,
     HELP_CONFIRM,
@@ -40,13 +45,27 @@ from voice_guide.session import (
     HELP_STEPS,
     NO_STEP_DETAILS,
     NOT_PAUSED,
+    NOTHING_TO_CONFIRM,
     PAUSED,
     PREP_INTRO,
     RELAY,
     TIME_UP,
+    PlannedCheckIn,
     Session,
     SessionSettings,
+    planned_checkins,
 )
+
+FOLLOW_UP = "Would you like it lighter or deeper?"
+QUESTION_SECONDS = 4 * 60 / 150  # "How is the pressure?" at the default speaking rate
+FOLLOW_UP_SECONDS = 7 * 60 / 150
+
+
+def with_follow_up(script: Script, *, answer_seconds: float = 8.0) -> Script:
+    """`script` with the seed's two questions, as the shipped protocol has them."""
+    checkins = CheckIns(QUESTION, script.checkins.every_minutes, answer_seconds, FOLLOW_UP,
+                        ("fine",))
+    return dataclasses.replace(script, checkins=checkins)
 
 
 @cache
@@ -70,12 +89,19 @@ class Driver:
             self._add(deadline, self.session.tick(deadline))
         self.now = max(self.now, t)
 
-    def say(self, phrase: str, t: float) -> list[Action]:
+    def say(self, phrase: str, t: float, command: Command | None = None) -> list[Action]:
         """Speak `phrase` at `t`; returns the command's own actions (timers ran before)."""
         self.run_to(t)
-        command = parse(phrase)
+        command = command or parse(phrase)
         assert command is not None, phrase
         actions = self.session.heard(Heard(command, phrase), t)
+        self._add(t, actions)
+        return actions
+
+    def spoken(self, kind: str, t: float) -> list[Action]:
+        """The player reports that a `Say` of `kind` finished playing at `t`."""
+        self.run_to(t)
+        actions = self.session.spoken(kind, t)
         self._add(t, actions)
         return actions
 
@@ -155,33 +181,30 @@ def test_whole_session_walks_every_expanded_step_in_order() -> None:
     assert driver.session.ended
 
 
-def test_whole_session_checks_in_after_flagged_steps_and_at_most_every_n_minutes() -> None:
+def test_whole_session_checks_in_after_every_flagged_move_and_every_8_minutes_at_most() -> None:
     script = real_script()
     driver = Driver(script)
     t = 0.0
     for step in script.steps:
-        t += step.seconds
+        t += step.seconds + 5  # "next" a few seconds after the time-up cue
+        if step.index == 12:
+            t += 60  # and a long linger over one move
         driver.say("next", t)
         if step.index == 4:
             driver.say("lighter", t + 2)
     driver.run_to(t + 10_000)
 
-    flagged = [s.index for s in script.steps if s.checkin and s.index < len(script.steps)]
+    flagged = [s.index for s in script.steps if s.checkin]
     checkins = driver.notes("checkin")
-    asked_after = [n.fields["index"] for _, n in checkins]
-    assert flagged and set(flagged) <= set(asked_after)
-    assert all(
-        n.fields["reason"] == ("step" if n.fields["index"] in flagged else "interval")
-        for _, n in checkins
-    )
-    # Hands-on time equals session time here (no pause): the gaps respect both limits; a
-    # time-based check-in may wait for one step.
+    asked_about = [n.fields["index"] for _, n in checkins]
+    # checkin: true always asks (after the move, or during it when the clock came first).
+    assert set(flagged) <= set(asked_about)
+    assert all(n.fields["reason"] in ("step", "interval") for _, n in checkins)
+    # every_minutes is a maximum that holds: hands-on time equals session time here.
     every = script.checkins.every_minutes * 60
-    longest_step = max(s.seconds for s in script.steps)
-    times = [0.0] + [t for t, _ in checkins]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(gap >= 120 for gap in gaps[1:])
-    assert all(gap <= every + longest_step for gap in gaps)
+    rest_t = driver.notes("rest")[0][0]
+    times = [0.0] + [t for t, _ in checkins] + [rest_t]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= every
     # The question goes to the client, the hint to the practitioner.
     for t, _ in checkins:
         at_t = [a for tt, a in driver.log if tt == t and isinstance(a, Say)]
@@ -189,14 +212,27 @@ def test_whole_session_checks_in_after_flagged_steps_and_at_most_every_n_minutes
         assert Say(CHECKIN_HINT, Route.PRACTITIONER, kind="checkin_hint") in at_t
 
     # Every check-in gets exactly one feedback record: the answer after step 4, none otherwise,
-    # logged when the answer window closes.
+    # logged when the answer window closes (counted from the question's estimated end).
     feedback = driver.of(Feedback)
-    assert [a.index for _, a in feedback] == asked_after
+    assert [a.index for _, a in feedback] == asked_about
     assert feedback[0][1] == Feedback("lighter", 4)
     assert Say(RELAY[Command.LIGHTER], kind="feedback") in [a for _, a in driver.says()]
     for (asked_t, _), (told_t, told) in zip(checkins[1:], feedback[1:], strict=True):
         assert told.answer is None
-        assert told_t == asked_t + script.checkins.answer_seconds
+        assert told_t == pytest.approx(asked_t + QUESTION_SECONDS + script.checkins.answer_seconds)
+
+
+def test_step_17_sends_the_practitioner_to_the_right_then_back_to_the_head() -> None:
+    script = real_script()
+    driver = Driver(script)
+    for k in range(1, len(script.steps) + 1):
+        driver.say("next", 100.0 * k)
+    starts = {t: a for t, a in driver.of(StepStarted)}
+    announced = [(starts[t].number, starts[t].origin, a.text) for t, a in driver.says("station")]
+    right = "Stand at the client's right side. Reach over to the left side of the back."
+    assert (17, 8, right) in announced
+    assert (17, 14, "Stand at the head of the table.") in announced  # 14-16 from the head
+    assert (18, 3, "Stand at the head of the table.") not in announced  # already there
 
 
 def test_auto_runs_the_whole_protocol_by_itself() -> None:
@@ -325,7 +361,7 @@ def test_pause_freezes_the_step_clock() -> None:
 def test_next_while_paused_resumes_without_moving_and_pause_twice_just_silences() -> None:
     driver = Driver(uniform_script(3))
     driver.say("wait", 10)
-    assert driver.say("hold on", 11) == [Silence()]
+    assert driver.say("hold on", 11) == [Silence(), Say(ALREADY_PAUSED, kind="notice")]
     assert driver.say("go", 30) == [Resumed(), Say("Resuming.", kind="cue")]
     assert driver.session.status(30).index == 1
     assert texts(driver.say("resume", 31)) == [NOT_PAUSED]
@@ -348,29 +384,58 @@ def test_every_n_minutes_rule_at_step_boundaries() -> None:
     ]
 
 
-def test_a_time_based_check_in_waits_for_a_flagged_next_step() -> None:
+def test_every_minutes_holds_even_just_before_a_flagged_move() -> None:
     moves = [Move(), Move(), Move(), Move(checkin=True), *[Move() for _ in range(5)]]
     driver = Driver(make_script(moves, every_minutes=3))
     for k in range(1, 10):
-        driver.say("next", 60 * k)
+        driver.say("next", 60 * k + 10)  # each move lingered over for 10 s
     assert [(t, n.fields) for t, n in driver.notes("checkin")] == [
-        (240, {"index": 4, "reason": "step"}),
-        (420, {"index": 7, "reason": "interval"}),
+        (180, {"index": 3, "reason": "interval"}),  # mid-move: 3 minutes since the start
+        (250, {"index": 4, "reason": "step"}),  # the flagged move still asks
+        (430, {"index": 7, "reason": "interval"}),
     ]
 
 
-def test_flagged_check_ins_respect_the_minimum_gap_and_skip_and_rest() -> None:
+def test_a_move_longer_than_every_minutes_is_asked_during_it() -> None:
+    driver = Driver(make_script([Move(seconds=600), Move()], every_minutes=3))
+    driver.run_to(700)
+    assert [(t, n.fields["index"]) for t, n in driver.notes("checkin")] == [
+        (180, 1), (360, 1), (540, 1)]
+
+
+def test_time_based_check_ins_keep_a_minimum_gap_and_freeze_while_paused() -> None:
+    driver = Driver(make_script([Move(seconds=600)], every_minutes=0.01))
+    driver.say("pause", 50)
+    driver.say("resume", 150)
+    driver.run_to(500)
+    # every_minutes of 0.6 s would ask without pause: never closer than the 120 s gap, and the
+    # 100 s paused do not count as hands-on time.
+    assert [t for t, _ in driver.notes("checkin")] == [220, 340, 460]
+
+
+def test_checkin_true_always_asks_except_after_a_skip_and_into_the_rest() -> None:
     moves = [Move(checkin=True), Move(checkin=True), Move(), Move(checkin=True),
              Move(checkin=True), Move(checkin=True)]
     driver = Driver(make_script(moves))
-    driver.say("next", 60)  # after 1: first check-in, no gap to respect
-    driver.say("next", 120)  # after 2: only 60 s after the last one
+    driver.say("next", 60)  # after 1
+    driver.say("next", 120)  # after 2: only 60 s after the last one, asked all the same
     driver.say("next", 180)
-    driver.say("next", 240)  # after 4: 180 s since the last one
+    driver.say("next", 240)  # after 4
     driver.say("skip", 400)  # 5 was skipped, not worked: no flagged check-in
     driver.say("next", 460)  # 6 is the last: the rest begins, no question into it
-    assert [n.fields["index"] for _, n in driver.notes("checkin")] == [1, 4]
+    assert [n.fields["index"] for _, n in driver.notes("checkin")] == [1, 2, 4]
     assert driver.session.status(460).phase == "rest"
+
+
+def test_a_flagged_move_asks_once_and_not_over_an_open_question() -> None:
+    moves = [Move(checkin=True), Move(checkin=True), Move(), Move()]
+    driver = Driver(make_script(moves))
+    driver.say("next", 60)  # after 1: asked
+    driver.say("next", 62)  # after 2, while the client is still being asked: that one counts
+    driver.say("back", 100)
+    driver.say("back", 101)  # back to 1 and over it again: it was asked already
+    driver.say("next", 160)
+    assert [n.fields["index"] for _, n in driver.notes("checkin")] == [1]
 
 
 def test_client_answer_is_relayed_and_the_window_closes() -> None:
@@ -388,7 +453,7 @@ def test_client_answer_is_relayed_and_the_window_closes() -> None:
     ]
     assert CLIENT_ANSWERS.isdisjoint(driver.session.accepts())
     assert driver.say("lighter", 64) == [Note("ignored", {"command": "lighter"})]
-    driver.run_to(1000)
+    driver.run_to(400)
     assert len(driver.of(Feedback)) == 1
 
 
@@ -397,7 +462,8 @@ def test_no_answer_is_logged_as_none_and_nothing_is_said() -> None:
     driver.say("next", 60)
     said_before = len(driver.says())
     driver.run_to(100)
-    assert driver.of(Feedback) == [(68.0, Feedback(None, 1))]
+    # The window counts from the question's end: estimated from its words until it is known.
+    assert driver.of(Feedback) == [(60 + QUESTION_SECONDS + 8, Feedback(None, 1))]
     assert len(driver.says()) == said_before
     assert driver.session.status(100).awaiting is None
 
@@ -407,14 +473,96 @@ def test_pause_does_not_stop_the_answer_window() -> None:
     driver.say("next", 60)
     driver.say("pause", 61)
     driver.run_to(200)
-    assert driver.of(Feedback) == [(68.0, Feedback(None, 1))]
+    assert driver.of(Feedback) == [(60 + QUESTION_SECONDS + 8, Feedback(None, 1))]
+
+
+def test_the_answer_window_counts_from_the_end_of_the_question() -> None:
+    # The issue's case: a 5 s window, a question that took 3.7 s to play (it waited behind other
+    # speech), "deeper" 0.7 s after it ended. Before, the window ran from the queueing.
+    script = make_script([Move(checkin=True), Move(seconds=300)], answer_seconds=5)
+    driver = Driver(script)
+    driver.say("next", 60)
+    assert driver.session.next_deadline() == pytest.approx(60 + QUESTION_SECONDS + 5)
+    driver.spoken("checkin_hint", 62)  # another text's end moves nothing
+    assert driver.session.next_deadline() == pytest.approx(60 + QUESTION_SECONDS + 5)
+    driver.spoken("checkin", 63.7)  # the player: the question has played
+    assert driver.session.next_deadline() == pytest.approx(68.7)
+    assert driver.say("deeper", 64.4)[-1] == Feedback("deeper", 1)
+    # Later than the window after the question's end: no answer.
+    late = Driver(script)
+    late.say("next", 60)
+    late.spoken("checkin", 63.7)
+    late.spoken("checkin", 66)  # reported once: a second report does not restart it
+    assert late.say("deeper", 68.8) == [Note("ignored", {"command": "deeper"})]
+    assert late.of(Feedback) == [(68.7, Feedback(None, 1))]
+    assert late.spoken("checkin", 70) == []  # after the window: nothing
+
+
+def test_fine_gets_the_follow_up_question_with_its_own_window() -> None:
+    script = with_follow_up(make_script([Move(checkin=True), Move(seconds=300)]))
+    driver = Driver(script)
+    driver.say("next", 60)
+    asked = driver.say("fine", 63, Command.GOOD)
+    assert asked == [
+        Note("follow_up", {"index": 1, "answer": "fine"}),
+        Say(FOLLOW_UP, Route.ROOM, kind="checkin_follow_up"),
+    ]
+    assert driver.session.status(63).awaiting == "client_answer"
+    assert driver.session.next_deadline() == pytest.approx(63 + FOLLOW_UP_SECONDS + 8)
+    driver.spoken("checkin_follow_up", 66)  # its window, too, counts from its end
+    assert driver.session.next_deadline() == 74
+    assert driver.say("a little deeper", 73, Command.DEEPER) == [
+        Say(RELAY[Command.DEEPER], kind="feedback"), Feedback("deeper", 1)]
+    assert driver.of(Feedback) == [(73, Feedback("deeper", 1))]
+
+
+def test_after_the_follow_up_fine_again_or_silence_keep_good() -> None:
+    script = with_follow_up(make_script([Move(checkin=True), Move(checkin=True), Move()]))
+    driver = Driver(script)
+    driver.say("next", 60)
+    driver.say("it's fine", 62, Command.GOOD)  # the client's own words: "fine" decides
+    assert driver.say("fine", 66, Command.GOOD) == [  # asked once only
+        Say(RELAY[Command.GOOD], kind="feedback"), Feedback("good", 1)]
+    driver.say("next", 120)
+    driver.say("fine", 122, Command.GOOD)
+    driver.run_to(200)  # no answer to the follow-up: the client did say fine
+    assert [a for _, a in driver.of(Feedback)] == [Feedback("good", 1), Feedback("good", 2)]
+    assert len(driver.says("checkin_follow_up")) == 2
+
+
+@pytest.mark.parametrize("phrase", ["perfect", "good", "that's perfect"])
+def test_perfect_and_good_close_the_check_in_at_once(phrase: str) -> None:
+    driver = Driver(with_follow_up(make_script([Move(checkin=True), Move()])))
+    driver.say("next", 60)
+    assert driver.say(phrase, 62, Command.GOOD) == [
+        Say(RELAY[Command.GOOD], kind="feedback"), Feedback("good", 1)]
+    assert driver.says("checkin_follow_up") == []
+
+
+def test_without_a_follow_up_in_the_protocol_fine_closes_it() -> None:
+    driver = Driver(make_script([Move(checkin=True), Move()]))  # an older file: question only
+    driver.say("next", 60)
+    assert driver.say("fine", 62)[-1] == Feedback("good", 1)
+
+
+def test_an_answer_not_understood_is_told_to_the_practitioner_only() -> None:
+    driver = Driver(make_script([Move(checkin=True), Move()]))
+    assert driver.session.not_understood("hmm", 10) == []  # no check-in: nothing to say
+    driver.say("next", 60)
+    actions = driver.session.not_understood("well it is sort of", 62)
+    assert actions == [Note("unclear_answer", {"phrase": "well it is sort of"}),
+                       Say(ANSWER_UNCLEAR, Route.PRACTITIONER, kind="feedback")]
+    assert driver.session.status(62).awaiting == "client_answer"  # still listening
+    assert driver.say("lighter", 63)[-1] == Feedback("lighter", 1)
 
 
 def test_back_at_the_first_step_and_yes_with_nothing_pending() -> None:
     driver = Driver(uniform_script(3))
     assert driver.say("back", 5) == [Say(FIRST_STEP, kind="notice")]
-    assert driver.say("yes", 6) == [Note("ignored", {"command": "yes"})]
-    assert driver.say("no", 7) == [Note("ignored", {"command": "no"})]
+    assert driver.say("yes", 6) == [
+        Note("ignored", {"command": "yes"}), Say(NOTHING_TO_CONFIRM, kind="notice")]
+    assert driver.say("no", 7) == [
+        Note("ignored", {"command": "no"}), Say(NOTHING_TO_CONFIRM, kind="notice")]
     assert driver.session.status(7).index == 1
 
 
@@ -427,13 +575,21 @@ def test_end_asks_and_yes_ends() -> None:
     assert driver.session.accepts() >= CONFIRM_COMMANDS
     assert driver.session.status(10).awaiting == "confirm_end"
     assert texts(driver.say("help", 11)) == [HELP_CONFIRM]  # help does not cancel it
-    assert driver.say("yes", 12)[-1] == Ended("ended")
+    assert driver.say("yes", 12) == [  # ended early: said so, and the client still rests
+        Note("ended_early", {"index": 1, "number": 1}),
+        Say(ENDED_EARLY.format(number=1, last=3), kind="ended"),
+        Note("rest", {"seconds": 120.0}),
+        Say(REST_SAY, Route.ROOM, kind="rest"),
+    ]
+    assert texts(driver.say("help", 13)) == [HELP_REST]
+    driver.run_to(1000)  # the rest ends with the water cue
+    assert driver.log[-2:] == [(132.0, Say(CLOSING, kind="closing")), (132.0, Ended("ended"))]
     assert driver.session.ended
     assert driver.session.accepts() == frozenset()
     assert driver.session.next_deadline() is None
-    assert driver.session.status(13).phase == "ended"
+    assert driver.session.status(1000).phase == "ended"
     for command in Command:
-        assert driver.session.heard(Heard(command, str(command)), 14) == []
+        assert driver.session.heard(Heard(command, str(command)), 1001) == []
     assert driver.session.tick(100_000) == []
 
 
@@ -441,12 +597,12 @@ def test_end_answered_no_or_left_unanswered_carries_on() -> None:
     driver = Driver(uniform_script(3), SessionSettings(confirm_seconds=10))
     driver.say("finish session", 5)
     assert texts(driver.say("no", 6)) == ["Carrying on."]
-    assert driver.say("yes", 7) == [Note("ignored", {"command": "yes"})]
+    assert texts(driver.say("yes", 7)) == [NOTHING_TO_CONFIRM]
     driver.say("end session", 20)
     driver.run_to(40)
     assert driver.notes("confirm")[-1] == (30.0, Note("confirm", {"state": "lapsed"}))
     assert (30.0, Say(CONFIRM_LAPSED, kind="confirm")) in driver.says()
-    assert driver.say("yes", 41) == [Note("ignored", {"command": "yes"})]
+    assert texts(driver.say("yes", 41)) == [NOTHING_TO_CONFIRM]
     assert not driver.session.ended
 
 
@@ -456,7 +612,7 @@ def test_another_command_cancels_a_pending_end_and_is_handled() -> None:
     actions = driver.say("next", 6)
     assert actions[0] == Note("confirm", {"state": "cancelled"})
     assert StepStarted(2, 2, 2) in actions
-    assert driver.say("yes", 7) == [Note("ignored", {"command": "yes"})]
+    assert driver.say("yes", 7)[0] == Note("ignored", {"command": "yes"})
     # "end session" again asks again (restarting the wait); a client answer leaves it pending.
     driver.say("end session", 8)
     assert texts(driver.say("end session", 15)) == [CONFIRM_END]
@@ -469,7 +625,7 @@ def test_client_answer_leaves_a_pending_end_alone() -> None:
     driver.say("end session", 61)
     driver.say("lighter", 62)
     assert driver.session.status(62).awaiting == "confirm_end"
-    assert driver.say("yes", 63)[-1] == Ended("ended")
+    assert Note("ended_early", {"index": 2, "number": 2}) in driver.say("yes", 63)
 
 
 def test_rest_next_back_and_skip() -> None:
@@ -528,11 +684,68 @@ def test_prep_navigation_and_skip() -> None:
 def test_end_during_prep_and_rest() -> None:
     driver = Driver(uniform_script(2), prep=True)
     driver.say("end session", 1)
-    assert driver.say("yes", 2)[-1] == Ended("ended")
+    assert driver.say("yes", 2) == [Say(ENDED_IN_PREP, kind="ended"), Ended("ended")]
+    # Ending the rest after the last move: the water cue is not skipped.
     driver = Driver(uniform_script(1, rest_seconds=100))
     driver.say("next", 60)
     driver.say("end session", 70)
-    assert driver.say("yes", 71)[-1] == Ended("ended")
+    assert driver.say("yes", 71) == [Say(CLOSING, kind="closing"), Ended("completed")]
+
+
+def test_ending_early_then_ending_the_rest_too_still_gives_the_water_cue() -> None:
+    driver = Driver(uniform_script(3, rest_seconds=100))
+    driver.say("next", 60)
+    driver.say("end session", 70)
+    (said,) = [a for a in driver.say("yes", 71) if isinstance(a, Say) and a.kind == "ended"]
+    assert said.text == ("Session ended early, at step 2 of 3. Now the client's rest; say skip "
+                         "to end it.")
+    driver.say("end session", 80)
+    assert driver.say("yes", 81) == [Say(CLOSING, kind="closing"), Ended("ended")]
+
+
+def test_ending_early_while_paused_lets_the_rest_run() -> None:
+    driver = Driver(uniform_script(3, rest_seconds=100))
+    driver.say("pause", 10)
+    driver.say("end session", 20)
+    assert Resumed() in driver.say("yes", 21)
+    driver.run_to(1000)
+    assert driver.log[-2:] == [(121.0, Say(CLOSING, kind="closing")), (121.0, Ended("ended"))]
+
+
+def test_back_during_an_early_end_rest_returns_to_where_it_ended() -> None:
+    driver = Driver(uniform_script(3, rest_seconds=100))
+    driver.say("next", 60)
+    driver.say("end session", 70)
+    driver.say("yes", 71)
+    back = driver.say("back", 80)
+    assert StepStarted(2, 2, 2) in back
+    driver.say("next", 90)
+    driver.say("next", 100)
+    driver.run_to(1000)  # the end was called off: the session completes normally
+    assert driver.log[-1][1] == Ended("completed")
+
+
+def test_help_mid_session_mentions_skip() -> None:
+    driver = Driver(uniform_script(3))
+    (said,) = texts(driver.say("help", 5))
+    assert said == HELP_STEPS
+    assert "skip" in said
+
+
+def test_planned_check_ins_are_what_a_session_walked_in_time_asks() -> None:
+    script = real_script()
+    planned = planned_checkins(script)
+    ends, t = {}, 0
+    for step in script.steps:
+        t += step.seconds
+        ends[step.index] = t
+    flagged = [s.index for s in script.steps if s.checkin]
+    assert planned == tuple(PlannedCheckIn(ends[i], i, "step", False) for i in flagged)
+    # A move longer than the interval: asked during it, by the clock.
+    long = make_script([Move(seconds=400), Move(checkin=True), Move()], every_minutes=3)
+    assert planned_checkins(long) == (
+        PlannedCheckIn(180, 1, "interval", True), PlannedCheckIn(360, 1, "interval", True),
+        PlannedCheckIn(460, 2, "step", False))
 
 
 @pytest.mark.parametrize(
@@ -614,7 +827,9 @@ def test_any_sequence_never_crashes_and_stays_in_range(
         if before.phase == "ended":
             assert actions == []
         elif command not in accepted:  # not meaningful now: logged, changes nothing
-            assert actions == [Note("ignored", {"command": str(command)})]
+            assert actions[0] == Note("ignored", {"command": str(command)})
+            assert actions[1:] == ([Say(NOTHING_TO_CONFIRM, kind="notice")]
+                                   if command in CONFIRM_COMMANDS else [])
             assert status == before
     session.tick(now + 100_000)
     _check_accepts(session, now + 100_000)

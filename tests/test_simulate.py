@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import queue
 import subprocess
 import sys
+import time
 from functools import cache
 from pathlib import Path
 
@@ -98,9 +101,21 @@ def test_full_session_script_runs_the_whole_protocol() -> None:
     says = [r for r in log if r["type"] == "say"]
     assert {r["route"] for r in says} == {"practitioner", "room"}
     assert all(set(r) >= {"t", "type", "text", "route", "kind"} for r in says)
-    # The answers in the script are relayed; the check-ins nobody answered are logged as none.
-    answers = [r["answer"] for r in log if r["type"] == "feedback"]
-    assert answers == ["lighter", "good", "deeper", None, None, "good"]
+    # The answers in the script, in the client's own words, are relayed; "fine" got the
+    # follow-up, answered once ("deeper please") and once not (the "fine" stands: good).
+    answers = [(r["index"], r["answer"]) for r in log if r["type"] == "feedback"]
+    assert answers == [(4, "lighter"), (10, "deeper"), (15, "deeper"), (19, "deeper"),
+                       (24, "good"), (29, "good")]
+    checkins = [(r["t"], r["index"], r["reason"]) for r in log if r["type"] == "checkin"]
+    assert (857.0, 10, "interval") in checkins  # 8 minutes of hands-on time, mid-move
+    follow_ups = [(r["t"], r["text"]) for r in log if r.get("kind") == "checkin_follow_up"]
+    assert follow_ups == [(1620.0, "Would you like it lighter or deeper?"),
+                          (2058.0, "Would you like it lighter or deeper?")]
+    assert {"t": 2068.8, "type": "feedback", "answer": "good", "index": 24} in log
+    # Not understood during a check-in: the practitioner is told, the client hears nothing.
+    unclear = [r for r in log if r["t"] == 2486.0]
+    assert [r["type"] for r in unclear] == ["unknown", "unclear_answer", "say"]
+    assert unclear[-1]["route"] == "practitioner"
     assert {"pause", "resume", "rest", "checkin"} <= {r["type"] for r in log}
     json.dumps(log)  # JSON-ready as is
 
@@ -157,18 +172,65 @@ def test_prep_reads_the_checklist_first() -> None:
 
 
 def test_ended_early_script() -> None:
-    log = simulate(real_script(), load_command_script(SCRIPTS / "ended_early.txt"))
+    script = real_script()
+    log = simulate(script, load_command_script(SCRIPTS / "ended_early.txt"))
     confirms = [(r["t"], r["state"]) for r in log if r["type"] == "confirm"]
     assert confirms == [(70.0, "asked"), (72.0, "cancelled"), (80.0, "asked")]
     (where,) = [r["text"] for r in log if r["t"] == 72.0 and r["type"] == "say"]
     assert where.startswith("Step 2 of 22")
-    assert log[-3:] == [
-        {"t": 81.0, "type": "say", "text": "Session ended.", "route": "practitioner",
-         "kind": "ended"},
-        {"t": 81.0, "type": "end", "reason": "ended"},
-        # Heard after the end: logged, nothing happens.
-        {"t": 90.0, "type": "heard", "command": "next", "phrase": "next", "confidence": 1.0},
+    # Ended early: said so, with the step, and the client still gets the rest and the water.
+    assert [r for r in log if r["t"] == 81.0][1:] == [
+        {"t": 81.0, "type": "ended_early", "index": 2, "number": 2},
+        {"t": 81.0, "type": "say", "route": "practitioner", "kind": "ended",
+         "text": "Session ended early, at step 2 of 22. Now the client's rest; say skip to "
+                 "end it."},
+        {"t": 81.0, "type": "rest", "seconds": 180.0},
+        {"t": 81.0, "type": "say", "text": script.rest.say, "route": "room", "kind": "rest"},
     ]
+    assert log[-3:] == [
+        {"t": 261.0, "type": "say", "text": script.rest.closing, "route": "practitioner",
+         "kind": "closing"},
+        {"t": 261.0, "type": "end", "reason": "ended"},
+        # Heard after the end: logged, nothing happens.
+        {"t": 300.0, "type": "heard", "command": "next", "phrase": "next", "confidence": 1.0},
+    ]
+    assert "glass of water" in script.rest.closing
+
+
+TO_STEP_5 = [ScriptedPhrase(t, "next", k) for k, t in enumerate((90, 150, 225, 315), start=1)]
+# "It's fine" and "fine thanks" are answers too; they get the follow-up question.
+OWN_WORDS = [("a little deeper", "deeper"), ("deeper please", "deeper"), ("more", "deeper"),
+             ("harder please", "deeper"), ("that's perfect", "good"), ("too hard", "lighter"),
+             ("it's fine", None), ("fine thanks", None)]
+
+
+@pytest.mark.parametrize(("phrase", "answer"), OWN_WORDS)
+def test_the_client_answers_in_their_own_words(phrase: str, answer: str | None) -> None:
+    asked = 315 + 1  # the check-in after step 4
+    lines = [*TO_STEP_5, ScriptedPhrase(asked, phrase, 5)]
+    log = simulate(real_script(), lines, until=400)
+    heard = [r for r in log if r["type"] == "heard"][-1]
+    assert heard["phrase"] == phrase
+    if answer is None:  # "fine" in any words: lighter or deeper?
+        assert [r["type"] for r in log if r["t"] == asked][1:] == ["follow_up", "say"]
+    else:
+        assert {"t": asked, "type": "feedback", "answer": answer, "index": 4} in log
+    assert not any(r["type"] in ("unknown", "unclear_answer") for r in log)
+
+
+def test_own_words_outside_a_check_in_are_not_commands() -> None:
+    log = simulate(real_script(), [ScriptedPhrase(10, "a little deeper", 1)], until=20)
+    assert {"t": 10.0, "type": "unknown", "phrase": "a little deeper"} in log
+    assert not any(r["type"] == "unclear_answer" for r in log)
+
+
+def test_simulated_answer_window_starts_after_the_question_is_said() -> None:
+    # 8 s after the question's estimated end (4 words at 150 a minute): 315 + 1.6 + 8.
+    lines = [*TO_STEP_5, ScriptedPhrase(324.5, "deeper please", 5)]
+    log = simulate(real_script(), lines, until=400)
+    assert {"t": 324.5, "type": "feedback", "answer": "deeper", "index": 4} in log
+    late = simulate(real_script(), [*TO_STEP_5, ScriptedPhrase(324.7, "deeper", 5)], until=400)
+    assert {"t": 324.6, "type": "feedback", "answer": None, "index": 4} in late
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -228,3 +290,67 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert records == simulate(real_script(), load_command_script(FULL))
+
+
+# --- the same words typed into a live session (`run --text`), and a question played out --------
+
+
+def new_guide(tmp_path: Path, voice_factory=None):
+    from voice_guide.app import Guide, PrintVoice
+    from voice_guide.journal import JournalWriter, make_header
+    from voice_guide.session import Session
+    from voice_guide.status import StatusPanel
+
+    script = real_script()
+    header = make_header(protocol=script.source or FULL, protocol_name=script.name,
+                         settings={}, prep=False, mode="text")
+    journal = JournalWriter.create(tmp_path / "s.jsonl", header)
+    panel = StatusPanel(io.StringIO(), tty=False)
+    voice = voice_factory(panel) if voice_factory else PrintVoice(panel)
+    return Guide(Session(script), journal, voice, panel)
+
+
+def test_typed_answers_in_own_words_and_not_understood_in_a_live_session(tmp_path: Path) -> None:
+    guide = new_guide(tmp_path)
+    guide.open(0.0, prep=False)
+    assert not guide.typed("a little deeper", 10)  # no check-in: not a command ("say help")
+    for t in (90, 150, 225, 315):
+        assert guide.typed("next", t)
+    assert guide.typed("well it's hard to say", 316)  # the client's, not understood
+    assert guide.typed("A little deeper", 317)
+    records = [r for r in guide.records if r["t"] >= 316]
+    assert [(r["type"], r.get("route")) for r in records if r["t"] == 316] == [
+        ("unclear_answer", None), ("say", "practitioner")]  # nothing said to the room
+    assert {"t": 317.0, "type": "feedback", "answer": "deeper", "index": 4} in records
+    heard = [r for r in records if r["type"] == "heard"]
+    assert heard[-1]["command"] == "deeper" and heard[-1]["phrase"] == "a little deeper"
+    guide.close(320.0, "eof")
+
+
+def test_a_played_question_starts_the_answer_window_in_a_live_session(tmp_path: Path) -> None:
+    from voice_guide.app import SpokenVoice
+    from voice_guide.speak.player import Utterance
+
+    class Speaker:  # the player's side: a real Utterance, played out when the test says so
+        def __init__(self) -> None:
+            self.queued: list[Utterance] = []
+
+        def say(self, say, now):
+            self.queued.append(Utterance(say.text, say.route, pcm=None))
+            return self.queued[-1]
+
+    speaker, played = Speaker(), queue.Queue()
+    guide = new_guide(tmp_path, lambda panel: SpokenVoice(panel, speaker, played.put))
+    guide.open(0.0, prep=False)
+    for t in (90, 150, 225, 315):
+        guide.typed("next", t)
+    (question,) = [u for u in speaker.queued if u.text == "How is the pressure?"]
+    question._finish("played", time.monotonic())
+    said = played.get(timeout=5)  # told on the player's side, from its own thread
+    assert said.kind == "checkin"
+    guide.spoken(said, 321.0)  # a question that waited 6 s behind other speech
+    assert {"t": 321.0, "type": "spoken", "kind": "checkin"} in guide.records
+    assert guide.session.next_deadline() == 329.0  # 8 s from its end, not from 315
+    assert guide.typed("deeper", 328.5)
+    assert guide.records[-1] == {"t": 328.5, "type": "feedback", "answer": "deeper", "index": 4}
+    guide.close(330.0, "eof")

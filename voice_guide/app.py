@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from voice_guide.commands import Command, parse
+from voice_guide.commands import CLIENT_ANSWERS, Command
 from voice_guide.events import (
     Action,
     Ended,
@@ -48,7 +48,8 @@ from voice_guide.journal import (
     summary_speech,
 )
 from voice_guide.protocol import ProtocolError, Script, load
-from voice_guide.session import Session, SessionSettings
+from voice_guide.session import QUESTION_KINDS, Session, SessionSettings
+from voice_guide.simulate import phrase_to_heard
 from voice_guide.status import StatusPanel, view_of
 
 WELCOME = "Welcome to Voice Guide. Say help at any time to hear what you can say."
@@ -107,12 +108,15 @@ def run_session(options: RunOptions) -> int:
         eprint(f"{what} ({missing}): running in text mode, type the commands")
     elif not options.text and no_speaker:
         eprint(f"no audio output ({no_speaker}): prompts are printed only")
-    voice: Voice = SpokenVoice(panel, speaker) if speaker is not None else PrintVoice(panel)
+
+    def played(say: Say) -> None:  # a question has played: the client's answer window starts
+        inputs.put(lambda: guide.spoken(say, clock.now()))
+
+    voice: Voice = SpokenVoice(panel, speaker, played) if speaker is not None else PrintVoice(panel)
     if speaker is not None:
         speaker.prepare(known_texts(start.script))
     guide = Guide(start.session, start.journal, voice, panel)
     typing = microphone is None and options.interactive and panel.tty
-    guide.clock_display = not typing
     clock = SessionClock(start.resume_at)  # session time runs from here
     inputs.guide, inputs.clock = guide, clock  # player notes (a route's fallback) get journaled
     if start.prior is None:
@@ -281,7 +285,8 @@ def known_texts(script: Script) -> list[str]:
         cues.CONFIRM_DECLINED, cues.CONFIRM_LAPSED, cues.SESSION_ENDED, cues.CHECKIN_HINT,
         cues.FIRST_STEP, cues.FIRST_ITEM, cues.PREP_INTRO, cues.HELP_STEPS, cues.HELP_PAUSED,
         cues.HELP_PREP, cues.HELP_REST, cues.HELP_CONFIRM, *cues.RELAY.values(),
-        script.checkins.question,
+        script.checkins.question, script.checkins.follow_up or "", cues.ALREADY_PAUSED,
+        cues.NOTHING_TO_CONFIRM, cues.ANSWER_UNCLEAR,
     ]
     for step in rest:
         texts += [step.station.announce, spoken(step)]
@@ -330,7 +335,7 @@ class Guide:
     on_action: Callable[[Action, float], None] | None = None  # e.g. the mic gate, the event log
     last_heard: str = ""
     accepted: frozenset[Command] = frozenset()  # what the session accepts now (for listeners)
-    clock_display: bool = True  # redraw the panel every second (not while someone types on it)
+    clock_display: bool = True  # the panel's clock every second (typed input is left alone)
     records: list[dict[str, Any]] = field(default_factory=list)  # this run's journaled records
     _last_write: float = 0.0
     _closed: bool = False
@@ -368,12 +373,23 @@ class Guide:
         self.emit(self.session.heard(heard, now), now, heard=heard)
 
     def typed(self, line: str, now: float) -> bool:
-        """A typed line: the same phrases one would say. False when it is not a command."""
-        command = parse(line)
-        if command is None:
+        """A typed line: the same phrases one would say (during a check-in, the client's own
+        words too). False when it is not a command and no client's answer is awaited."""
+        heard = phrase_to_heard(" ".join(line.lower().split()), now, self.session.accepts())
+        if heard is not None:
+            self.heard(heard, now)
+        elif self.session.accepts() >= CLIENT_ANSWERS:  # not understood: the practitioner hears
+            self.emit(self.session.not_understood(line.strip(), now), now)
+        else:
             return False
-        self.heard(Heard(command, " ".join(line.lower().split()), 1.0, now, now), now)
         return True
+
+    def spoken(self, say: Say, now: float) -> None:
+        """A question finished playing: journaled, and the client's answer window starts now."""
+        if self.ended:
+            return
+        self._write({"t": round(now, 3), "type": "spoken", "kind": say.kind})
+        self.emit(self.session.spoken(say.kind, now), now)
 
     def tick(self, now: float) -> None:
         if self.ended:
@@ -508,14 +524,24 @@ class PrintVoice:
 class SpokenVoice:
     """Prompts printed on the panel and spoken on their routes (through `Speaker`)."""
 
-    def __init__(self, panel: StatusPanel, speaker: Any) -> None:
+    def __init__(
+        self, panel: StatusPanel, speaker: Any, on_played: Callable[[Say], None] | None = None
+    ) -> None:
         self.panel = panel
         self.speaker = speaker
+        self.on_played = on_played  # told when a question to the client has played out
         self.last: Any = None  # the last Utterance queued (benchmarks time it)
 
     def say(self, say: Say, now: float) -> None:
         self.panel.say(say.text, str(say.route))
-        self.last = self.speaker.say(say, now)
+        self.last = utterance = self.speaker.say(say, now)
+        if utterance is not None and self.on_played is not None and say.kind in QUESTION_KINDS:
+            told = self.on_played
+            def wait() -> None:  # an interrupted question keeps the estimated window
+                if utterance.wait() and utterance.outcome == "played":
+                    told(say)
+
+            threading.Thread(target=wait, name="played", daemon=True).start()
 
     def silence(self, now: float) -> None:
         self.speaker.silence(now)

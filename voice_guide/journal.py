@@ -462,13 +462,17 @@ class StepTime:
 
 @dataclass(frozen=True)
 class Summary:
-    """Time per step, total time and the client's pressure feedback, from the journal alone."""
+    """Time per move, total time and the client's pressure feedback, from the journal alone.
+
+    Words: a *step* is one of the protocol's numbered steps, a *move* one item of the expanded
+    script; `steps` holds one `StepTime` per move (its index, and the number of its step)."""
 
     steps: tuple[StepTime, ...]
     total_seconds: float
-    feedback: tuple[tuple[int, str | None], ...]  # (step index, answer or None)
+    feedback: tuple[tuple[int, str | None], ...]  # (move index, answer or None)
     finished: bool
     end_reason: str | None
+    ended_early_at: int | None = None  # the step number a confirmed early end happened at
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -492,6 +496,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
     paused = False
     last_t = 0.0
     end_reason: str | None = None
+    ended_early_at: int | None = None
 
     def bank(t: float) -> None:
         if current is not None and since is not None and not paused:
@@ -516,6 +521,8 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
             current = since = None
         elif kind == "feedback":
             feedback.append((int(record.get("index", 0)), record.get("answer")))
+        elif kind == "ended_early":
+            ended_early_at = int(record.get("number", 0)) or None
         elif kind == "end":
             bank(t)
             current = since = None
@@ -528,16 +535,28 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
         StepTime(index, int(number), seconds)
         for index, (number, seconds) in sorted(per_step.items())
     )
-    return Summary(steps, last_t, tuple(feedback), end_reason is not None, end_reason)
+    return Summary(steps, last_t, tuple(feedback), end_reason is not None, end_reason,
+                   ended_early_at if end_reason == "ended" else None)
+
+
+def _done(summary: Summary) -> str:
+    """"3 steps, 4 moves": the numbered steps worked and the moves of the script they made."""
+    steps = len({step.number for step in summary.steps})
+    moves = len(summary.steps)
+    return f"{steps} step{'s' * (steps != 1)}, {moves} move{'s' * (moves != 1)}"
 
 
 def summary_lines(summary: Summary) -> list[str]:
     """The closing summary as short printed lines."""
-    lines = [f"Total time: {clock(summary.total_seconds)} ({len(summary.steps)} steps)"]
+    lines = [f"Total time: {clock(summary.total_seconds)} ({_done(summary)})"]
+    if summary.ended_early_at is not None:
+        lines.append(f"Ended early, at step {summary.ended_early_at}")
     for step in summary.steps:
-        lines.append(f"  step {step.index:>2} (#{step.number}): {clock(step.seconds)}")
+        lines.append(f"  move {step.index:>2} (step {step.number}): {clock(step.seconds)}")
+    numbers = {step.index: step.number for step in summary.steps}
     if summary.feedback:
-        answers = ", ".join(f"step {i}: {a or 'no answer'}" for i, a in summary.feedback)
+        answers = ", ".join(f"step {numbers.get(i, i)}: {a or 'no answer'}"
+                            for i, a in summary.feedback)
         lines.append(f"Pressure feedback: {answers}")
     else:
         lines.append("Pressure feedback: none asked")
@@ -548,7 +567,13 @@ def summary_speech(summary: Summary) -> str:
     """The closing summary, short enough to say aloud."""
     minutes = round(summary.total_seconds / 60)
     took = "under a minute" if minutes < 1 else f"about {minutes} minute" + "s" * (minutes > 1)
-    text = f"Session complete. {len(summary.steps)} steps in {took}."
+    if summary.ended_early_at is not None:
+        opening = f"Session ended early, at step {summary.ended_early_at}:"
+    elif summary.end_reason == "ended":
+        opening = "Session ended:"
+    else:
+        opening = "Session complete."
+    text = f"{opening} {_done(summary)} in {took}."
     answers = [a for _, a in summary.feedback if a]
     if answers:
         text += f" The client asked for: {', '.join(answers)}."

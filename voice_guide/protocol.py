@@ -11,7 +11,9 @@ Validation reads the YAML node tree (safe: plain data only) so every problem nam
 
 Repeats: a repeat step names ordinary moves only. A repeat of a repeat step, or of itself, is an
 error rather than a recursive expansion: it keeps a file's meaning obvious and makes loops
-impossible.
+impossible. A copy stands where the move it copies stands, unless the repeat step moves it:
+`station` puts every copy there (the older form), `stations` maps the copied moves' stations to
+the copies' (`{left: right}`: the side work mirrored, the work at the head still at the head).
 """
 
 from __future__ import annotations
@@ -24,13 +26,17 @@ from pathlib import Path
 
 import yaml
 
+from voice_guide.commands import Command, client_answer, normalize
+
 
 @dataclass(frozen=True)
 class Station:
-    """Where the practitioner stands; `announce` is spoken when moving there."""
+    """Where the practitioner stands; `announce` is spoken when moving there, `name` is the short
+    form the status panel shows ("" when not given: the id stands for it)."""
 
     id: str
     announce: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,11 @@ class Step:
 class CheckIns:
     question: str  # heard by the client (room route)
     every_minutes: float  # at most this much hands-on time between check-ins
-    answer_seconds: float  # how long the client's answer is waited for
+    answer_seconds: float  # how long the client's answer is waited for, from the question's end
+    # Asked when the answer is one of `follow_up_on` (the seed: "fine" in an unconvincing tone,
+    # which a machine cannot hear, so every "fine" gets it). None: no follow-up.
+    follow_up: str | None = None
+    follow_up_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,11 +134,14 @@ def loads(text: str, source: Path | str | None = None) -> Script:
 # --- Parsing: YAML nodes (which know their line) -> checked values ---------------------------
 
 STEP_FIELDS = (
-    "number", "station", "side", "title", "say", "details", "seconds", "cues", "checkin", "repeat"
+    "number", "station", "stations", "side", "title", "say", "details", "seconds", "cues",
+    "checkin", "repeat",
 )
 TOP_FIELDS = ("name", "preparation", "opening", "stations", "checkins", "rest", "steps")
-STATION_FIELDS = ("announce",)
-CHECKIN_FIELDS = ("question", "every_minutes", "answer_seconds")
+STATION_FIELDS = ("announce", "name")
+CHECKIN_FIELDS = (
+    "question", "follow_up", "follow_up_on", "every_minutes", "answer_seconds"
+)
 REST_FIELDS = ("seconds", "say", "closing")
 SIDES = ("right", "left")
 REPEAT_EXPECTED = ("expected the steps to repeat: a number (`8`), a range (`3-5`), "
@@ -136,6 +149,7 @@ REPEAT_EXPECTED = ("expected the steps to repeat: a number (`8`), a range (`3-5`
 DEFAULT_EVERY_MINUTES = 8.0
 DEFAULT_ANSWER_SECONDS = 8.0
 DEFAULT_REST_SECONDS = 180
+DEFAULT_FOLLOW_UP_ON = ("fine",)  # the word the seed article flags
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -177,7 +191,9 @@ class _RawStep:
     path: str
     node: yaml.Node
     number: int
-    station: Station
+    station: Station | None  # None on a repeat step without one: copies keep their stations
+    stations: dict[str, Station] | None  # a repeat step's mapping of the copies' stations
+    stations_node: yaml.Node | None
     side: str | None
     title: str | None
     say: str | None
@@ -245,13 +261,16 @@ class _Reader:
         for key_node, value in self.pairs(node, path):
             station_id = key_node.value
             here = f"{path}.{station_id}"
+            name: str | None = _default_name(station_id)
             if isinstance(value, yaml.ScalarNode):  # shorthand: `head: Stand at the head.`
                 announce = self.text(value, here)
             else:
-                fields = self.mapping(value, here, STATION_FIELDS, required=STATION_FIELDS)
+                fields = self.mapping(value, here, STATION_FIELDS, required=("announce",))
                 announce = self.text(fields.get("announce"), f"{here}.announce") if fields else None
-            if announce is not None:
-                stations[station_id] = Station(id=station_id, announce=announce)
+                if fields and "name" in fields:
+                    name = self.text(fields["name"], f"{here}.name")
+            if announce is not None and name is not None:
+                stations[station_id] = Station(id=station_id, announce=announce, name=name)
         return stations
 
     def checkins(self, node: yaml.Node | None) -> CheckIns | None:
@@ -259,14 +278,44 @@ class _Reader:
         if fields is None:
             return None
         question = self.text(fields.get("question"), "checkins.question")
+        follow_up = (self.text(fields["follow_up"], "checkins.follow_up")
+                     if "follow_up" in fields else None)
+        follow_up_on = self.follow_up_on(fields, follow_up is not None)
         every = self.positive_number(
             fields.get("every_minutes"), "checkins.every_minutes", "minutes", DEFAULT_EVERY_MINUTES)
         answer = self.positive_number(
             fields.get("answer_seconds"), "checkins.answer_seconds", "seconds",
             DEFAULT_ANSWER_SECONDS)
-        if question is None or every is None or answer is None:
+        if None in (question, every, answer, follow_up_on) or (
+                "follow_up" in fields and follow_up is None):
             return None
-        return CheckIns(question=question, every_minutes=every, answer_seconds=answer)
+        assert question is not None and every is not None and answer is not None
+        assert follow_up_on is not None
+        return CheckIns(question=question, every_minutes=every, answer_seconds=answer,
+                        follow_up=follow_up, follow_up_on=follow_up_on)
+
+    def follow_up_on(
+        self, fields: dict[str, yaml.Node], has_follow_up: bool
+    ) -> tuple[str, ...] | None:
+        """The answers that get the follow-up question: words that mean "good" to the client's
+        vocabulary (a wish for lighter or deeper is relayed, never followed up)."""
+        path = "checkins.follow_up_on"
+        node = fields.get("follow_up_on")
+        if node is None:
+            return DEFAULT_FOLLOW_UP_ON if has_follow_up else ()
+        words = self.texts(node, path)
+        if words is None:
+            return None
+        if not has_follow_up:
+            self.problem(node, path, "needs a follow_up question to ask (add `follow_up:`)")
+            return None
+        normalized = tuple(normalize(word) for word in words)
+        for word in normalized:
+            if client_answer(word) != (Command.GOOD, word):
+                self.problem(node, path, f"{word!r} is not an answer meaning the pressure is "
+                             "good; expected words like fine, okay, good")
+                return None
+        return normalized
 
     def rest(self, node: yaml.Node | None) -> Rest | None:
         fields = self.mapping(node, "rest", REST_FIELDS, required=("say", "closing"))
@@ -294,8 +343,7 @@ class _Reader:
 
     def step(self, node: yaml.Node, path: str, stations: dict[str, Station]) -> _RawStep | None:
         is_repeat = isinstance(node, yaml.MappingNode) and _has_key(node, "repeat")
-        required = ("number", "station") if is_repeat else ("number", "station", "title", "say",
-                                                             "seconds")
+        required = ("number",) if is_repeat else ("number", "station", "title", "say", "seconds")
         fields = self.mapping(node, path, STEP_FIELDS, required=required)
         if fields is None:
             return None
@@ -304,6 +352,13 @@ class _Reader:
             # Known even if the rest of the step is wrong: a repeat naming it is not at fault.
             self.written_numbers.add(number)
         station = self.station_ref(fields.get("station"), f"{path}.station", stations)
+        stations_node = fields.get("stations")
+        mapping = self.station_map(stations_node, f"{path}.stations", stations, is_repeat)
+        if is_repeat and stations_node is not None and "station" in fields:
+            self.problem(stations_node, f"{path}.stations", "give either `station` (every copy "
+                         "stands there) or `stations` (where copies of each station stand), "
+                         "not both")
+            mapping = None
         side = self.side(fields.get("side"), f"{path}.side")
         repeat_node = fields.get("repeat")
         if is_repeat and repeat_node is None:
@@ -319,15 +374,16 @@ class _Reader:
         seconds = self.seconds(fields.get("seconds"), f"{path}.seconds", None)
         cues = self.texts(fields.get("cues"), f"{path}.cues", default=())
         checkin = self.flag(fields.get("checkin"), f"{path}.checkin")
-        if None in (number, station) or details is None or cues is None:
+        if number is None or details is None or cues is None:
             return None
-        if not is_repeat and None in (title, say, seconds):
+        if not is_repeat and None in (station, title, say, seconds):
             return None
-        if is_repeat and repeat is None:
+        if is_repeat and (repeat is None or ("station" in fields and station is None)
+                          or (stations_node is not None and mapping is None)):
             return None
-        assert number is not None and station is not None
         return _RawStep(
-            path=path, node=node, number=number, station=station, side=side, title=title,
+            path=path, node=node, number=number, station=station, stations=mapping,
+            stations_node=stations_node, side=side, title=title,
             say=say, details=details, seconds=seconds, cues=cues, checkin=checkin,
             repeat=repeat, repeat_node=repeat_node,
         )
@@ -351,7 +407,7 @@ class _Reader:
                 steps.append(self.move(step, len(steps) + 1))
                 continue
             targets = self.repeat_targets(step, by_number)
-            if targets is None:
+            if targets is None or not self.mapping_fits(step, targets):
                 continue
             for k, origin in enumerate(targets):
                 steps.append(self.copy(step, origin, len(steps) + 1,
@@ -387,8 +443,21 @@ class _Reader:
                 targets.append(target)
         return targets if ok else None
 
+    def mapping_fits(self, step: _RawStep, targets: list[_RawStep]) -> bool:
+        """Each station a repeat step maps is one some copied move stands at (else a typo)."""
+        if step.stations is None:
+            return True
+        used = {target.station.id for target in targets if target.station is not None}
+        unused = [key for key in step.stations if key not in used]
+        for key in unused:
+            self.problem(step.stations_node, f"{step.path}.stations.{key}",
+                         f"none of the repeated moves stands at '{key}' (they stand at "
+                         f"{', '.join(sorted(used))})")
+        return not unused
+
     @staticmethod
     def move(raw: _RawStep, index: int) -> Step:
+        assert raw.station is not None
         assert raw.title is not None and raw.say is not None and raw.seconds is not None
         return Step(
             index=index, number=raw.number, origin=raw.number, title=raw.title,
@@ -399,6 +468,10 @@ class _Reader:
     @staticmethod
     def copy(repeat: _RawStep, origin: _RawStep, index: int, *, first: bool, last: bool) -> Step:
         assert origin.title is not None and origin.say is not None and origin.seconds is not None
+        assert origin.station is not None
+        # A copy stands where its move stands, unless the repeat step moves it (all of them to
+        # `station`, or each station by the `stations` mapping).
+        station = repeat.station or (repeat.stations or {}).get(origin.station.id, origin.station)
         side = repeat.side if repeat.side is not None else origin.side
         label = f"Repeat of step {origin.number}" + (f", {side} side" if side else "")
         say = f"{label}: {origin.say}"
@@ -408,7 +481,7 @@ class _Reader:
         checkin = bool(origin.checkin) if repeat.checkin is None else repeat.checkin and last
         return Step(
             index=index, number=repeat.number, origin=origin.number, title=origin.title,
-            station=repeat.station, side=side, say=say, details=origin.details,
+            station=station, side=side, say=say, details=origin.details,
             seconds=repeat.seconds if repeat.seconds is not None else origin.seconds,
             cues=origin.cues + tuple(c for c in repeat.cues if c not in origin.cues),
             checkin=checkin,
@@ -581,6 +654,11 @@ class _Reader:
         if not (isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT)):
             self.problem(node, path, f"expected a station id, got {_describe(node)}")
             return None
+        return self.station_id(node, path, stations)
+
+    def station_id(
+        self, node: yaml.ScalarNode, path: str, stations: dict[str, Station]
+    ) -> Station | None:
         station = stations.get(node.value)
         if station is None:
             known = ", ".join(stations) or "none defined"
@@ -588,6 +666,42 @@ class _Reader:
             hint = f" (did you mean '{close}'?)" if close else ""
             self.problem(node, path, f"unknown station '{node.value}'{hint}; stations are: {known}")
         return station
+
+    def station_map(
+        self, node: yaml.Node | None, path: str, stations: dict[str, Station], is_repeat: bool
+    ) -> dict[str, Station] | None:
+        """A repeat step's `stations`: station of the copied moves -> station of the copies."""
+        if node is None:
+            return None
+        if not is_repeat:
+            self.problem(node, path, "only a repeat step can move its copies to other stations "
+                         "(an ordinary step names one `station`)")
+            return None
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            self.problem(node, path, "expected the stations of the repeated moves, each with the "
+                         "station its copies move to, e.g. `{left: right}`")
+            return None
+        mapping: dict[str, Station] = {}
+        ok = True
+        for key_node, value in self.pairs(node, path):
+            here = f"{path}.{key_node.value}"
+            source = self.station_id(key_node, here, stations)
+            target = (self.station_id(value, here, stations)
+                      if isinstance(value, yaml.ScalarNode) and value.tag in (_STR, _INT)
+                      else None)
+            if not (isinstance(value, yaml.ScalarNode) and value.tag in (_STR, _INT)):
+                self.problem(value, here, f"expected a station id, got {_describe(value)}")
+            if source is None or target is None:
+                ok = False
+                continue
+            mapping[source.id] = target
+        return mapping if ok else None
+
+
+def _default_name(station_id: str) -> str:
+    """The short name of a station given none: its id, as words ("left_side" -> "Left side")."""
+    words = " ".join(station_id.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
 
 
 def _construct(node: yaml.ScalarNode) -> object:

@@ -1,6 +1,7 @@
 """The dialogue manager: a pure state machine that walks a practitioner through a Script.
 
-Events in (`start`, `heard` a command, `tick` the clock), actions out (the dataclasses of
+Events in (`start`, `heard` a command, `tick` the clock, `spoken`: a question finished playing,
+`not_understood`: words that were no command), actions out (the dataclasses of
 `voice_guide.events`: say this on the practitioner or room route, log this). No audio, files,
 wall clock or randomness inside: the caller passes `now` (session seconds) with every call, and a
 Session is a pure function of its call sequence (see `tick`).
@@ -19,24 +20,47 @@ Decisions where the issue is silent:
   normally; "help" says "yes or no" and leaves it pending, "end session" again asks again, and
   the client's answers (lighter/deeper/good) leave it pending. Unanswered, it lapses after
   `confirm_seconds` with a short "Not ending" cue.
-- Check-ins are asked at forward step boundaries (next, skip, auto): after a flagged step left by
-  next or auto (a skipped step was not worked), or when `every_minutes` of hands-on time passed
-  since the last one (or since step 1), deferred by one step when the next step is flagged
-  anyway; never while an answer window is open, never within `checkin_min_gap_seconds` of
-  hands-on time after the previous one, never into the rest.
+- Check-ins: after a flagged move left by next or auto (a skipped move was not worked), once per
+  move (going back over it does not ask again, nor does a move the client was asked during);
+  and whenever `every_minutes` of hands-on time pass without a question (since step 1 or the
+  last question): at once, mid-move if need be, or at the boundary when it falls there. Never
+  while an answer window is open (that question counts), never during the rest. Time-based
+  questions are never closer than `checkin_min_gap_seconds` (a protocol with a tiny interval
+  would otherwise ask without pause). `planned_checkins` runs these rules over a session where
+  every move takes its time (what `voice-guide check` shows).
+- The answer window counts from the end of the question: the caller says when the question has
+  played (`spoken`); until then its length is estimated from its words
+  (`speech_words_per_minute`), which is all a simulation has.
+- An answer that is one of the protocol's `follow_up_on` words ("fine") gets the follow-up
+  question on the room route, with its own window; its answer is relayed, and silence after it
+  keeps the first answer ("good"). Words no answer is made of, during a window, are reported
+  to the practitioner only (`not_understood`).
+- A confirmed end during the steps is an early end: said with the step it happened at, then the
+  rest and the closing cue (water) as after the last step, ended with reason "ended" (back
+  during that rest returns to that step and cancels the end). A confirmed end during the rest
+  says the closing cue first; during the checklist it ends at once.
 - During the rest: "next", "repeat", "details", "where" and "how long" say how much rest is
   left; "skip" ends the rest early (closing cue, session completed); "back" returns to the last
   step.
 - Commands the session does not accept now (yes/no with nothing pending, a client answer outside
-  a window) are logged as `Note("ignored")` and change nothing; after the end, nothing is logged.
+  a window) are logged as `Note("ignored")` and change nothing (yes/no get a short reply); after
+  the end, nothing is logged.
 - A `now` earlier than one already seen is taken as the latest time seen (time never runs back).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from voice_guide.commands import CLIENT_ANSWERS, CONFIRM_COMMANDS, GLOBAL_COMMANDS, Command
+from voice_guide.commands import (
+    CLIENT_ANSWERS,
+    CONFIRM_COMMANDS,
+    GLOBAL_COMMANDS,
+    Command,
+    client_answer,
+    normalize,
+)
 from voice_guide.events import (
     Action,
     Ended,
@@ -61,7 +85,10 @@ class SessionSettings:
     answer_seconds: float | None = None  # None: the protocol's value (client answer window)
     rest_seconds: float | None = None  # None: the protocol's value
     confirm_seconds: float = 10.0  # an unanswered "end session?" lapses after this
-    checkin_min_gap_seconds: float = 120.0  # hands-on time that must pass between two check-ins
+    checkin_min_gap_seconds: float = 120.0  # time-based check-ins are never closer than this
+    # How fast the room speaker talks: the answer window starts after a question's estimated
+    # length until the caller says it has played (`Session.spoken`).
+    speech_words_per_minute: float = 150.0
 
 
 @dataclass(frozen=True)
@@ -79,9 +106,21 @@ class SessionStatus:
     seconds_left_in_rest: float | None = None  # while in "rest"
 
 
+@dataclass(frozen=True)
+class PlannedCheckIn:
+    """A check-in as it falls in a session where every move takes exactly its time."""
+
+    seconds: float  # hands-on time when it is asked
+    index: int  # the move it is about (asked after it, or during it)
+    reason: str  # "step" (the move is flagged) or "interval" (`every_minutes` passed)
+    during: bool  # asked in the middle of the move rather than after it
+
+
 # Spoken texts of the guide itself (the protocol supplies everything about the massage).
 TIME_UP = "Time is up for this step. Say next when ready."
 PAUSED = "Paused. Say resume when ready."
+ALREADY_PAUSED = "Already paused. Say resume when ready."
+NOTHING_TO_CONFIRM = "There is nothing to answer yes or no to."
 RESUMING = "Resuming."
 NOT_PAUSED = "Not paused."
 FIRST_STEP = "You are at the first step."
@@ -92,22 +131,34 @@ CONFIRM_END = "End the session now? Say yes or no."
 CONFIRM_DECLINED = "Carrying on."
 CONFIRM_LAPSED = "Not ending. Carrying on."
 SESSION_ENDED = "Session ended."
+ENDED_IN_PREP = "Session ended before the first step."
+ENDED_EARLY = (
+    "Session ended early, at step {number} of {last}. Now the client's rest; say skip to end it."
+)
 CHECKIN_HINT = "Checking in with the client on pressure."
+ANSWER_UNCLEAR = "The client's answer was not understood."
 PREP_INTRO = "Preparation checklist. Say next after each item, or skip to skip the checklist."
 RELAY = {
     Command.LIGHTER: "Client would like lighter pressure.",
     Command.DEEPER: "Client would like deeper pressure.",
     Command.GOOD: "Client says the pressure is good.",
 }
-HELP_STEPS = "Say next, back, repeat, details, where am I, how long, pause, or end session."
+HELP_STEPS = (
+    "Say next, back, repeat, skip, details, where am I, how long, pause, or end session."
+)
 HELP_PAUSED = "Paused. Say resume to carry on, or end session."
 HELP_PREP = "Say next for the next item, back, repeat, or skip to skip the checklist."
 HELP_REST = "Resting. Say how long, skip to finish the rest now, or end session."
 HELP_CONFIRM = "Say yes to end the session, or no to carry on."
 
-# Timer names; at the same instant they fire in this order.
-_CONFIRM, _ANSWER, _STEP, _REST = "confirm", "answer", "step", "rest"
-_PRIORITY = (_CONFIRM, _ANSWER, _STEP, _REST)
+# The kinds of the questions whose end starts the client's answer window (see `spoken`).
+QUESTION_KINDS = ("checkin", "checkin_follow_up")
+
+# Timer names; at the same instant they fire in this order (a move's end before a check-in due
+# at that instant, so the question is asked after the move rather than at the next one's start).
+_CONFIRM, _ANSWER, _STEP, _CHECKIN, _REST = "confirm", "answer", "step", "checkin", "rest"
+_PRIORITY = (_CONFIRM, _ANSWER, _STEP, _CHECKIN, _REST)
+_SAME_INSTANT = 1e-6  # seconds: timers this close fall due together (float sums of durations)
 
 
 class Session:
@@ -123,9 +174,12 @@ class Session:
         self._index = 1
         self._station_id: str | None = None  # the station last announced
         self._step_started_active = 0.0
-        self._answer_index: int | None = None  # the step a pending check-in was asked after
-        self._steps_started_active = 0.0
-        self._last_checkin_active: float | None = None  # None: no check-in asked yet
+        self._answer_index: int | None = None  # the move an open check-in is about
+        self._asking: str | None = None  # the question whose end has not been reported yet
+        self._first_answer: str | None = None  # "good" once "fine" got the follow-up question
+        self._asked: set[int] = set()  # moves a question was asked after or during
+        self._checkin_left: float | None = None  # the interval timer's time left, over a rest
+        self._early_end: int | None = None  # the move a confirmed early end happened at
 
     # --- public interface ---------------------------------------------------------------------
 
@@ -156,8 +210,11 @@ class Session:
             return actions
         command = heard.command
         if command not in self.accepts():
-            return [*actions, Note("ignored", {"command": str(command)})]
-        return actions + self._handle(command, now)
+            ignored: list[Action] = [Note("ignored", {"command": str(command)})]
+            if command in CONFIRM_COMMANDS:  # the practitioner expects an answer to "yes"
+                ignored.append(Say(NOTHING_TO_CONFIRM, kind="notice"))
+            return actions + ignored
+        return actions + self._handle(heard, now)
 
     def tick(self, now: float) -> list[Action]:
         """Process every timer due up to `now`, in time order, each at its own deadline: so
@@ -165,6 +222,32 @@ class Session:
         if self._phase in ("idle", "ended"):
             return []
         return self._run_timers(max(now, self._now))
+
+    def spoken(self, kind: str, now: float) -> list[Action]:
+        """A `Say` of `kind` has finished playing (the live player knows when). The question of
+        the open check-in starts the client's answer window now: it counts from the end of the
+        question, which may have waited behind other speech or played slower than estimated."""
+        if self._phase in ("idle", "ended"):
+            return []
+        now = max(now, self._now)
+        actions = self._run_timers(now)
+        if self._answer_index is not None and kind == self._asking:
+            self._asking = None
+            self._schedule.set_real(_ANSWER, self._answer_seconds, now)
+        return actions
+
+    def not_understood(self, phrase: str, now: float) -> list[Action]:
+        """Words that were neither a command nor an answer. During a check-in they were most
+        likely the client's: the practitioner is told, on their own route (the client is not
+        quizzed by a machine), and the window stays open. Otherwise only the timers run."""
+        if self._phase in ("idle", "ended"):
+            return []
+        now = max(now, self._now)
+        actions = self._run_timers(now)
+        if self._answer_index is None:
+            return actions
+        return [*actions, Note("unclear_answer", {"phrase": phrase}),
+                Say(ANSWER_UNCLEAR, kind="feedback")]
 
     def accepts(self) -> frozenset[Command]:
         """The commands meaningful now (narrows the recognizer's grammar)."""
@@ -241,6 +324,14 @@ class Session:
         return self.script.checkins.answer_seconds if seconds is None else seconds
 
     @property
+    def _checkin_interval(self) -> float:
+        return max(self._checkin_every_seconds, self.settings.checkin_min_gap_seconds)
+
+    def _speech_seconds(self, text: str) -> float:
+        """About how long `text` takes to say on the room speaker."""
+        return len(text.split()) * 60.0 / self.settings.speech_words_per_minute
+
+    @property
     def _rest_seconds(self) -> float:
         seconds = self.settings.rest_seconds
         return float(self.script.rest.seconds if seconds is None else seconds)
@@ -259,8 +350,12 @@ class Session:
         if name == _CONFIRM:
             return [Note("confirm", {"state": "lapsed"}), Say(CONFIRM_LAPSED, kind="confirm")]
         if name == _ANSWER:
-            index, self._answer_index = self._answer_index, None
-            return [Feedback(None, index if index is not None else self._index)]
+            return [self._close_window(self._first_answer)]
+        if name == _CHECKIN:
+            asked = self._ask(self._index, at, reason="interval")
+            if not asked:  # a question is open now: it counts, the interval starts again
+                self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
+            return asked
         if name == _STEP:
             actions: list[Action] = [Note("time_up", {"index": self._index})]
             if self.settings.auto:
@@ -272,11 +367,12 @@ class Session:
 
     # --- commands -----------------------------------------------------------------------------
 
-    def _handle(self, command: Command, now: float) -> list[Action]:
+    def _handle(self, heard: Heard, now: float) -> list[Action]:
+        command = heard.command
         if command in CLIENT_ANSWERS:
-            return self._client_answer(command)
+            return self._client_answer(heard, now)
         if command in CONFIRM_COMMANDS:
-            return self._confirm_answer(command)
+            return self._confirm_answer(command, now)
         actions: list[Action] = []
         if self._schedule.pending(_CONFIRM) and command is Command.HELP:
             return [Say(HELP_CONFIRM, kind="help")]  # asking what to say is not a "no"
@@ -326,9 +422,13 @@ class Session:
                 return [Say(FIRST_ITEM, kind="notice")]
             self._prep_item -= 1
             return [self._say_prep_item()]
-        if self._phase == "rest":
+        if self._phase == "rest":  # back to the last move (or the one an early end left)
             self._schedule.cancel(_REST)
-            return self._enter_step(len(self.script.steps), now)
+            index = self._early_end or len(self.script.steps)
+            self._early_end = None
+            if self._checkin_left is not None:
+                self._schedule.set_active(_CHECKIN, self._checkin_left, now)
+            return self._enter_step(index, now)
         if self._index == 1:
             return [Say(FIRST_STEP, kind="notice")]
         return self._enter_step(self._index - 1, now)
@@ -383,8 +483,8 @@ class Session:
         return [Say(text, kind="time_left")]
 
     def _pause(self, now: float) -> list[Action]:
-        if self._schedule.paused:
-            return [Silence()]  # "stop" again: just stop talking
+        if self._schedule.paused:  # "stop" again: stop talking, and say it is still paused
+            return [Silence(), Say(ALREADY_PAUSED, kind="notice")]
         self._schedule.pause(now)
         return [Silence(), Paused(), Say(PAUSED, kind="cue")]
 
@@ -409,19 +509,47 @@ class Session:
         self._schedule.set_real(_CONFIRM, self.settings.confirm_seconds, now)
         return [Note("confirm", {"state": "asked"}), Say(CONFIRM_END, kind="confirm")]
 
-    def _confirm_answer(self, command: Command) -> list[Action]:
+    def _confirm_answer(self, command: Command, now: float) -> list[Action]:
         self._schedule.cancel(_CONFIRM)
-        if command is Command.YES:
-            return [Say(SESSION_ENDED, kind="ended"), *self._finish("ended")]
-        return [Note("confirm", {"state": "declined"}), Say(CONFIRM_DECLINED, kind="confirm")]
+        if command is not Command.YES:
+            return [Note("confirm", {"state": "declined"}), Say(CONFIRM_DECLINED, kind="confirm")]
+        if self._phase == "prep":
+            return [Say(ENDED_IN_PREP, kind="ended"), *self._finish("ended")]
+        if self._phase == "rest":  # the rest cut short still ends with the water cue
+            return self._finish_rest()
+        # Ended early: the client still gets the rest, the practitioner the closing cue (a
+        # pause is over: the rest runs on the clock of the massage).
+        step = self._step
+        last = max(s.number for s in self.script.steps)
+        self._early_end = self._index
+        resumed: list[Action] = [Resumed()] if self._schedule.paused else []
+        self._schedule.resume(now)
+        return [
+            Note("ended_early", {"index": self._index, "number": step.number}),
+            *resumed,
+            Say(ENDED_EARLY.format(number=step.number, last=last), kind="ended"),
+            *self._start_rest(now),
+        ]
 
-    def _client_answer(self, command: Command) -> list[Action]:
+    def _client_answer(self, heard: Heard, now: float) -> list[Action]:
+        command, checkins = heard.command, self.script.checkins
+        word = _answer_word(heard.phrase)
+        if (command is Command.GOOD and checkins.follow_up and self._first_answer is None
+                and word in checkins.follow_up_on):
+            # "Fine" may be said in an unconvincing tone, which a machine cannot hear: ask on.
+            self._first_answer = str(command)
+            return [
+                Note("follow_up", {"index": self._answer_index, "answer": word}),
+                self._question(checkins.follow_up, "checkin_follow_up", now),
+            ]
+        return [Say(RELAY[command], kind="feedback"), self._close_window(str(command))]
+
+    def _close_window(self, answer: str | None) -> Feedback:
+        """The check-in is over: its one feedback record (None: no answer)."""
         self._schedule.cancel(_ANSWER)
         index, self._answer_index = self._answer_index, None
-        return [
-            Say(RELAY[command], kind="feedback"),
-            Feedback(str(command), index if index is not None else self._index),
-        ]
+        self._asking = self._first_answer = None
+        return Feedback(answer, index if index is not None else self._index)
 
     # --- moving through the session -----------------------------------------------------------
 
@@ -430,14 +558,14 @@ class Session:
         return self.script.steps[self._index - 1]
 
     def _begin_steps(self, at: float) -> list[Action]:
-        self._steps_started_active = self._schedule.active(at)
+        self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
         return [Say(self.script.opening, Route.ROOM, kind="opening"), *self._enter_step(1, at)]
 
     def _forward(self, at: float, *, how: str) -> list[Action]:
         completed = self._index
         if completed == len(self.script.steps):
             return self._start_rest(at)
-        return self._maybe_checkin(completed, at, how=how) + self._enter_step(completed + 1, at)
+        return self._checkin_after(completed, at, how=how) + self._enter_step(completed + 1, at)
 
     def _enter_step(self, index: int, at: float) -> list[Action]:
         self._phase = "steps"
@@ -452,33 +580,41 @@ class Session:
         self._schedule.set_active(_STEP, step.seconds, at)
         return actions
 
-    def _maybe_checkin(self, completed: int, at: float, *, how: str) -> list[Action]:
-        if self._answer_index is not None:
+    def _checkin_after(self, completed: int, at: float, *, how: str) -> list[Action]:
+        """At a forward boundary: the question a flagged move asks for, or the time-based one
+        when it falls due at this very instant."""
+        if self.script.steps[completed - 1].checkin and how != "skip":
+            return self._ask(completed, at, reason="step")
+        left = self._schedule.left(_CHECKIN, at)
+        if left is not None and left < _SAME_INSTANT:
+            return self._ask(completed, at, reason="interval")
+        return []
+
+    def _ask(self, index: int, at: float, *, reason: str) -> list[Action]:
+        """Ask the client about pressure, about move `index`; [] when it need not be asked."""
+        if self._answer_index is not None or (reason == "step" and index in self._asked):
             return []
-        every = self._checkin_every_seconds
-        last = self._last_checkin_active
-        since = self._steps_started_active if last is None else last
-        hands_on = self._schedule.active(at) - since
-        if last is not None and hands_on < min(self.settings.checkin_min_gap_seconds, every):
-            return []
-        flagged = self.script.steps[completed - 1].checkin and how != "skip"
-        # A time-based check-in waits one step when the next step asks anyway: two questions a
-        # minute apart would be one too many, and the flagged one is the one that matters.
-        next_flagged = self.script.steps[completed].checkin
-        if not flagged and (hands_on < every or next_flagged):
-            return []
-        self._answer_index = completed
-        self._last_checkin_active = self._schedule.active(at)
-        self._schedule.set_real(_ANSWER, self._answer_seconds, at)
+        self._asked.add(index)
+        self._answer_index = index
+        self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
         return [
-            Note("checkin", {"index": completed, "reason": "step" if flagged else "interval"}),
+            Note("checkin", {"index": index, "reason": reason}),
             Say(CHECKIN_HINT, kind="checkin_hint"),
-            Say(self.script.checkins.question, Route.ROOM, kind="checkin"),
+            self._question(self.script.checkins.question, "checkin", at),
         ]
+
+    def _question(self, text: str, kind: str, at: float) -> Say:
+        """A question to the client; its answer window ends `answer_seconds` after it has been
+        said (estimated here, reported by `spoken`)."""
+        self._asking = kind
+        self._schedule.set_real(_ANSWER, self._speech_seconds(text) + self._answer_seconds, at)
+        return Say(text, Route.ROOM, kind=kind)
 
     def _start_rest(self, at: float) -> list[Action]:
         self._phase = "rest"
         self._schedule.cancel(_STEP)
+        self._checkin_left = self._schedule.left(_CHECKIN, at)  # kept for "back"
+        self._schedule.cancel(_CHECKIN)
         self._schedule.set_active(_REST, self._rest_seconds, at)
         return [
             Note("rest", {"seconds": self._rest_seconds}),
@@ -486,13 +622,13 @@ class Session:
         ]
 
     def _finish_rest(self) -> list[Action]:
-        return [Say(self.script.rest.closing, kind="closing"), *self._finish("completed")]
+        reason = "completed" if self._early_end is None else "ended"
+        return [Say(self.script.rest.closing, kind="closing"), *self._finish(reason)]
 
     def _finish(self, reason: str) -> list[Action]:
         actions: list[Action] = []
         if self._answer_index is not None:  # every check-in gets its feedback record
-            actions.append(Feedback(None, self._answer_index))
-            self._answer_index = None
+            actions.append(self._close_window(self._first_answer))
         self._schedule.cancel_all()
         self._phase = "ended"
         return [*actions, Ended(reason)]
@@ -503,6 +639,33 @@ class Session:
     def _say_rest_left(self, now: float) -> Say:
         left = self._schedule.left(_REST, now) or 0.0
         return Say(f"Resting. {_about(left).capitalize()} of rest left.", kind="rest_left")
+
+
+def planned_checkins(
+    script: Script, settings: SessionSettings = SessionSettings()
+) -> tuple[PlannedCheckIn, ...]:
+    """The check-ins of a session that moves on as each move's time is up, nobody answering:
+    the rules above run by the session itself, so what `check` shows is what a session does."""
+    session = Session(script, dataclasses.replace(settings, auto=True))
+    planned: list[PlannedCheckIn] = []
+
+    def collect(t: float, actions: list[Action]) -> None:
+        moved = any(isinstance(a, StepStarted) for a in actions)
+        for action in actions:
+            if isinstance(action, Note) and action.type == "checkin":
+                planned.append(PlannedCheckIn(
+                    t, int(action.fields["index"]), str(action.fields["reason"]), not moved))
+
+    collect(0.0, session.start(0.0))
+    while (deadline := session.next_deadline()) is not None:
+        collect(deadline, session.tick(deadline))
+    return tuple(planned)
+
+
+def _answer_word(phrase: str) -> str:
+    """The word that decided a client's answer ("it's fine" -> "fine")."""
+    answer = client_answer(phrase)
+    return answer[1] if answer is not None else normalize(phrase)
 
 
 def _step_text(step: Step) -> str:

@@ -5,13 +5,16 @@ A command script is a text file with one `SECONDS PHRASE` per line (`65 next`, `
 `65.5`, or `1:05` / `1:01:05` for long sessions; the times must not go backwards. PHRASE is
 whatever the practitioner (or the client) would say; it goes through the same vocabulary as the
 recognizer (`voice_guide.commands.parse`), so a phrase that is not a command is logged as
-`unknown` and does nothing.
+`unknown` and does nothing. While a check-in waits for the client, the client's own words count
+too ("a little deeper", "it's fine": `voice_guide.commands.client_answer`), and words that are
+neither are reported to the practitioner (`Session.not_understood`).
 
 `simulate` runs a `Session` on a virtual clock: every timer is ticked at its own deadline, so
 each record carries the exact time it happened, and the log is the same on every run.
 After the last line (without `until`) the clock runs on through whatever the session still has
 scheduled (the time-up cue, the answer window, the rest, auto-advance) until nothing more is
-scheduled or the session ends; with `until` it runs to exactly that time, ignoring later lines.
+scheduled, the session ends, or it waits for a command (a move's time is up: only its time-based
+check-ins would come, for ever); with `until` it runs to exactly that time, ignoring later lines.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_guide.commands import parse
+from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
 from voice_guide.events import Action, Heard
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
@@ -70,9 +73,10 @@ def simulate(
             # (the live guide does not journal them either). Without --auto a line after an
             # `end` the script itself asked for is logged: heard, nothing happens.
             break
-        heard = phrase_to_heard(item.phrase, item.t)
+        heard = phrase_to_heard(item.phrase, item.t, session.accepts())
         if heard is None:
             log.append({"t": round(item.t, 3), "type": "unknown", "phrase": item.phrase})
+            _emit(log, item.t, session.not_understood(item.phrase, item.t))
             continue
         log.append(heard.record(item.t))
         _emit(log, item.t, session.heard(heard, item.t))
@@ -82,9 +86,15 @@ def simulate(
     return log
 
 
-def phrase_to_heard(phrase: str, t: float) -> Heard | None:
-    """A typed or scripted phrase as a `Heard` at session time `t`; None if not a command."""
+def phrase_to_heard(
+    phrase: str, t: float, accepts: frozenset[Command] = frozenset()
+) -> Heard | None:
+    """A typed or scripted phrase as a `Heard` at session time `t`; None if not a command. When
+    `accepts` holds the client's answers (a check-in is open), the client's own words count."""
     command = parse(phrase)
+    if command is None and accepts >= CLIENT_ANSWERS:
+        answer = client_answer(phrase)
+        command = answer[0] if answer is not None else None
     if command is None:
         return None
     return Heard(command, phrase.strip(), confidence=1.0, start=t, end=t)
@@ -149,12 +159,22 @@ _TIME = re.compile(r"^(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
 
 def _run_clock(session: Session, log: list[Record], until: float | None) -> None:
     """Tick the session at each of its deadlines up to `until` (None: while any remain)."""
+    now = float(log[-1]["t"]) if log else 0.0
     for _ in range(_MAX_TICKS):
         deadline = session.next_deadline()
         if deadline is None or (until is not None and deadline > until):
             return
+        if until is None and _waits_for_a_command(session, now):
+            return
         _emit(log, deadline, session.tick(deadline))
+        now = deadline
     raise RuntimeError("simulate: the session kept scheduling timers without end")
+
+
+def _waits_for_a_command(session: Session, t: float) -> bool:
+    """A move's time is up and nothing but the practitioner can move the session on."""
+    status = session.status(t)
+    return status.phase == "steps" and status.seconds_left_in_step <= 0 and not status.awaiting
 
 
 def _emit(log: list[Record], t: float, actions: list[Action]) -> None:

@@ -1,14 +1,21 @@
 """The live status in the terminal: readable at a glance from across the treatment room.
 
 `StatusPanel.show(view)` keeps a few large, high-contrast lines at the bottom of a terminal
-(station, step, time in step, session time left, what was last heard), redrawn in place with
-plain ANSI codes; prompts (`StatusPanel.say`) scroll above it. When the output is not a terminal
-(piped, logged, driven by another program) it degrades to plain lines: one line per prompt, and a
-status line only when the step, phase or last heard command changes, never every second.
+(station, step and move, time in the move or rest left, session time left, what was last heard),
+redrawn in place with plain ANSI codes; prompts (`StatusPanel.say`) scroll above it. When only
+the clock moved, just its line is rewritten (cursor saved and restored), so a command being typed
+below the panel is left alone and the clock keeps running between commands. When the output is
+not a terminal (piped, logged, driven by another program) it degrades to plain lines: one line
+per prompt, and a status line only when the step, phase or last heard command changes, never
+every second.
+
+Words: a *step* is one of the protocol's numbered steps, a *move* one item of the expanded
+script (a repeat step is several moves).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -33,13 +40,14 @@ class StatusView:
     """What the panel shows, already worded. Built by `view_of` from the session's status."""
 
     phase: str  # prep | steps | rest | ended
-    headline: str  # "STEP 5 / 30" or "REST" ...
-    title: str  # the step's title
-    station: str
-    in_step: str  # "1:05 / 2:00"
+    headline: str  # "STEP 17 (REPEAT OF 9)  MOVE 20/34" or "REST" ...
+    title: str  # the move's title
+    station: str  # "Client's left, right side of the back"
+    in_step: str  # "1:05 / 2:00": time in the move, of its time; in the rest: rest left
     session_left: str  # "38 min"
     heard: str  # the last command heard, or ""
     flag: str  # "PAUSED", "END SESSION? yes / no", "waiting for the client's answer", or ""
+    timer: str = "move time"  # what `in_step` measures: "move time" or "rest left"
 
     def key(self) -> tuple[str, ...]:
         """The parts whose change is worth a plain line (not the ticking clock)."""
@@ -55,12 +63,15 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         title = str(step.title)
         station = station_name(step)
         in_step = f"{clock(status.seconds_in_step)} / {clock(float(step.seconds))}"
+        timer = "move time"
     else:
         headline = {"prep": "PREPARATION", "rest": "REST", "ended": "SESSION ENDED"}.get(
             status.phase, status.phase.upper()
         )
         title = station = ""
-        in_step = clock(status.seconds_in_step) if status.phase == "rest" else ""
+        # In the rest: how much of it is left (the status's step times measure the rest).
+        in_step = clock(status.seconds_left_in_step) if status.phase == "rest" else ""
+        timer = "rest left"
     if status.paused:
         flag = "PAUSED - say resume"
     elif status.awaiting == "confirm_end":
@@ -78,15 +89,17 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         session_left=minutes_left(status.seconds_left_in_session),
         heard=heard or "",
         flag=flag,
+        timer=timer,
     )
 
 
 def station_name(step: Any) -> str:
-    """The station as announced ("Stand at the head of the table"), and the side worked."""
+    """The station's short name ("Client's left"; its id when it has none; the announcement is
+    what is spoken), and the side of the back worked."""
     station = getattr(step, "station", None)
-    name = str(getattr(station, "announce", "") or getattr(station, "id", "")).strip().rstrip(".")
+    name = str(getattr(station, "name", "") or getattr(station, "id", "")).strip()
     side = getattr(step, "side", None)
-    return f"{name} - {side} side" if side else name
+    return f"{name}, {side} side of the back" if side else name
 
 
 def clock(seconds: float) -> str:
@@ -107,6 +120,7 @@ def minutes_left(seconds: float) -> str:
 
 BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
 CLEAR_LINE, CLEAR_DOWN = "\x1b[2K", "\x1b[J"
+SAVE, RESTORE = "\x1b7", "\x1b8"  # the cursor's position
 
 
 class StatusPanel:
@@ -116,6 +130,7 @@ class StatusPanel:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self._drawn = 0  # panel lines currently on screen (terminal mode)
+        self._echoed = False  # a typed line was echoed under the panel since it was drawn
         self._view: StatusView | None = None
         self._last_key: tuple[str, ...] | None = None
 
@@ -133,8 +148,11 @@ class StatusPanel:
         self.stream.flush()
 
     def show(self, view: StatusView) -> None:
-        self._view = view
-        if self.tty:
+        previous, self._view = self._view, view
+        if (self.tty and previous is not None and self._drawn and not self._echoed
+                and _only_clock_moved(previous, view)):
+            self._redraw_clock(view)
+        elif self.tty:
             self._erase()
             self._draw()
         elif view.key() != self._last_key:
@@ -146,6 +164,7 @@ class StatusPanel:
         """The terminal echoed a typed line below the panel: erase it with the panel next time."""
         if self.tty and self._drawn:
             self._drawn += 1
+            self._echoed = True
 
     def close(self) -> None:
         """Leave the last panel on screen and the cursor below it."""
@@ -165,6 +184,13 @@ class StatusPanel:
         lines = panel_lines(self._view)
         self.stream.write("".join(CLEAR_LINE + line + RESET + "\n" for line in lines))
         self._drawn = len(lines)
+        self._echoed = False
+
+    def _redraw_clock(self, view: StatusView) -> None:
+        """Rewrite the clock's line only, and put the cursor back where it was: whatever is
+        being typed below the panel stays as it is."""
+        up = self._drawn - (2 if view.station else 1)  # lines from the cursor to the clock line
+        self.stream.write(f"{SAVE}\x1b[{up}A\r{CLEAR_LINE}{timing_line(view)}{RESET}{RESTORE}")
 
 
 def panel_lines(view: StatusView) -> list[str]:
@@ -175,15 +201,24 @@ def panel_lines(view: StatusView) -> list[str]:
     lines = [bar]
     if view.station:
         lines.append(f"  {DIM}STATION{RESET}  {BOLD}{view.station.upper()}")
-    timing = []
-    if view.in_step:
-        timing.append(f"{DIM}IN STEP{RESET}  {BOLD}{view.in_step}{RESET}")
-    timing.append(f"{DIM}SESSION LEFT{RESET}  {BOLD}{view.session_left}{RESET}")
-    lines.append("  " + "     ".join(timing))
+    lines.append(timing_line(view))  # the only line that changes every second
     lines.append(f"  {DIM}HEARD{RESET}  {BOLD}{view.heard or '-'}")
     if view.flag:
         lines.append(f"  {REVERSE}{BOLD} {view.flag.upper()} ")
     return lines
+
+
+def timing_line(view: StatusView) -> str:
+    timing = []
+    if view.in_step:
+        timing.append(f"{DIM}{view.timer.upper()}{RESET}  {BOLD}{view.in_step}{RESET}")
+    timing.append(f"{DIM}SESSION LEFT{RESET}  {BOLD}{view.session_left}{RESET}")
+    return "  " + "     ".join(timing)
+
+
+def _only_clock_moved(before: StatusView, after: StatusView) -> bool:
+    return dataclasses.replace(before, in_step="", session_left="") == dataclasses.replace(
+        after, in_step="", session_left="")
 
 
 def plain_line(view: StatusView) -> str:
@@ -191,7 +226,7 @@ def plain_line(view: StatusView) -> str:
     if view.station:
         parts.append(f"station: {view.station}")
     if view.in_step:
-        parts.append(f"in step {view.in_step}")
+        parts.append(f"{view.timer} {view.in_step}")
     parts.append(f"session left {view.session_left}")
     if view.heard:
         parts.append(f"heard: {view.heard}")

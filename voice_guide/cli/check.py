@@ -1,4 +1,10 @@
-"""`voice-guide check [PROTOCOL] [--json]`: validate a protocol, print the expanded script."""
+"""`voice-guide check [PROTOCOL] [--json]`: validate a protocol, print the expanded script.
+
+Words as everywhere else: a *step* is one of the protocol's numbered steps, a *move* one item of
+the expanded script (a repeat step is several moves). The check-ins shown are the ones a session
+asks when every move takes its time (`voice_guide.session.planned_checkins`: the session's own
+rules, run on a virtual clock).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,14 @@ from typing import Any
 
 from voice_guide.cli import fail
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, Step, load
+from voice_guide.session import PlannedCheckIn, planned_checkins
+
+# The spacing rule of the check-ins, as the session applies it (see voice_guide.session).
+CHECKIN_RULE = (
+    "after every move marked checkin (unless skipped or already asked during it), and whenever "
+    "{every:g} min of hands-on time pass without a question (mid-move if need be), never in "
+    "the rest"
+)
 
 HELP = "validate a protocol file and print the expanded script (every move in session order)"
 
@@ -50,8 +64,14 @@ def script_json(script: Script) -> dict[str, Any]:
         "total_seconds": script.total_seconds,
         "checkins": {
             "question": script.checkins.question,
+            "follow_up": script.checkins.follow_up,
+            "follow_up_on": list(script.checkins.follow_up_on),
             "every_minutes": script.checkins.every_minutes,
             "answer_seconds": script.checkins.answer_seconds,
+            "planned": [
+                {"seconds": c.seconds, "index": c.index, "reason": c.reason, "during": c.during}
+                for c in planned_checkins(script)
+            ],
         },
         "rest": {
             "seconds": script.rest.seconds,
@@ -68,6 +88,7 @@ def step_json(step: Step) -> dict[str, Any]:
         "origin": step.origin,
         "title": step.title,
         "station": step.station.id,
+        "station_name": step.station.name,
         "side": step.side,
         "say": step.say,
         "details": step.details,
@@ -78,36 +99,63 @@ def step_json(step: Step) -> dict[str, Any]:
 
 
 def script_text(script: Script) -> str:
-    """A readable table of the expanded script, station changes as headings."""
-    seeds = len({step.number for step in script.steps})
+    """A readable table of the expanded script: one line per move, with its step, the step it
+    copies, its station, its start and the check-ins; station changes as headings."""
+    steps = len({step.number for step in script.steps})
+    planned = planned_checkins(script)
+    by_move: dict[int, list[PlannedCheckIn]] = {}
+    for checkin in planned:
+        by_move.setdefault(checkin.index, []).append(checkin)
+    width = max(len("station"), *(len(step.station.id) for step in script.steps))
     lines = [
-        f"{script.name}: {seeds} steps, {len(script.steps)} moves, "
+        f"{script.name}: {steps} steps, {len(script.steps)} moves, "
         f"{_clock(script.total_seconds)} hands-on"
         + (f"  ({script.source})" if script.source is not None else ""),
         "",
-        f"{'#':>3}  {'step':>4}  {'move':>4}  {'side':<5}  {'time':>5}  title",
+        f"{'move':>4}  {'step':>4}  {'copies':>6}  {'station':<{width}}  {'side':<5}  "
+        f"{'time':>5}  {'start':>5}  title",
     ]
     station = None
+    start = 0
     for step in script.steps:
         if step.station != station:
             station = step.station
-            lines.append(f"     [{station.id}] {station.announce}")
-        move = str(step.origin) if step.origin != step.number else ""
-        flag = "  + pressure check-in" if step.checkin else ""
+            lines.append(f"{'':>6}[{station.id}] {station.announce}")
+        copies = str(step.origin) if step.origin != step.number else ""
+        asked = "".join(f"  + check-in {_checkin_text(c, script.checkins.every_minutes)}"
+                        for c in by_move.get(step.index, []))
         lines.append(
-            f"{step.index:>3}  {step.number:>4}  {move:>4}  {step.side or '-':<5}  "
-            f"{_clock(step.seconds):>5}  {step.title}{flag}"
+            f"{step.index:>4}  {step.number:>4}  {copies:>6}  {step.station.id:<{width}}  "
+            f"{step.side or '-':<5}  {_clock(step.seconds):>5}  {_clock(start):>5}  "
+            f"{step.title}{asked}"
         )
+        start += step.seconds
     checkins, rest = script.checkins, script.rest
+    follow_up = (
+        f"; on {' or '.join(repr(w) for w in checkins.follow_up_on)}: \"{checkins.follow_up}\""
+        if checkins.follow_up else ""
+    )
     lines += [
         "",
         f"total {script.total_seconds} s ({_clock(script.total_seconds)}) hands-on, "
         f"then rest {rest.seconds} s ({_clock(rest.seconds)})",
-        f"check-ins: at least every {checkins.every_minutes:g} min of hands-on time, "
-        f"answer window {checkins.answer_seconds:g} s: \"{checkins.question}\"",
+        "check-ins when each move takes its time: "
+        + (f"{len(planned)}, at {', '.join(_clock(c.seconds) for c in planned)}" if planned
+           else "none"),
+        f"  asked {CHECKIN_RULE.format(every=checkins.every_minutes)}",
+        f"  \"{checkins.question}\"{follow_up}; answer window {checkins.answer_seconds:g} s "
+        "from the end of each question",
         f"preparation: {len(script.preparation)} items",
     ]
     return "\n".join(lines)
+
+
+def _checkin_text(checkin: PlannedCheckIn, every_minutes: float) -> str:
+    """`5:15` after a flagged move; why and when, for one the clock asked for."""
+    text = _clock(checkin.seconds)
+    if checkin.reason != "step":
+        text += f" ({every_minutes:g} min without one)"
+    return f"{text} during the move" if checkin.during else text
 
 
 def _clock(seconds: float) -> str:
