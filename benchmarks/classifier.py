@@ -1,4 +1,5 @@
-"""The classifier engine against pocketsphinx, on voices the classifier was never trained on.
+"""Recognition on synthetic voices the classifier was never trained on (a second opinion: the
+figures that count are on human speech, `benchmarks.human`).
 
     .venv/bin/python -m benchmarks.classifier [--engines classifier,pocketsphinx,combined]
                                               [--quick] [--sensitivity low|normal|high]
@@ -124,15 +125,15 @@ def _load(name: str, weights: str | None = None, sensitivity: str = "normal") ->
 
         recognizer = ClassifierRecognizer(
             ClassifierSettings(weights=weights, threshold=SENSITIVITIES[sensitivity]))
-    elif name in ("pocketsphinx", "pocketsphinx-alone", "combined"):
+    elif name in ("pocketsphinx", "pocketsphinx-alone", "combined", "whisper"):
         from voice_guide.listen.factory import make_recognizer
 
-        engine = "combined" if name == "combined" else "pocketsphinx"
+        engine = name if name in ("combined", "whisper") else "pocketsphinx"
         recognizer, _ = make_recognizer(engine, second_pass=name != "pocketsphinx-alone",
                                         sensitivity=sensitivity)
     else:
         raise SystemExit(f"unknown engine {name!r} (classifier, pocketsphinx: with the "
-                         "classifier's check, pocketsphinx-alone, combined)")
+                         "classifier's check, pocketsphinx-alone, combined, whisper)")
     loaded = time.perf_counter() - began
     print(f"load time {loaded:.2f} s, resident memory added {_rss_mb() - rss_before:.0f} MB "
           f"(peak RSS of the process so far {_peak_mb():.0f} MB)")

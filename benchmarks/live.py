@@ -67,6 +67,7 @@ class Figures:
     idle_cpu_percent: float | None = None
     speaking_cpu_percent: float | None = None
     rss_mb: float | None = None
+    rss_now_mb: float | None = None  # resident at the end (the peak is at the model's load)
     # Where the time goes (measured in the benchmark's own process, same components):
     endpoint_ms: float | None = None  # end of speech -> the listener returns the command
     recognize_ms: float | None = None  # of which: the recognizer's compute time
@@ -147,6 +148,7 @@ def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Fig
             figures.speaking_cpu_percent = cpu_percent(process.pid, 3.0)
             peak_rss.sample()
             figures.rss_mb = peak_rss.mb
+            figures.rss_now_mb = peak_rss.now()
         finally:
             process.send_signal(2)  # Ctrl-C: the clean end
             try:
@@ -369,6 +371,12 @@ class Peak:
                     for line in status.splitlines() if line.startswith("VmHWM:"))
         self.mb = max(self.mb, total)
 
+    def now(self) -> float:
+        """Resident memory of the tree at this moment (VmRSS), MB."""
+        return sum(int(line.split()[1]) / 1024
+                   for status in tree_files(self.pid, "status")
+                   for line in status.splitlines() if line.startswith("VmRSS:"))
+
 
 def report(figures: Figures) -> None:
     def bar(value: float | None, limit: float, unit: str) -> str:
@@ -395,6 +403,8 @@ def report(figures: Figures) -> None:
     speaking = figures.speaking_cpu_percent
     print(f"CPU while speaking: {'not measured' if speaking is None else f'{speaking:.1f} %'}")
     print(f"peak RSS: {bar(figures.rss_mb, 300, 'MB')}")
+    if figures.rss_now_mb is not None:
+        print(f"RSS at the end of the session: {figures.rss_now_mb:.0f} MB")
 
 
 if __name__ == "__main__":

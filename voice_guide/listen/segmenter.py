@@ -182,11 +182,14 @@ class Segmenter:
         elif self._snapshot is not None:
             self._learn(level)  # sound without pauses: learning it as the new background
         else:
-            # a speaker's words have gaps that fall back to the floor; steady babble has none
+            # a speaker's words have gaps that fall back to the floor; steady babble has none.
+            # Sound with gaps that never pauses for a whole hangover (hands rubbing, a squeaky
+            # table) is background too, after twice as long: a speaker pauses long before that
             assert self._floor is not None
             unbroken = level > self._floor + s.stop_db
             self._unbroken = self._unbroken + 1 if unbroken else 0
-            if self._unbroken >= self._learn_frames and self._state == "skipping":
+            endless = self._speech_frames >= 2 * self._learn_frames
+            if (self._unbroken >= self._learn_frames or endless) and self._state == "skipping":
                 self._snapshot = (self._levels.copy(), self._levels_count, self._floor,
                                   self._top)
                 self._levels_count = 0  # the new background replaces the old one at once
