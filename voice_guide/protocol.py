@@ -171,11 +171,11 @@ def _compose(text: str, label: str) -> yaml.Node | None:
                             f"{error.character!r} is not allowed in a YAML file") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
+        at_line = f":{mark.line + 1}" if mark is not None else ""
         what = error.problem or error.context or "not valid YAML"
         if error.problem and error.context and error.context_mark is not None:
             what += f" ({error.context} from line {error.context_mark.line + 1})"
-        raise ProtocolError(f"{label}{line}: YAML syntax error: {what}") from None
+        raise ProtocolError(f"{label}{at_line}: YAML syntax error: {what}") from None
     except yaml.YAMLError as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ProtocolError(f"{label}: YAML syntax error: {first_line}") from None
@@ -498,8 +498,9 @@ class _Reader:
             if not isinstance(item, yaml.ScalarNode):
                 self.problem(item, path, expected)
                 return None
-            if item.tag == _INT and int(_construct(item)) > 0:
-                numbers.append(int(_construct(item)))
+            number = _construct(item) if item.tag == _INT else None
+            if isinstance(number, int) and number > 0:
+                numbers.append(number)
                 continue
             match = _RANGE.match(item.value) if item.tag == _STR else None
             if match is None:
@@ -606,8 +607,8 @@ class _Reader:
         if node is None:
             return None
         if isinstance(node, yaml.ScalarNode) and node.tag == _INT:
-            value = int(_construct(node))
-            if value > 0:
+            value = _construct(node)
+            if isinstance(value, int) and value > 0:
                 return value
         self.problem(node, path, f"expected {what}, a whole number above 0, got {_describe(node)}")
         return None
@@ -623,7 +624,8 @@ class _Reader:
         if node is None:
             return default
         if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT):
-            value = float(_construct(node))
+            number = _construct(node)
+            value = float(number) if isinstance(number, int | float) else 0.0
             if value > 0 and value != float("inf"):
                 return value
         self.problem(node, path, f"expected a number of {unit} above 0, got {_describe(node)}")

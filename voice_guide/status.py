@@ -22,17 +22,27 @@ from typing import Any, Protocol, TextIO
 
 
 class SessionStatusLike(Protocol):
-    """The fields of `voice_guide.session.SessionStatus` this panel reads."""
+    """The fields of `voice_guide.session.SessionStatus` this panel reads (read-only, so the
+    frozen dataclass matches)."""
 
-    phase: str
-    index: int
-    total_steps: int
-    step: Any
-    seconds_in_step: float
-    seconds_left_in_step: float
-    seconds_left_in_session: float
-    paused: bool
-    awaiting: str | None
+    @property
+    def phase(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def total_steps(self) -> int: ...
+    @property
+    def step(self) -> Any: ...
+    @property
+    def seconds_in_step(self) -> float: ...
+    @property
+    def seconds_left_in_step(self) -> float: ...
+    @property
+    def seconds_left_in_session(self) -> float: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def awaiting(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from voice_guide.commands import Command
 from voice_guide.listen.engine import SAMPLE_RATE, Segment
 
 if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+
     from voice_guide.listen.classifier_engine import ClassifierRecognizer
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,10 @@ class ParallelChecker:
         self._answer: tuple[Segment, dict[str, float]] | None = None
         context = multiprocessing.get_context("spawn")  # no fork of a threaded audio process
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child, weights), daemon=True,
-                                        name="voice-guide classifier check")
-        self._process.start()
+        process = context.Process(target=serve, args=(child, weights), daemon=True,
+                                  name="voice-guide classifier check")
+        process.start()
+        self._process: SpawnProcess | None = process  # None once the check runs in process
         child.close()
         if not self._connection.poll(START_TIMEOUT):
             self._give_up("it did not start in time")

@@ -31,12 +31,6 @@ from voice_guide.events import Heard
 from voice_guide.listen.engine import Recognizer, Segment
 
 
-class SureRecognizer(Recognizer, Protocol):
-    """A recognizer that can also check another's answer (the classifier engine)."""
-
-    def probability(self, segment: Segment, command: Command) -> float: ...
-
-
 class Checker(Protocol):
     name: str
 
@@ -48,6 +42,10 @@ class Checker(Protocol):
     def probability(self, segment: Segment, command: Command) -> float:
         """How likely (0..1) this whole utterance is `command`."""
         ...
+
+
+class SureRecognizer(Recognizer, Checker, Protocol):
+    """A recognizer that can also check another's answer (the classifier engine)."""
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ class _Engine:
             import pyttsx3.drivers.espeak as espeak_driver
 
             # The driver prints "Audio saved to ..." for every file: silence that module only.
-            espeak_driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+            espeak_driver.print = lambda *args, **kwargs: None
             engine = pyttsx3.init("espeak")
         except Exception as error:  # ImportError, OSError (no libespeak-ng), RuntimeError
             raise SpeechError(
