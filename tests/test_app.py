@@ -100,7 +100,7 @@ def test_spoken_commands_drive_the_session_and_the_guide_never_hears_itself(
             stderr=subprocess.PIPE, text=True,
         )
         try:
-            # hands-on time for the check-in (3 s), and the recognizer loaded meanwhile
+            # the recognizer loaded meanwhile (step 1 is flagged: the check-in follows "next")
             wait_for(lambda: any(r["t"] >= 4.0 for r in records(journal)), what="4 s of session")
             play_into("room", synthesize("next", PRACTITIONER))
             wait_for(lambda: any(r["type"] == "step" and r["index"] == 2
@@ -125,6 +125,11 @@ def test_spoken_commands_drive_the_session_and_the_guide_never_hears_itself(
     heard = [r["command"] for r in log if r["type"] == "heard"]
     assert heard == ["next", "deeper"]  # nothing from the guide's own "Lighter or deeper?"
     assert [r["answer"] for r in log if r["type"] == "feedback"] == ["deeper"]
+    # the player said when the question had played: the answer window counts from there
+    [question] = [r for r in log if r["type"] == "say" and r.get("kind") == "checkin"]
+    [played] = [r for r in log if r["type"] == "spoken"]
+    [feedback] = [r for r in log if r["type"] == "feedback"]
+    assert played["kind"] == "checkin" and question["t"] < played["t"] <= feedback["t"]
     assert "[practitioner] Client would like deeper pressure." in out
     assert log[-1]["type"] == "exit" and log[-1]["reason"] == "interrupt"  # Ctrl-C, complete
     assert read_journal(journal, warn=False).warnings == ()

@@ -263,3 +263,35 @@ def test_resume_reopen_closes_off_a_torn_line_only_once_records_follow(
     assert writer.write({"t": 62.0, "type": "clock"}) is None  # written: no notice
     writer.close()
     assert read_journal(path, warn=False).records[-1] == {"t": 62.0, "type": "clock"}
+
+
+def test_history_counts_steps_and_moves_and_says_where_a_session_ended_early(
+    tmp_path: Path, protocol: Path
+):
+    from voice_guide.cli.history import session_json, session_line
+
+    # Moves 2 and 3 are copies made by step 6 (a repeat of 3-5): 2 steps, 3 moves.
+    path = tmp_path / "s.jsonl"
+    writer = JournalWriter.create(path, header(protocol))
+    for t, item in [
+        (0.0, StepStarted(1, 5, 5)), (30.0, StepStarted(2, 6, 3)), (40.0, Feedback("lighter", 2)),
+        (50.0, StepStarted(3, 6, 4)),
+    ]:
+        writer.event(t, item)
+    writer.write({"t": 55.0, "type": "ended_early", "index": 3, "number": 6})
+    writer.write({"t": 55.0, "type": "rest", "seconds": 180.0})
+    writer.event(235.0, Ended("ended"))
+    writer.close()
+    journal = read_journal(path, warn=False)
+    data = session_json(journal)
+    assert (data["steps"], data["moves"], data["ended_early_at"]) == (2, 3, 6)
+    assert data["feedback"] == [{"index": 2, "answer": "lighter"}]
+    line = session_line(journal)
+    assert "  3:55  2 steps, 3 moves  ended early at step 6  feedback: lighter" in line
+
+    one = tmp_path / "one.jsonl"
+    write_session(one, protocol, end=True)  # steps 1 and 2, one move each, ended (not early)
+    data = session_json(read_journal(one, warn=False))
+    assert (data["steps"], data["moves"], data["ended_early_at"]) == (2, 2, None)
+    assert "2 steps, 2 moves  ended early  feedback: none" in session_line(
+        read_journal(one, warn=False))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from voice_guide.app import HEARTBEAT_SECONDS, Guide, PrintVoice
 from voice_guide.commands import PHRASES, Command
-from voice_guide.events import Heard
+from voice_guide.events import Heard, Route, Say
 from voice_guide.journal import JournalWriter, make_header, read_journal
 from voice_guide.protocol import DEFAULT_PROTOCOL, load
 from voice_guide.resume import ResumeError, replay
@@ -128,18 +128,66 @@ def test_resume_restores_a_pending_checkin_and_the_time_spent(tmp_path: Path):
     path = tmp_path / "s.jsonl"
     guide = new_guide(path, SessionSettings(checkin_every_minutes=2), prep=False)
     guide.open(0.0, prep=False)
-    drive(guide, [(130.0, Command.NEXT), (132.5, None), (135.0, None)])  # window: 8 s
-    original = guide.session.status(135.0)
+    # The 2-minute timer asks at 120 s, in the middle of move 1 (90 s, left only at 124); the
+    # window ends 8 s after the question (about 1.6 s said): at about 129.6 s, during move 2.
+    drive(guide, [(121.0, None), (124.0, Command.NEXT), (128.0, None)])
+    asked = [r for r in guide.records if r["type"] == "checkin"]
+    assert [(r["t"], r["index"], r["reason"]) for r in asked] == [(121.0, 1, "interval")]
+    original = guide.session.status(128.0)
     assert original.awaiting == "client_answer"
+    assert original.index == 2 and original.seconds_in_step == pytest.approx(4.0)
     guide.journal.close()
 
     rebuilt = replay(SCRIPT, read_journal(path, warn=False)).session
-    status = rebuilt.status(135.0)
+    status = rebuilt.status(128.0)
     assert status == original
-    assert status.index == 2 and status.seconds_in_step == pytest.approx(5.0)
+    assert rebuilt.next_deadline() == pytest.approx(guide.session.next_deadline())
     assert Command.DEEPER in rebuilt.accepts()
-    records = future(rebuilt, [(136.0, Command.DEEPER)])
-    assert {"t": 136.0, "type": "feedback", "answer": "deeper", "index": 1} in records
+    records = future(rebuilt, [(129.0, Command.DEEPER)])
+    assert {"t": 129.0, "type": "feedback", "answer": "deeper", "index": 1} in records
+
+
+def test_resume_counts_the_answer_window_from_the_end_of_the_journaled_question(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    guide = new_guide(path, SessionSettings(checkin_every_minutes=2), prep=False)
+    guide.open(0.0, prep=False)
+    drive(guide, [(121.0, None)])  # asked at 120 s; estimated, the window would end at 129.6 s
+    question = Say(SCRIPT.checkins.question, Route.ROOM, kind="checkin")
+    guide.spoken(question, 125.0)  # it played late: the window ends at 133 s
+    # "fine" gets the follow-up question, which played at 131: its window ends at 139 s
+    guide.typed("it's fine", 130.0)
+    follow_up = Say(SCRIPT.checkins.follow_up or "", Route.ROOM, kind="checkin_follow_up")
+    guide.spoken(follow_up, 131.0)
+    drive(guide, [(136.0, None)])
+    assert [r["kind"] for r in guide.records if r["type"] == "spoken"] == [
+        "checkin", "checkin_follow_up"]
+    assert guide.session.status(136.0).awaiting == "client_answer"
+    assert guide.session.next_deadline() == pytest.approx(139.0)
+    guide.journal.close()
+
+    rebuilt = replay(SCRIPT, read_journal(path, warn=False)).session
+    assert state(rebuilt, 136.0) == state(guide.session, 136.0)
+    assert rebuilt.next_deadline() == pytest.approx(139.0)
+    moves = [(138.5, Command.DEEPER), *probe_from(140.0)]  # the answer, still in its window
+    records = future(rebuilt, moves)
+    assert {"t": 138.5, "type": "feedback", "answer": "deeper", "index": 1} in records
+    assert records == future(guide.session, moves)
+
+
+def test_resume_after_a_question_played_late_keeps_its_window_open(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    guide = new_guide(path, SessionSettings(checkin_every_minutes=2), prep=False)
+    guide.open(0.0, prep=False)
+    drive(guide, [(121.0, None)])
+    guide.spoken(Say(SCRIPT.checkins.question, Route.ROOM, kind="checkin"), 125.0)
+    drive(guide, [(131.0, None)])  # past the estimate (129.6 s), within the real window (133 s)
+    guide.journal.close()
+    assert guide.session.status(131.0).awaiting == "client_answer"
+
+    rebuilt = replay(SCRIPT, read_journal(path, warn=False)).session
+    assert rebuilt.status(131.0).awaiting == "client_answer"
+    assert rebuilt.next_deadline() == pytest.approx(133.0)
+    assert_resumes_identically(path, guide.session, 131.0)
 
 
 def test_replay_survives_a_torn_last_line(tmp_path: Path):

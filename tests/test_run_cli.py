@@ -144,19 +144,31 @@ def test_a_whole_quick_session_with_auto_runs_to_the_rest_and_the_summary(
     assert entry["protocol"] == "Quick routine"
     assert entry["finished"] and entry["end_reason"] == "completed"
     assert entry["feedback"] == [{"index": 1, "answer": "deeper"}]
+    assert (entry["steps"], entry["moves"], entry["ended_early_at"]) == (2, 2, None)
     assert 2.0 <= entry["duration_seconds"] < 20
     text = run("history", env=env).stdout
     assert "Quick routine" in text and "completed" in text and "feedback: deeper" in text
+    assert "2 steps, 2 moves  completed" in text
 
 
 def test_end_session_asks_and_yes_ends_it(tmp_path: Path, env):
+    # yes with nothing pending, no, then yes: an early end goes to the client's rest, which
+    # skip ends; the "next" after the end must change nothing.
     result = run("run", "--text", "--silent", "--skip-prep", env=env,
-                 stdin="yes\nend session\nno\nend session\nyes\nnext\n")
+                 stdin="yes\nend session\nno\nend session\nyes\nskip\nnext\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("End the session now? Say yes or no.") == 2
-    assert "Carrying on." in result.stdout and "Session ended." in result.stdout
+    out = result.stdout
+    assert "There is nothing to answer yes or no to." in out
+    assert out.count("End the session now? Say yes or no.") == 2
+    assert "Carrying on." in out
+    early = "Session ended early, at step 1 of 22. Now the client's rest; say skip to end it."
+    assert early in out
+    rest, closing = "Take a few minutes to relax.", "offer a glass of water"
+    assert out.index(early) < out.index(rest) < out.index(closing)
     journal = read_journal(sessions(tmp_path)[0], warn=False)
     assert journal.finished and journal.end_reason == "ended"
+    types = [r["type"] for r in journal.records]
+    assert types.index("ended_early") < types.index("rest") < types.index("end")
     assert journal.records[-1]["type"] == "end"  # nothing after the end, no exit record
     resume = run("run", "--text", "--silent", "--resume", env=env)
     assert resume.returncode == 2

@@ -41,13 +41,15 @@ TIMELINE = [
     (37.0, "The next thing I want to do is book another appointment for next month.",
      CLIENT, -4),
     (44.0, "resume", PRACTITIONER, 0),
-    (52.0, "next", PRACTITIONER, 0),  # 40 s hands-on: a pressure check-in on the room speaker
+    (52.0, "next", PRACTITIONER, 0),  # on to move 3
+    # 42 s hands-on (32.5 s before the pause, then from 44.5 s on): at about 54 s the check-in
+    # timer asks on the room speaker, in the middle of move 3 (and again 42 s later)
     (59.0, "deeper", CLIENT, -2),  # the client's answer, after the question
     (64.0, "end session", PRACTITIONER, 0),
     (68.5, "no", PRACTITIONER, 0),
 ]
 LENGTH = 72.0
-SETTINGS = SessionSettings(checkin_every_minutes=0.5, checkin_min_gap_seconds=20)
+SETTINGS = SessionSettings(checkin_every_minutes=0.7, checkin_min_gap_seconds=20)
 
 
 def build_recording() -> np.ndarray:
@@ -97,17 +99,27 @@ def test_a_recorded_session_gives_the_steps_prompts_and_routes(
     assert heard[0][1] == pytest.approx(16.0, abs=0.3)  # the muted "next" at 5 s was not heard
     assert [r["index"] for r in log if r["type"] == "step"] == [1, 2, 3]
 
-    # routes: the client hears the opening and the check-in; the practitioner gets the rest
+    # routes: the client hears the opening and the check-ins; the practitioner gets the rest
     assert says(log, kind="opening")[0]["route"] == "room"
-    [question] = says(log, kind="checkin")
-    assert question["route"] == "room" and "pressure" in question["text"].lower()
+    questions = says(log, kind="checkin")
+    for question in questions:
+        assert question["route"] == "room" and "pressure" in question["text"].lower()
     assert says(log, kind="checkin_hint")[0]["route"] == "practitioner"
     [relay] = says(log, kind="feedback")
     assert relay["text"] == "Client would like deeper pressure."
     assert relay["route"] == "practitioner"
-    assert {"type": "feedback", "answer": "deeper", "index": 2}.items() <= next(
-        r for r in log if r["type"] == "feedback"
-    ).items()
+    # every 42 s of hands-on time, mid-move: at about 54 s (answered), and after the recording
+    # at about 96 s (silence), before move 3's time is up at about 127.5 s, where the
+    # simulation stops: only the practitioner can move the session on from there
+    asked = [r for r in log if r["type"] == "checkin"]
+    assert [(r["index"], r["reason"]) for r in asked] == [(3, "interval"), (3, "interval")]
+    assert [r["t"] for r in asked] == pytest.approx([54.0, 96.0], abs=1.0)
+    assert [q["t"] for q in questions] == [r["t"] for r in asked]
+    feedback = [r for r in log if r["type"] == "feedback"]
+    assert [(r["answer"], r["index"]) for r in feedback] == [("deeper", 3), (None, 3)]
+    assert relay["t"] == feedback[0]["t"] < asked[1]["t"]
+    assert log[-2]["type"] == "time_up" and log[-2]["t"] == pytest.approx(127.5, abs=1.0)
+    assert log[-1]["kind"] == "time_up"
     assert "Step 2 of 22" in says(log, kind="where")[0]["text"]
     assert [r["type"] for r in log if r["type"] in ("pause", "resume", "silence")] == [
         "silence", "pause", "resume"

@@ -1,10 +1,11 @@
 """Rebuild an interrupted session from its journal, by replay.
 
 The Session is a pure function of its call sequence, so replaying `start(0)` and every journaled
-`heard` at its own `t`, then `tick(last_t)`, gives back exactly the state it was in: the step,
-the time spent in it, pending check-ins and answer windows, a pause, the rest period. The live
-loop then carries on with its clock starting at `last_t`, so session time resumes where the
-journal stopped (at most the heartbeat interval is lost).
+`heard` and `spoken` (a question finished playing) at its own `t`, then `tick(last_t)`, gives
+back exactly the state it was in: the step, the time spent in it, pending check-ins and answer
+windows, a pause, the rest period. The live loop then carries on with its clock starting at
+`last_t`, so session time resumes where the journal stopped (at most the heartbeat interval is
+lost).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def replay(script: Script, journal: Journal) -> Replayed:
     session.start(float(journal.header.get("t", 0.0)), prep=bool(journal.header.get("prep")))
     commands = 0
     for record in journal.records:
+        if record["type"] == "spoken":  # a question played: its answer window counts from here
+            session.spoken(str(record.get("kind")), float(record["t"]))
+            continue
         if record["type"] != "heard":
             continue
         heard = heard_from(record)

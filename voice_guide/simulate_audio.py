@@ -29,6 +29,7 @@ from voice_guide.events import Action, Heard, Route, Say, Silence
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
+from voice_guide.simulate import _waits_for_a_command
 
 Record = dict[str, Any]
 
@@ -78,12 +79,15 @@ def simulate_audio(
                 speaker.silence(t)
             log.append(record)
 
-    def run_clock(to: float | None) -> None:
+    def run_clock(to: float | None, now: float = 0.0) -> None:
         for _ in range(_MAX_TICKS):
             deadline = session.next_deadline()
             if deadline is None or (to is not None and deadline > to):
                 return
+            if to is None and _waits_for_a_command(session, now):  # as `simulate --script`
+                return
             emit(deadline, session.tick(deadline))
+            now = deadline
         raise RuntimeError("simulate: the session kept scheduling timers without end")
 
     emit(0.0, session.start(0.0, prep=prep))
@@ -110,7 +114,7 @@ def simulate_audio(
         for heard in listener.flush():  # the recording ends mid-utterance
             hear(heard, t)
     if not session.ended:
-        run_clock(until)  # after the recording: on through whatever is still scheduled
+        run_clock(until, t)  # after the recording: on while the session goes on by itself
         if until is not None:
             session.tick(until)
     return AudioSimulation(log, heard_all, speaker.files)

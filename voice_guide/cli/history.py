@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def session_json(journal: Journal) -> dict[str, Any]:
+    """One session. As everywhere else, `steps` counts the protocol's numbered steps worked and
+    `moves` the items of the expanded script (a repeat step makes several moves)."""
     header = journal.header or {}
     summary = summarize(journal.records)
     return {
@@ -50,9 +52,11 @@ def session_json(journal: Journal) -> dict[str, Any]:
         "protocol": header.get("protocol_name"),
         "protocol_path": header.get("protocol"),
         "duration_seconds": round(summary.total_seconds, 1),
-        "steps": len(summary.steps),
+        "steps": len({move.number for move in summary.steps}),
+        "moves": len(summary.steps),
         "finished": summary.finished,
         "end_reason": summary.end_reason,
+        "ended_early_at": summary.ended_early_at,
         "feedback": [{"index": i, "answer": a} for i, a in summary.feedback],
         "journal": str(journal.path),
     }
@@ -65,9 +69,16 @@ def session_line(journal: Journal) -> str:
     state = {"completed": "completed", "ended": "ended early", None: "unfinished"}.get(
         data["end_reason"], str(data["end_reason"])
     )
+    if data["ended_early_at"] is not None:
+        state += f" at step {data['ended_early_at']}"
     answers = [a["answer"] or "no answer" for a in data["feedback"]]
     feedback = ", ".join(answers) if answers else "none"
     return (
         f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
-        f"{data['steps']} steps  {state}  feedback: {feedback}"
+        f"{_count(data['steps'], 'step')}, {_count(data['moves'], 'move')}  {state}  "
+        f"feedback: {feedback}"
     )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
