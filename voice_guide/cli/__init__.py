@@ -72,8 +72,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> No
 
     parser.add_argument(
         "--engine", choices=ENGINES, default="auto",
-        help=f"{scope}recognizer engine (auto: vosk when an English vosk model is found, "
-        "else pocketsphinx)",
+        help=f"{scope}recognizer engine (auto: whisper, the one that hears human voices best; "
+        "vosk when --model names a vosk model)",
     )
     parser.add_argument("--model", metavar="DIR", help=f"{scope}vosk model directory")
     parser.add_argument(
