@@ -224,7 +224,12 @@ def _with_settings(recognizer: Recognizer, pairs: list[str]) -> Recognizer:
     for pair in pairs:
         key, _, value = pair.partition("=")
         current = getattr(settings, key)
-        changes[key] = type(current)(value) if current is not None else float(value)
+        if value.lower() == "none":
+            changes[key] = None
+        elif current is None:
+            changes[key] = float(value)
+        else:
+            changes[key] = type(current)(value)
     recognizer.settings = replace(settings, **changes)  # type: ignore[attr-defined]
     return recognizer
 

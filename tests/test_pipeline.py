@@ -11,6 +11,7 @@ import pytest
 from speech import FLITE_VOICES, NEURAL_VOICES, Voice, noise_only, pad, synthesize, with_noise
 
 from voice_guide.commands import ALL_COMMANDS, GLOBAL_COMMANDS, Command
+from voice_guide.listen.engine import Segment
 from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to
 from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
 
@@ -190,3 +191,39 @@ def test_a_sentence_starting_soon_after_talk_gets_no_first_look() -> None:
                         for h in listener.feed(stream[offset : offset + 1600])]
     assert heard[1.5] == []
     assert heard[0.0] == ["next"]  # what the rule prevents
+
+
+class SeenSegments:
+    """Records what the listener hands to a recognizer, and hears nothing (the listener's joining
+    of close pieces is under test here, not an engine)."""
+
+    name = "seen"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float]] = []
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> None:
+        self.seen.append((round(segment.start, 2), round(segment.end, 2)))
+
+
+def test_a_piece_close_after_another_is_decoded_with_it() -> None:
+    """A click 0.3 s before a command: the two are one utterance, decoded whole (not dropped as
+    the rest of a sentence); pieces too long together to be a command are dropped."""
+    click = (np.sin(np.linspace(0, 60, 1600)) * 8000).astype(np.int16)
+    command = synthesize("go", NEURAL_VOICES[1])
+    gap = np.zeros(int(0.3 * RATE), np.int16)
+    stream = with_noise(pad(np.concatenate([click, gap, command]), 1.0, 1.0), 30.0, seed=5)
+    seen = SeenSegments()
+    listen_to(seen, stream)
+    # the click alone (its first look, which stands), then click + command as one utterance
+    assert len(seen.seen) == 2
+    assert seen.seen[1][0] == seen.seen[0][0]  # the whole one starts where the click did
+    assert seen.seen[1][1] > 1.0 + (len(click) + len(gap) + len(command)) / RATE - 0.05
+    sentence = synthesize("It rained all afternoon so I stayed home.", NEURAL_VOICES[1])
+    long = with_noise(pad(np.concatenate([sentence, gap, command]), 1.0, 1.0), 30.0, seed=5)
+    seen = SeenSegments()
+    listener = Listener(seen, ALL_COMMANDS)
+    for offset in range(0, len(long), 1600):
+        listener.feed(long[offset : offset + 1600])
+    listener.flush()
+    assert listener.joined == 1  # the command after the long sentence is not decoded alone

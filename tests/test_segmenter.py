@@ -220,3 +220,14 @@ def test_silence_is_cheap_and_quiet() -> None:
     assert not segmenter.in_speech
     floor = segmenter.noise_floor_dbfs
     assert floor is not None and -60.0 < floor < -45.0
+
+
+@pytest.mark.parametrize("lead", [0.0, 0.05, 0.1, 0.2])
+def test_speech_in_the_first_moments_of_a_stream_is_an_utterance(lead: float) -> None:
+    """A recording (or a session) may begin with a command: the warm-up that learns the
+    background must not swallow it."""
+    clip = synthesize("stop", NEURAL_VOICES[1])
+    stream = with_noise(pad(clip, lead, 0.8), 30.0, seed=1)
+    found = segments_of(stream)
+    assert len(found) == 1
+    assert found[0].start == 0.0 and found[0].last_speech >= lead + len(clip) / 16_000 - 0.1

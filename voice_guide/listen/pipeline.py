@@ -126,7 +126,9 @@ class Listener:
             self._first_look = None  # the utterance ends here
         if first_look is not None and first_look.answered:
             return None  # acted on already, whatever the session accepts now
-        previous, self._previous = self._previous, None
+        previous = self._previous
+        if not segment.provisional:
+            self._previous = None  # set again below when nothing is heard in this utterance
         if segment.start < self._muted_until:
             return None
         if segment.pause_before < self.rules.min_pause_before:
@@ -143,13 +145,14 @@ class Listener:
         if not commands:
             return None
         if first_look is not None and first_look.segment.last_speech == segment.last_speech:
-            return first_look.heard  # nothing more was said: the first look's decision stands
+            # nothing more was said: the first look's decision stands
+            self._previous = segment if first_look.heard is None else None
+            return first_look.heard
         self.segments += 1
         result = self.recognizer.recognize(segment, commands)
         if not segment.provisional:
             self._previous = segment if result is None else None
             return result
-        self._previous = previous  # a first look changes nothing about what came before
         # "go" may yet be "go back": then the final segment decides
         answered = result is not None and not could_become_another(result.phrase, commands)
         self._first_look = FirstLook(segment, result, answered)

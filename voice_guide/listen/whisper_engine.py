@@ -40,6 +40,8 @@ ENGLISH = 50259
 TRANSCRIBE = 50359
 NO_TIMESTAMPS = 50363
 PROMPT = [START_OF_TRANSCRIPT, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
+MAX_TOKENS = 12  # the longest phrase is 4 tokens: a longer transcript is never a command, so
+# decoding stops early on talk and noise
 
 # Words Whisper writes for a command phrase: spellings, not synonyms the session should learn.
 VARIANTS: dict[str, str] = {
@@ -82,6 +84,7 @@ class Transcript:
     text: str
     logprob: float  # mean log-probability per token
     no_speech: float  # probability that the window holds no speech
+    complete: bool = True  # False: cut off at MAX_TOKENS (so never a command)
 
     @property
     def phrase(self) -> str:
@@ -129,7 +132,7 @@ class WhisperRecognizer:
             return None
         s = self.settings
         heard = self.transcribe(segment.audio)
-        if heard.no_speech > s.max_no_speech:
+        if heard.no_speech > s.max_no_speech or not heard.complete:
             return None
         command = parse(heard.phrase)
         if command is None or command not in commands or heard.logprob < s.min_logprob:
@@ -142,14 +145,15 @@ class WhisperRecognizer:
         features = log_mel(audio, self.settings.window_frames)
         result = self._model.generate(
             self._storage.from_array(features[np.newaxis]), [PROMPT], beam_size=1,
-            max_length=24, return_scores=True, return_no_speech_prob=True,
+            max_length=len(PROMPT) + MAX_TOKENS, return_scores=True, return_no_speech_prob=True,
             repetition_penalty=1.5, no_repeat_ngram_size=1, suppress_blank=True,
         )[0]
         # CTranslate2's score is the sum of token log-probabilities divided by the length
         # (length_penalty 1), i.e. already a mean
         logprob = float(result.scores[0]) if result.scores else -math.inf
-        return Transcript(text=self._text(result.sequences_ids[0]), logprob=logprob,
-                          no_speech=float(result.no_speech_prob))
+        ids = result.sequences_ids[0]
+        return Transcript(text=self._text(ids), logprob=logprob,
+                          no_speech=float(result.no_speech_prob), complete=len(ids) < MAX_TOKENS)
 
     def _text(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode([t for t in ids if t < END_OF_TEXT]))
