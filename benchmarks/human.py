@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             bed = "no noise" if snr is None else f"corpus music/animal sounds at {snr:g} dB"
             print(f"  short sessions spoken by human voices ({bed}) followed: {followed} of "
                   f"{sessions} ({heard} of {sessions * SESSION_WORDS} commands heard)")
+        heard_kal = synthetic_session(recognizer)
+        print(f"  a session by flite kal16 in pink noise at 20 dB (go, go, repeat, stop, go): "
+              f"heard {', '.join(heard_kal) or 'nothing'}")
     return 0
 
 
@@ -117,6 +120,22 @@ def spoken_sessions(recognizer: Recognizer, split: str, noises: list[np.ndarray]
         followed += heard == ["next"] * SESSION_WORDS and steps[-1] == 1 + SESSION_WORDS
         commands += heard.count("next")
     return followed, count, commands
+
+
+def synthetic_session(recognizer: Recognizer, snr: float = 20.0) -> list[str]:
+    """The commands `simulate --audio` hears in a short session spoken by flite's `kal16`
+    voice in pink noise ("go, go, repeat, stop, go", 3-5 s apart, after the opening cue)."""
+    from tests.speech import Voice, synthesize, with_noise
+    from voice_guide.protocol import load
+    from voice_guide.simulate_audio import simulate_audio
+
+    voice = Voice("flite", "kal16", 0, 1.1)
+    pieces = [np.zeros(16_000 * 16, np.int16)]
+    for k, word in enumerate(("go", "go", "repeat", "stop", "go")):
+        pieces += [synthesize(word, voice), np.zeros(16_000 * (3 + k % 3), np.int16)]
+    audio = with_noise(np.concatenate(pieces), snr, seed=7)
+    result = simulate_audio(load(), audio, recognizer, until=len(audio) / 16_000)
+    return [h.phrase for h in result.heard]
 
 
 @dataclass

@@ -338,7 +338,8 @@ def _prompt_then_human_next(gated: bool, speech: Tts) -> tuple[list[tuple[float,
         with Player(resolve_output("earbud"), resolve_output("room"), gate=gate) as player:
             player.open()
             player.play(speech.render("Say next when you are ready."), Route.ROOM, "prompt")
-            last = player.play(Pcm(pad(next_word, 0.4, 0.0), 16000), Route.ROOM, "Next.")
+            # a pause before it, so that ungated it is an utterance of its own, as a command is
+            last = player.play(Pcm(pad(next_word, 0.8, 0.0), 16000), Route.ROOM, "Next.")
             assert last.wait(15)
         time.sleep(gate.tail + 0.1)
         human = open_output_stream(
