@@ -104,7 +104,9 @@ class ProtocolError(ValueError):
         return cls("\n".join(problems), problems)
 
 
-DEFAULT_PROTOCOL = Path(__file__).resolve().parent.parent / "protocol.yaml"
+# Shipped inside the package (so an installed voice-guide has it); the repository's top-level
+# protocol.yaml is a link to this file.
+DEFAULT_PROTOCOL = Path(__file__).resolve().parent / "protocol.yaml"
 
 
 def load(path: Path | str = DEFAULT_PROTOCOL) -> Script:
