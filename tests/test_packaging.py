@@ -32,6 +32,7 @@ def test_a_built_wheel_ships_the_protocol_and_checks_it(tmp_path: Path) -> None:
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "22 steps" in result.stdout
-    where = subprocess.run([sys.executable, "-c", "import voice_guide; print(voice_guide.__file__)"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [sys.executable, "-c", "import voice_guide; print(voice_guide.__file__)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.startswith(str(tmp_path / "installed"))  # not the source tree
