@@ -197,3 +197,22 @@ def test_unplugged_earbuds_fall_back_and_the_journal_says_so(pulse: PulseServer,
     assert fallback["route"] == "practitioner" and "earbud" in fallback["failed"]
     assert "(route_fallback: route practitioner" in out
     assert records(journal)[-1]["reason"] == "interrupt"
+
+
+@pytest.mark.audio
+def test_a_recognizer_that_cannot_work_stops_the_start_before_a_journal(
+    pulse: PulseServer, tmp_path: Path
+):
+    """A vosk model that is not there is one line and no session, not a journal and a quiet
+    fall back to typed commands found later in the listening thread."""
+    journal = tmp_path / "session.jsonl"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--model",
+         str(tmp_path / "no-such-model"), "--input-device", "room.monitor",
+         "--practitioner-device", "earbud", "--room-device", "room", "--journal", str(journal)],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "no-such-model" in result.stderr and "Traceback" not in result.stderr
+    assert not journal.exists()

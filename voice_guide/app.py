@@ -96,6 +96,8 @@ def run_session(options: RunOptions) -> int:
     speaker, no_speaker = (None, "") if options.silent else start_speaking(options, panel, inputs)
     try:
         microphone, no_microphone = (None, "") if options.text else find_microphone(options)
+        if microphone is not None:
+            check_recognizer(options)
         start = resume_start(options) if script is None else new_start(options, script)
     except BaseException:
         if speaker is not None:
@@ -238,6 +240,17 @@ def start_speaking(
     except Exception as error:  # PortAudioError, OSError: no usable output at all
         return None, _one_line(error)
     return speaker, ""
+
+
+def check_recognizer(options: RunOptions) -> None:
+    """A recognizer that cannot work stops the start, before a journal is made (the engine
+    itself still loads in the background while the welcome is spoken)."""
+    from voice_guide.listen.factory import EngineError, check_engine
+
+    try:
+        check_engine(options.engine, options.model)
+    except EngineError as error:
+        raise LiveError(str(error)) from None
 
 
 def find_microphone(options: RunOptions) -> tuple[Any, str]:

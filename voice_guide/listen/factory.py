@@ -61,6 +61,23 @@ def make_recognizer(
     return recognizer, reason
 
 
+def check_engine(engine: str, model: str | None) -> None:
+    """Raise EngineError for an engine or model that cannot work, without loading it, so that
+    `run` says so before it creates a journal: a missing Whisper model, an explicit vosk model
+    that is not usable."""
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if engine == "whisper":
+        from voice_guide.listen.whisper_model import WhisperModelError, ensure_model
+
+        try:
+            ensure_model()
+        except WhisperModelError as error:
+            raise EngineError(str(error)) from None
+    elif engine == "vosk" or model is not None:
+        _find_vosk_model(model, required=True)
+
+
 def _make(
     engine: str, model: str | None, threshold: float | None, second_pass: bool, parallel: bool
 ) -> tuple[Recognizer, str]:
