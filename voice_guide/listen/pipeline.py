@@ -79,7 +79,7 @@ class Listener:
         self.recognizer = recognizer
         self.commands = commands
         self.rules = rules
-        self._segmenter = Segmenter(segmenter or SegmenterSettings(), start=start)
+        self._segmenter = Segmenter(segmenter or settings_for(recognizer), start=start)
         self._muted_until = float("-inf")
         self.segments = 0  # segments passed to the recognizer (for benchmarks and logs)
         self.joined = 0  # utterances not decoded: they followed other speech too closely
@@ -157,6 +157,13 @@ class Listener:
         answered = result is not None and not could_become_another(result.phrase, commands)
         self._first_look = FirstLook(segment, result, answered)
         return result if answered else None
+
+
+def settings_for(recognizer: Recognizer) -> SegmenterSettings:
+    """The segmenter's settings, with the engine's own first look when it has one (an engine
+    sets `first_look`, seconds of quiet, when it measures better with another value)."""
+    first_look = getattr(recognizer, "first_look", None)
+    return SegmenterSettings() if first_look is None else SegmenterSettings(first_look=first_look)
 
 
 def joined(previous: Segment | None, segment: Segment, longest: float) -> Segment | None:
