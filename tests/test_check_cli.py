@@ -158,3 +158,57 @@ def test_subprocess_bad_file_has_no_traceback() -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
     assert "bad_syntax.yaml:28: YAML syntax error" in done.stderr
+
+
+def run_limited(*args: str, memory: int = 500 * 2**20) -> subprocess.CompletedProcess[str]:
+    """`voice-guide check` with its address space capped: a file read whole would fail."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(
+        [sys.executable, "-m", "voice_guide", "check", *args],
+        capture_output=True, text=True, timeout=60, check=False, preexec_fn=cap,
+    )
+
+
+def test_dev_zero_is_one_line_in_little_memory() -> None:
+    # Before the cap, /dev/zero was read until the machine ran out of memory; under 500 MB of
+    # address space that is a MemoryError within a second.
+    done = run_limited("/dev/zero")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "voice-guide: /dev/zero: too large for a protocol file: more than 1 MB (only the first "
+        "1 MB was read; a protocol is a few kilobytes of text)\n")
+
+
+def test_a_utf16_file_checks_like_its_utf8_original(tmp_path: Path) -> None:
+    original = PROTOCOLS / "neck_and_shoulders.yaml"
+    copy = tmp_path / "utf16.yaml"
+    copy.write_bytes(original.read_text(encoding="utf-8").encode("utf-16"))  # with its BOM
+    done, expected = run_module(str(copy)), run_module(str(original))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected.stdout.replace(str(original), str(copy))
+
+
+def test_a_latin_1_file_is_one_line_with_its_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    text = (PROTOCOLS / "tiny.yaml").read_text().replace("Relax now.", "Détendez-vous.")
+    path.write_bytes(text.encode("latin-1"))
+    done = run_module(str(path))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"voice-guide: {path}:15: not UTF-8 text: byte 0xe9 (byte 9 of the line) is not valid "
+        "UTF-8; save the file as UTF-8\n")
+
+
+def test_one_mistake_in_a_repeat_is_one_line() -> None:
+    # `repeat: 1-9` on the repeat step of three steps printed seven lines, one per number.
+    path = PROTOCOLS / "bad_repeat_wide.yaml"
+    done = run_module(str(path))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"voice-guide: {path}:32: steps[3].repeat: step 3 cannot repeat itself; steps 4-9 do not "
+        "exist (steps are 1, 2, 3)\n")

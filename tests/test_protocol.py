@@ -296,6 +296,23 @@ BAD = [
                                         "copies"),
     ("bad_empty.yaml", 1, "the file is empty"),
     ("bad_not_mapping.yaml", 2, "expected fields (name, preparation, opening"),
+    # Types YAML gives that are not what the field means, and sanity limits (issue 12, 5).
+    ("bad_say_number.yaml", 21, "steps[1].say: expected text, got a whole number (42) (put it in "
+                                "quotes if it is meant as text)"),
+    ("bad_cues_text.yaml", 23, "steps[1].cues: expected a list of texts, e.g. `cues: [Never press "
+                               "on the spine.]`, got text 'Never press on the spine.'"),
+    ("bad_repeat_twice.yaml", 32, "steps[3].repeat: step 2 is named more than once; a repeat "
+                                  "copies each move once"),
+    ("bad_repeat_wide.yaml", 32, "steps[3].repeat: step 3 cannot repeat itself; steps 4-9 do not "
+                                 "exist (steps are 1, 2, 3)"),
+    ("bad_seconds_too_long.yaml", 28, "steps[2].seconds: expected a duration in seconds of at most "
+                                      "3600, got a whole number (7200)"),
+    ("bad_station_number.yaml", 8, "stations.left.announce: expected text, got a whole number "
+                                   "(42)"),
+    ("bad_repeat_stations_text.yaml", 32, "steps[3].stations: expected the stations of the "
+                                          "repeated moves, each with the station its copies move "
+                                          "to, e.g. `{left: right}`, got text 'left'"),
+    ("bad_stations_text.yaml", 4, "stations: expected stations, each an id with its announcement"),
 ]
 
 
@@ -418,3 +435,190 @@ def test_every_step_item_of_a_valid_file_becomes_a_move_or_copies() -> None:
     for path in (DEFAULT_PROTOCOL, PROTOCOLS / "neck_and_shoulders.yaml", PROTOCOLS / "tiny.yaml"):
         written = path.read_text().count("  - number: ")
         assert len({s.number for s in load(path).steps}) == written, path
+
+
+# --- what is read, and how: size cap, encodings (issue 12, section 5) ---------------------------
+
+TINY = (PROTOCOLS / "tiny.yaml").read_text(encoding="utf-8")
+
+
+def one_problem(path: Path) -> str:
+    with pytest.raises(ProtocolError) as caught:
+        load(path)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    [problem] = caught.value.problems
+    assert "\n" not in problem
+    return problem
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_byte_order_marks_are_read(tmp_path: Path, encoding: str) -> None:
+    text = TINY.replace("Relax now.", "Détendez-vous, respirez.")
+    data = text.encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be"):  # these codecs write no mark: put it first
+        data = "\ufeff".encode(encoding) + data
+    path = tmp_path / f"{encoding}.yaml"
+    path.write_bytes(data)
+    assert data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:3] == b"\xef\xbb\xbf"
+    script = load(path)
+    assert script.rest.say == "Détendez-vous, respirez."
+    assert script.steps == loads(text, source=path).steps
+
+
+def test_latin_1_text_names_the_line_and_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(TINY.replace("Relax now.", "Détendez-vous.").encode("latin-1"))
+    assert one_problem(path) == (
+        f"{path}:15: not UTF-8 text: byte 0xe9 (byte 9 of the line) is not valid UTF-8; save the "
+        "file as UTF-8")
+    assert TINY.splitlines()[14] == "  say: Relax now."  # line 15; "  say: D" is 8 bytes
+
+
+def test_broken_utf16_names_its_line(tmp_path: Path) -> None:
+    body = TINY.encode("utf-16-le")
+    at = body.index("Relax".encode("utf-16-le"))
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes(b"\xff\xfe" + body[:at] + b"\x00\xd8" + body[at:])  # a lone surrogate
+    assert one_problem(path) == (
+        f"{path}:15: not UTF-16 text: bytes 0x00 0xd8 (byte {at + 1} after the UTF-16 byte order "
+        "mark) are not valid UTF-16; save the file as UTF-8")
+
+
+def test_a_file_over_1_mb_is_refused_after_reading_1_mb(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(TINY + "# " + "x" * protocol.MAX_FILE_BYTES + "\n")
+    assert one_problem(path) == (
+        f"{path}: too large for a protocol file: more than 1 MB (only the first 1 MB was read; a "
+        "protocol is a few kilobytes of text)")
+    exactly = tmp_path / "exactly.yaml"
+    exactly.write_text(TINY + "#" * (protocol.MAX_FILE_BYTES - len(TINY.encode()) - 1) + "\n")
+    assert exactly.stat().st_size == protocol.MAX_FILE_BYTES
+    assert load(exactly).name == "Tiny routine"  # 1 MB itself is still read
+
+
+def test_dev_zero_is_refused_not_read_forever() -> None:
+    problem = one_problem(Path("/dev/zero"))
+    assert problem.startswith("/dev/zero: too large for a protocol file: more than 1 MB")
+
+
+# --- sanity limits and one message per mistake -------------------------------------------------
+
+HEAD = TINY.split("steps:\n")[0] + "steps:\n"
+
+
+def flat_steps(count: int, start: int = 1) -> str:
+    return "".join(f"  - {{number: {n}, station: head, title: Hold, say: Hold., seconds: 60}}\n"
+                   for n in range(start, start + count))
+
+
+def test_at_most_500_steps() -> None:
+    assert len(loads(HEAD + flat_steps(500)).steps) == 500
+    with pytest.raises(ProtocolError) as caught:
+        loads(HEAD + flat_steps(5000), source="huge.yaml")
+    assert caught.value.problems == ("huge.yaml:18: steps: 5000 steps; a protocol has at most 500",)
+
+
+def test_at_most_1000_moves_once_repeats_are_expanded() -> None:
+    repeats = "".join(f"  - {{number: {n}, repeat: 1-250}}\n" for n in range(251, 255))
+    with pytest.raises(ProtocolError) as caught:
+        loads(HEAD + flat_steps(250) + repeats, source="moves.yaml")
+    assert caught.value.problems == (
+        "moves.yaml:271: steps[254]: the steps expand to more than 1000 moves here; a session has "
+        "at most 1000",)
+    assert len(loads(HEAD + flat_steps(250) + repeats[: repeats.index("  - {number: 254")]).steps
+               ) == 1000
+
+
+def test_a_range_longer_than_a_protocol_is_refused_before_it_is_expanded() -> None:
+    text = TINY.replace("    repeat: 2\n", "    repeat: 1-1000000000\n")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="range.yaml")
+    assert caught.value.problems == (
+        "range.yaml:32: steps[3].repeat: range '1-1000000000' names 1000000000 steps; a protocol "
+        "has at most 500",)
+
+
+@pytest.mark.parametrize(("length", "ok"), [(2000, True), (2001, False)])
+def test_a_spoken_text_is_at_most_2000_characters(length: int, ok: bool) -> None:
+    text = TINY.replace("say: Rest your hands on the back.", "say: " + "w" * length)
+    if ok:
+        assert len(loads(text).steps[0].say) == 2000
+        return
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="long.yaml")
+    assert caught.value.problems == (
+        "long.yaml:21: steps[1].say: is 2001 characters long; a text is at most 2000 (split a long "
+        "instruction over several steps)",)
+
+
+def test_a_say_list_is_at_most_2000_characters_together() -> None:
+    parts = ", ".join(["w" * 900] * 3)
+    text = TINY.replace("say: Rest your hands on the back.", f"say: [{parts}]")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="flow.yaml")
+    assert caught.value.problems == (
+        "flow.yaml:21: steps[1].say: is 2702 characters long together; a text is at most 2000 "
+        "(split a long instruction over several steps)",)
+
+
+def test_a_60_mb_say_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "say.yaml"
+    path.write_text(TINY.replace("say: Rest your hands on the back.", "say: " + "w" * 60_000_000))
+    started = time.process_time()
+    assert "too large for a protocol file" in one_problem(path)
+    assert time.process_time() - started < 2.0  # CPU time: was 28 s; 1 MB is read, not parsed
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("every_minutes: 8", "every_minutes: 600",
+     "checkins.every_minutes: expected a number of minutes of at most 120, got a whole number "
+     "(600)"),
+    ("answer_seconds: 8", "answer_seconds: 1000",
+     "checkins.answer_seconds: expected a number of seconds of at most 120"),
+    ("  seconds: 120", "  seconds: 86400",
+     "rest.seconds: expected a duration in seconds of at most 3600, got a whole number (86400)"),
+    ("title: Opening hold", "title: 3.5",
+     "steps[1].title: expected text, got a decimal number (3.5) (put it in quotes"),
+    ("title: Opening hold", "title: yes", "steps[1].title: expected text, got true/false (yes)"),
+])
+def test_numbers_past_their_limits_and_non_text(old: str, new: str, message: str) -> None:
+    assert TINY.count(old) == 1
+    with pytest.raises(ProtocolError) as caught:
+        loads(TINY.replace(old, new), source="limits.yaml")
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert message in caught.value.problems[0]
+
+
+def test_quoted_numbers_are_text() -> None:
+    script = loads(TINY.replace("say: Rest your hands on the back.", 'say: "42"'))
+    assert script.steps[0].say == "42"
+
+
+def test_a_cue_list_may_hold_one_text_with_commas_when_quoted() -> None:
+    text = TINY.replace("    seconds: 60\n",
+                        "    seconds: 60\n    cues: ['Beside the spine, never on it.']\n")
+    assert loads(text).steps[0].cues == ("Beside the spine, never on it.",)
+
+
+def test_missing_stations_are_one_message_not_one_per_step() -> None:
+    text = TINY.replace("stations:\n  head:\n    announce: Stand at the head of the table.\n"
+                        "  left:\n    announce: Stand at the left.\n", "")
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="nostations.yaml")
+    assert caught.value.problems == (
+        "nostations.yaml:2: stations: missing: this field is required",)
+
+
+def test_a_repeat_of_several_repeats_is_one_message() -> None:
+    text = TINY + "  - {number: 4, repeat: 3}\n  - {number: 5, repeat: [3, 4, 8, 9]}\n"
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source="r.yaml")
+    assert caught.value.problems == (
+        "r.yaml:33: steps[4].repeat: step 3 is itself a repeat; a repeat can only name ordinary "
+        "moves (list those moves instead)",
+        "r.yaml:34: steps[5].repeat: steps 8-9 do not exist (steps are 1, 2, 3, 4, 5); steps 3-4 "
+        "are themselves repeats; a repeat can only name ordinary moves (list those moves "
+        "instead)",
+    )

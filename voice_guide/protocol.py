@@ -18,6 +18,7 @@ the copies' (`{left: right}`: the side work mirrored, the work at the head still
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from collections.abc import Iterable
@@ -108,18 +109,73 @@ class ProtocolError(ValueError):
 # protocol.yaml is a link to this file.
 DEFAULT_PROTOCOL = Path(__file__).resolve().parent / "protocol.yaml"
 
+# Sanity limits: a real protocol is a few kilobytes (the shipped one: 22 steps, 34 moves, 17 kB).
+# Past these, a file is a mistake (or not a protocol at all), never a session to run.
+MAX_FILE_BYTES = 1_000_000
+MAX_STEPS = 500  # `- number:` items under steps
+MAX_MOVES = 1000  # moves once repeats are expanded
+MAX_TEXT = 2000  # characters of one spoken text (a list under `say` joined)
+MAX_ITEMS = 100  # texts in one list (preparation, cues)
+MAX_SECONDS = 3600  # a move's time, or the rest's
+MAX_MINUTES = 120.0  # checkins.every_minutes
+MAX_ANSWER_SECONDS = 120.0  # checkins.answer_seconds
+# UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
 
 def load(path: Path | str = DEFAULT_PROTOCOL) -> Script:
     """Read, validate and expand a protocol file. Raises `ProtocolError` listing every problem."""
     path = Path(path)
+    return loads(read_text(path), source=path)
+
+
+def read_text(path: Path) -> str:
+    """The text of a protocol file: at most `MAX_FILE_BYTES` read (`/dev/zero` is not read
+    forever), UTF-8, or UTF-16/32 with a byte order mark (a UTF-8 one is skipped). Anything else
+    is a one-line `ProtocolError` naming the line and the byte that is not text."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ProtocolError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ProtocolError(f"{path}: cannot read: {reason}") from None
-    return loads(text, source=path)
+    except OSError as error:
+        raise ProtocolError(f"{path}: cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ProtocolError(
+            f"{path}: too large for a protocol file: more than {MAX_FILE_BYTES // 1_000_000} MB "
+            f"(only the first {MAX_FILE_BYTES // 1_000_000} MB was read; a protocol is a few "
+            "kilobytes of text)")
+    encoding, bom = "utf-8", b""
+    for mark, name in _BOMS:
+        if data.startswith(mark):
+            encoding, bom = name, mark
+            break
+    body = data[len(bom):]
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise ProtocolError(_not_text(path, body, encoding, error)) from None
+
+
+def _not_text(path: Path, body: bytes, encoding: str, error: UnicodeDecodeError) -> str:
+    """`FILE:LINE: not UTF-8 text: byte 0xe9 (byte 12 of the line) is not valid UTF-8; ...`"""
+    bad = " ".join(f"0x{b:02x}" for b in body[error.start:error.end][:4])
+    if encoding == "utf-8":
+        line = body.count(b"\n", 0, error.start) + 1
+        column = error.start - (body.rfind(b"\n", 0, error.start) + 1) + 1
+        return (f"{path}:{line}: not UTF-8 text: byte {bad} (byte {column} of the line) is not "
+                "valid UTF-8; save the file as UTF-8")
+    # A file with a UTF-16/32 byte order mark: its lines are counted in its own encoding.
+    kind = encoding.upper()[:-3]
+    line = body[:error.start].decode(encoding, errors="replace").count("\n") + 1
+    what = f"bytes {bad}" if error.end - error.start > 1 else f"byte {bad}"
+    verb = "are" if error.end - error.start > 1 else "is"
+    return (f"{path}:{line}: not {kind} text: {what} (byte {error.start + 1} after the {kind} "
+            f"byte order mark) {verb} not valid {kind}; save the file as UTF-8")
 
 
 def loads(text: str, source: Path | str | None = None) -> Script:
@@ -214,6 +270,11 @@ class _Reader:
         self.label = label
         self.problems: list[tuple[int, str]] = []
         self.written_numbers: set[int] = set()  # every step number in the file, valid or not
+        # Station ids as written, valid or not, and whether `stations` itself could be read: a
+        # step naming a station that has its own error (or when there are no stations at all to
+        # check against) is not at fault, so one mistake gives one message.
+        self.written_stations: set[str] = set()
+        self.stations_read = False
 
     def problem(self, node: yaml.Node | None, path: str, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -257,11 +318,14 @@ class _Reader:
             return {}
         if not isinstance(node, yaml.MappingNode) or not node.value:
             self.problem(node, path, "expected stations, each an id with its announcement, "
-                         "e.g. `head: {announce: Stand at the head of the table.}`")
+                         f"e.g. `head: {{announce: Stand at the head of the table.}}`, got "
+                         f"{_describe(node)}")
             return {}
+        self.stations_read = True
         stations: dict[str, Station] = {}
         for key_node, value in self.pairs(node, path):
             station_id = key_node.value
+            self.written_stations.add(station_id)
             here = f"{path}.{station_id}"
             name: str | None = _default_name(station_id)
             if isinstance(value, yaml.ScalarNode):  # shorthand: `head: Stand at the head.`
@@ -284,10 +348,11 @@ class _Reader:
                      if "follow_up" in fields else None)
         follow_up_on = self.follow_up_on(fields, follow_up is not None)
         every = self.positive_number(
-            fields.get("every_minutes"), "checkins.every_minutes", "minutes", DEFAULT_EVERY_MINUTES)
+            fields.get("every_minutes"), "checkins.every_minutes", "minutes", DEFAULT_EVERY_MINUTES,
+            MAX_MINUTES)
         answer = self.positive_number(
             fields.get("answer_seconds"), "checkins.answer_seconds", "seconds",
-            DEFAULT_ANSWER_SECONDS)
+            DEFAULT_ANSWER_SECONDS, MAX_ANSWER_SECONDS)
         if None in (question, every, answer, follow_up_on) or (
                 "follow_up" in fields and follow_up is None):
             return None
@@ -334,7 +399,12 @@ class _Reader:
         if node is None:
             return []
         if not isinstance(node, yaml.SequenceNode) or not node.value:
-            self.problem(node, "steps", "expected a list of steps, each starting `- number: 1`")
+            self.problem(node, "steps", "expected a list of steps, each starting `- number: 1`, "
+                         f"got {_describe(node)}")
+            return []
+        if len(node.value) > MAX_STEPS:
+            self.problem(node, "steps", f"{len(node.value)} steps; a protocol has at most "
+                         f"{MAX_STEPS}")
             return []
         raw: list[_RawStep] = []
         for position, item in enumerate(node.value, start=1):
@@ -356,7 +426,7 @@ class _Reader:
         station = self.station_ref(fields.get("station"), f"{path}.station", stations)
         stations_node = fields.get("stations")
         mapping = self.station_map(stations_node, f"{path}.stations", stations, is_repeat)
-        if is_repeat and stations_node is not None and "station" in fields:
+        if is_repeat and mapping is not None and "station" in fields:
             self.problem(stations_node, f"{path}.stations", "give either `station` (every copy "
                          "stands there) or `stations` (where copies of each station stand), "
                          "not both")
@@ -374,7 +444,7 @@ class _Reader:
         details = (self.texts_joined(fields.get("details"), f"{path}.details")
                    if "details" in fields else "")
         seconds = self.seconds(fields.get("seconds"), f"{path}.seconds", None)
-        cues = self.texts(fields.get("cues"), f"{path}.cues", default=())
+        cues = self.texts(fields.get("cues"), f"{path}.cues", default=(), single=False)
         checkin = self.flag(fields.get("checkin"), f"{path}.checkin")
         if number is None or details is None or cues is None:
             return None
@@ -407,13 +477,17 @@ class _Reader:
         for step in raw:
             if step.repeat is None:
                 steps.append(self.move(step, len(steps) + 1))
-                continue
-            targets = self.repeat_targets(step, by_number)
-            if targets is None or not self.mapping_fits(step, targets):
-                continue
-            for k, origin in enumerate(targets):
-                steps.append(self.copy(step, origin, len(steps) + 1,
-                                       first=k == 0, last=k == len(targets) - 1))
+            else:
+                targets = self.repeat_targets(step, by_number)
+                if targets is None or not self.mapping_fits(step, targets):
+                    continue
+                for k, origin in enumerate(targets):
+                    steps.append(self.copy(step, origin, len(steps) + 1,
+                                           first=k == 0, last=k == len(targets) - 1))
+            if len(steps) > MAX_MOVES:
+                self.problem(step.node, step.path, f"the steps expand to more than {MAX_MOVES} "
+                             f"moves here; a session has at most {MAX_MOVES}")
+                return []
         return steps
 
     def repeat_targets(
@@ -422,28 +496,37 @@ class _Reader:
         assert step.repeat is not None
         path = f"{step.path}.repeat"
         targets: list[_RawStep] = []
+        missing: list[int] = []
+        repeats: list[int] = []
         ok = True
         for number in step.repeat:
             target = by_number.get(number)
             if number == step.number:
-                self.problem(step.repeat_node, path,
-                             f"step {step.number} cannot repeat itself")
-                ok = False
+                ok = False  # said below
             elif target is None and number in self.written_numbers:
                 ok = False  # that step has its own error already
             elif target is None:
-                known = ", ".join(str(n) for n in sorted(by_number))
-                self.problem(step.repeat_node, path,
-                             f"step {number} does not exist (steps are {known})")
-                ok = False
+                missing.append(number)
             elif target.repeat is not None:
-                self.problem(step.repeat_node, path,
-                             f"step {number} is itself a repeat; a repeat can only name "
-                             "ordinary moves (list those moves instead)")
-                ok = False
+                repeats.append(number)
             else:
                 targets.append(target)
-        return targets if ok else None
+        # Everything wrong with one `repeat:` in one message: `1-9` on step 3 of three steps is
+        # one mistake, not seven.
+        said = []
+        if step.number in step.repeat:
+            said.append(f"step {step.number} cannot repeat itself")
+        if missing:
+            known = ", ".join(str(n) for n in sorted(by_number))
+            said.append(f"{_numbers('step', missing)} {'does' if len(missing) == 1 else 'do'} "
+                        f"not exist (steps are {known})")
+        if repeats:
+            itself = "is itself a repeat" if len(repeats) == 1 else "are themselves repeats"
+            said.append(f"{_numbers('step', repeats)} {itself}; a repeat can only name "
+                        "ordinary moves (list those moves instead)")
+        if said:
+            self.problem(step.repeat_node, path, "; ".join(said))
+        return targets if ok and not said else None
 
     def mapping_fits(self, step: _RawStep, targets: list[_RawStep]) -> bool:
         """Each station a repeat step maps is one some copied move stands at (else a typo)."""
@@ -513,7 +596,20 @@ class _Reader:
                 self.problem(item, path, f"range {item.value!r} must go from a lower step "
                              "number to a higher one, e.g. 3-5")
                 return None
+            if high - low >= MAX_STEPS:
+                self.problem(item, path, f"range {item.value!r} names {high - low + 1} steps; "
+                             f"a protocol has at most {MAX_STEPS}")
+                return None
             numbers.extend(range(low, high + 1))
+        twice = sorted({n for n in numbers if numbers.count(n) > 1})
+        if twice:
+            # Three copies of one move in a row would be three check-ins, three announcements:
+            # never what a file means. Another repeat step says it on purpose.
+            self.problem(node, path, f"{_numbers('step', twice)} "
+                         f"{'is' if len(twice) == 1 else 'are'} named more than once; a repeat "
+                         "copies each move once (to do a move again later, add another repeat "
+                         "step)")
+            return None
         return tuple(numbers)
 
     # -- field helpers ---------------------------------------------------------------------------
@@ -569,26 +665,46 @@ class _Reader:
     def text(self, node: yaml.Node | None, path: str) -> str | None:
         if node is None:
             return None
-        if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT, _FLOAT):
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
             value = " ".join(str(node.value).split())
-            if value:
+            if not value:
+                self.problem(node, path, "is empty; expected text")
+            elif len(value) > MAX_TEXT:
+                self.problem(node, path, f"is {len(value)} characters long; a text is at most "
+                             f"{MAX_TEXT} (split a long instruction over several steps)")
+            else:
                 return value
-            self.problem(node, path, "is empty; expected text")
             return None
-        self.problem(node, path, f"expected text, got {_describe(node)}")
+        # `say: 42` or `say: yes` is a number or a flag to YAML, not something to speak.
+        hint = (" (put it in quotes if it is meant as text)"
+                if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT, _BOOL)
+                else "")
+        self.problem(node, path, f"expected text, got {_describe(node)}{hint}")
         return None
 
     def texts(
-        self, node: yaml.Node | None, path: str, default: tuple[str, ...] | None = None
+        self, node: yaml.Node | None, path: str, default: tuple[str, ...] | None = None,
+        single: bool = True,
     ) -> tuple[str, ...] | None:
-        """A list of texts (a single text is a list of one)."""
+        """A list of texts (a single text is a list of one, unless `single` is False)."""
         if node is None:
             return default
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, yaml.ScalarNode) and single:
             one = self.text(node, path)
             return (one,) if one is not None else None
         if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, path, f"expected a list of texts, got {_describe(node)}")
+            field = path.rsplit(".", 1)[-1]
+            example = (node.value if isinstance(node, yaml.ScalarNode) and node.tag == _STR
+                       and 0 < len(node.value) <= 60 else "Never press on the spine.")
+            # As YAML would read it back: `['Beside the spine, never on it.']` (else the comma
+            # would make two cues of it).
+            listed = yaml.safe_dump([example], default_flow_style=True, width=10**6,
+                                    allow_unicode=True).strip()
+            self.problem(node, path, f"expected a list of texts, e.g. `{field}: {listed}`, "
+                         f"got {_describe(node)}")
+            return None
+        if len(node.value) > MAX_ITEMS:
+            self.problem(node, path, f"{len(node.value)} texts; a list holds at most {MAX_ITEMS}")
             return None
         values = [self.text(item, f"{path}[{i}]") for i, item in enumerate(node.value, start=1)]
         if any(value is None for value in values):
@@ -603,33 +719,48 @@ class _Reader:
         if not parts:
             self.problem(node, path, "is empty; expected text")
             return None
-        return " ".join(parts)
+        joined = " ".join(parts)
+        if len(joined) > MAX_TEXT:
+            self.problem(node, path, f"is {len(joined)} characters long together; a text is at "
+                         f"most {MAX_TEXT} (split a long instruction over several steps)")
+            return None
+        return joined
 
-    def positive_int(self, node: yaml.Node | None, path: str, what: str) -> int | None:
+    def positive_int(
+        self, node: yaml.Node | None, path: str, what: str, maximum: int | None = None
+    ) -> int | None:
         if node is None:
             return None
         if isinstance(node, yaml.ScalarNode) and node.tag == _INT:
             value = _construct(node)
             if isinstance(value, int) and value > 0:
-                return value
+                if maximum is None or value <= maximum:
+                    return value
+                self.problem(node, path, f"expected {what} of at most {maximum}, got "
+                             f"{_describe(node)}")
+                return None
         self.problem(node, path, f"expected {what}, a whole number above 0, got {_describe(node)}")
         return None
 
     def seconds(self, node: yaml.Node | None, path: str, default: int | None) -> int | None:
         if node is None:
             return default
-        return self.positive_int(node, path, "a duration in seconds")
+        return self.positive_int(node, path, "a duration in seconds", MAX_SECONDS)
 
     def positive_number(
-        self, node: yaml.Node | None, path: str, unit: str, default: float
+        self, node: yaml.Node | None, path: str, unit: str, default: float, maximum: float
     ) -> float | None:
         if node is None:
             return default
         if isinstance(node, yaml.ScalarNode) and node.tag in (_INT, _FLOAT):
             number = _construct(node)
             value = float(number) if isinstance(number, int | float) else 0.0
-            if value > 0 and value != float("inf"):
+            if 0 < value <= maximum:
                 return value
+            if value > maximum:
+                self.problem(node, path, f"expected a number of {unit} of at most {maximum:g}, "
+                             f"got {_describe(node)}")
+                return None
         self.problem(node, path, f"expected a number of {unit} above 0, got {_describe(node)}")
         return None
 
@@ -664,6 +795,8 @@ class _Reader:
         self, node: yaml.ScalarNode, path: str, stations: dict[str, Station]
     ) -> Station | None:
         station = stations.get(node.value)
+        if station is None and (node.value in self.written_stations or not self.stations_read):
+            return None  # that station (or `stations`) has its own error already
         if station is None:
             known = ", ".join(stations) or "none defined"
             close = _closest(node.value, tuple(stations))
@@ -683,7 +816,8 @@ class _Reader:
             return None
         if not isinstance(node, yaml.MappingNode) or not node.value:
             self.problem(node, path, "expected the stations of the repeated moves, each with the "
-                         "station its copies move to, e.g. `{left: right}`")
+                         "station its copies move to, e.g. `{left: right}`, got "
+                         f"{_describe(node)}")
             return None
         mapping: dict[str, Station] = {}
         ok = True
@@ -733,6 +867,21 @@ def _describe(node: yaml.Node | None) -> str:
     kind = {_STR: "text", _INT: "a whole number", _FLOAT: "a decimal number",
             _BOOL: "true/false"}.get(node.tag, "a value")
     return f"{kind} {shown!r}" if kind == "text" else f"{kind} ({shown})"
+
+
+def _numbers(noun: str, numbers: list[int]) -> str:
+    """`step 4`, `steps 4-9`, `steps 2, 5 and 7-9`: sorted, runs as ranges."""
+    runs: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    if len(parts) == 1 and runs[0][0] == runs[0][1]:
+        return f"{noun} {parts[0]}"
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"{noun}s {listed}"
 
 
 def _closest(word: str, choices: tuple[str, ...]) -> str | None:
