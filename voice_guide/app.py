@@ -75,6 +75,7 @@ class RunOptions:
     engine: str = "auto"
     model: str | None = None
     sensitivity: str = "normal"  # the classifier's accept threshold (listen/factory.py)
+    profile: str = "auto"  # speaker profile (listen/profile.py): auto, none or a name
     input_device: str | None = None
     practitioner_device: str | None = None
     room_device: str | None = None
@@ -248,7 +249,7 @@ def check_recognizer(options: RunOptions) -> None:
     from voice_guide.listen.factory import EngineError, check_engine
 
     try:
-        check_engine(options.engine, options.model)
+        check_engine(options.engine, options.model, options.profile)
     except EngineError as error:
         raise LiveError(str(error)) from None
 
@@ -643,7 +644,7 @@ class Listening:
 
         recognizer, reason = make_recognizer(self.options.engine, self.options.model,
                                            sensitivity=self.options.sensitivity,
-                                           parallel_check=True)
+                                           parallel_check=True, profile=self.options.profile)
         self.engine = recognizer.name
         if reason:
             eprint(reason)

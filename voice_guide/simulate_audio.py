@@ -206,6 +206,7 @@ def run_from_args(args: Any) -> int:
         recognizer, reason = make_recognizer(
             getattr(args, "engine", None) or "auto", getattr(args, "model", None),
             sensitivity=getattr(args, "sensitivity", None) or "normal",
+            profile=getattr(args, "profile", None),
         )
     except EngineError as error:
         return fail(str(error))

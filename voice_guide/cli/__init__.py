@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "devices": "voice_guide.cli.devices",
     "models": "voice_guide.cli.models",
     "history": "voice_guide.cli.history",
+    "enroll": "voice_guide.cli.enroll",
+    "profiles": "voice_guide.cli.profiles",
 }
 
 
@@ -67,7 +69,8 @@ def package_version() -> str:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
-    """`--engine`, `--model` and `--sensitivity`, the same for every subcommand that listens."""
+    """`--engine`, `--model`, `--sensitivity` and `--profile`, the same for every subcommand
+    that listens."""
     from voice_guide.listen.factory import ENGINES, SENSITIVITIES
 
     parser.add_argument(
@@ -80,6 +83,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> No
         "--sensitivity", choices=tuple(SENSITIVITIES), default="normal",
         help=f"{scope}classifier and combined engines: high hears more commands and more "
         "sound-alike words (neck -> next); low the reverse",
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", default="auto",
+        help=f"{scope}speaker profile made by `voice-guide enroll` (default auto: the profile "
+        "'default' when there is one; none: no profile)",
     )
 
 

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{args.manifest}: no clips listed (only the header line)")
     try:
         recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity)
+                                             sensitivity=args.sensitivity, profile=args.profile)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity)
+                                             sensitivity=args.sensitivity, profile=args.profile)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)

@@ -85,6 +85,7 @@ def options_from(args: argparse.Namespace):  # -> voice_guide.app.RunOptions
         engine=args.engine,
         model=args.model,
         sensitivity=args.sensitivity,
+        profile=args.profile,
         input_device=args.input_device,
         practitioner_device=args.practitioner_device,
         room_device=args.room_device,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from voice_guide.listen.classifier_engine import ClassifierRecognizer
     from voice_guide.listen.engine import Recognizer
     from voice_guide.listen.parallel_check import ParallelChecker
+    from voice_guide.listen.profile import Profile
 
 ENGINES = ("auto", "whisper", "vosk", "pocketsphinx", "classifier", "combined")
 # The classifier's accept threshold per sensitivity (None: the one calibrated with the weights).
@@ -34,7 +35,7 @@ class EngineError(Exception):
 
 def make_recognizer(
     engine: str = "auto", model: str | None = None, second_pass: bool = True,
-    sensitivity: str = "normal", parallel_check: bool = False,
+    sensitivity: str = "normal", parallel_check: bool = False, profile: str | None = None,
 ) -> tuple[Recognizer, str]:
     """The recognizer, and one line saying which engine runs and why.
 
@@ -47,24 +48,54 @@ def make_recognizer(
     (SENSITIVITIES) applies to the classifier and combined engines; for the others the reason
     line says it is not used. `parallel_check`: pocketsphinx's check runs in a worker process
     while pocketsphinx decodes (`listen/parallel_check.py`; the live session asks for it).
+    `profile` (`--profile`): a speaker profile's name wraps the engine in the profile's
+    recognizer (`listen/profile.py`); `auto`: the profile `default` when it exists; `none` or
+    None: no profile. A profile asked for by name that cannot be used is an EngineError; under
+    `auto` the reason line says why none is used.
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if sensitivity not in SENSITIVITIES:
         raise EngineError(f"unknown sensitivity {sensitivity!r} (choose from "
                           f"{', '.join(SENSITIVITIES)})")
+    chosen, profile_reason = _profile(profile)
     recognizer, reason = _make(engine, model, SENSITIVITIES[sensitivity], second_pass,
                                parallel_check)
     if sensitivity != "normal":
         used = engine in ("classifier", "combined")
         reason += f"; sensitivity {sensitivity}" + ("" if used else ", not used by this engine")
+    if chosen is not None:
+        from voice_guide.listen.classifier_engine import ClassifierError
+        from voice_guide.listen.profile import ProfileRecognizer
+
+        try:
+            recognizer = ProfileRecognizer(recognizer, chosen)
+        except ClassifierError as error:
+            raise EngineError(f"the profile cannot be used: {error}") from None
+    if profile_reason:
+        reason += f"; {profile_reason}"
     return recognizer, reason
 
 
-def check_engine(engine: str, model: str | None) -> None:
+def _profile(option: str | None) -> tuple[Profile | None, str]:
+    """The profile `--profile` names (None: none) and the words for the reason line."""
+    if option is None:
+        return None, ""
+    from voice_guide.listen.profile import AUTO, ProfileError, choose_profile
+
+    try:
+        return choose_profile(option)
+    except ProfileError as error:
+        if option == AUTO:
+            return None, f"no profile ({error})"
+        raise EngineError(str(error)) from None
+
+
+def check_engine(engine: str, model: str | None, profile: str | None = None) -> None:
     """Raise EngineError for an engine or model that cannot work, without loading it, so that
     `run` says so before it creates a journal: a missing Whisper model, an explicit vosk model
-    that is not usable."""
+    that is not usable, a profile asked for by name that cannot be read."""
+    _profile(profile)
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     if engine == "whisper":

@@ -1,0 +1,352 @@
+"""Speaker profiles on real human voices: what enrolling one or two takes buys.
+
+    .venv/bin/python -m benchmarks.enroll [--split validate] [--takes 1,2] [--show]
+                                          [--set KEY=VALUE ...]
+
+Reads `../shared/corpus` (`tests/human_corpus.py`), split by speaker: `tune` is what the
+profile's thresholds were calibrated on, `validate` (default) is what figures are quoted on.
+Speakers who said "go" more than once (the only phrase with several takes per speaker in the
+corpus) are cross-validated: each enrolls `--takes` of their takes (each take in turn, as
+`voice-guide enroll --from` would: the same utterance finding and embeddings), and their other
+takes go through what `voice-guide listen --json --profile NAME` does (read, segmenter,
+whisper, the profile recognizer, full vocabulary). Figures, with and without the profile:
+- the enrolled speaker's other takes of "go": right / wrong / missed;
+- the same speakers' other words (cat, down, up, ...): accepted as a command;
+- words by voices that did not enroll (a fixed sample of the split's other speakers);
+- false accepts per hour of talk and noise, each profile in turn;
+- what the profile costs per utterance the base heard nothing in.
+Each recording is decoded by Whisper once and each utterance embedded once (cached in
+memory); every profile's decision is `ProfileRecognizer.rescue`, the code `listen` runs.
+`--set max_distance=0.05` etc. try profile settings without editing code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from tests import human_corpus
+from tests.human_corpus import Recording
+from voice_guide.commands import ALL_COMMANDS, Command
+from voice_guide.events import Heard
+from voice_guide.listen.engine import Segment
+from voice_guide.listen.enrollment import take_utterance
+from voice_guide.listen.pipeline import listen_to
+from voice_guide.listen.profile import Profile, ProfileRecognizer, ProfileSettings, distances
+from voice_guide.wav import read_wav_16k
+
+OTHER_VOICES = 300  # words by speakers who did not enroll, the same sample for every profile
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.enroll")
+    parser.add_argument("--split", choices=human_corpus.SPLITS, default="validate")
+    parser.add_argument("--takes", default="1,2", help="takes enrolled, comma-separated")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a profile setting (ProfileSettings)")
+    parser.add_argument("--show", action="store_true", help="print every miss and false accept")
+    args, _ = parser.parse_known_args(argv)  # run_all passes every benchmark the same extras
+    if not human_corpus.available():
+        print(f"benchmarks.enroll: {human_corpus.ABSENT}; nothing measured")
+        return 0
+    settings = _settings(args.set)
+    bench = Bench(settings)
+    speakers = multi_take_speakers(args.split)
+    enrolled = {s for s in speakers}
+    own_words = [r for s in speakers for r in speakers[s]["other"]]
+    strangers = [r for r in human_corpus.recordings("word", args.split)
+                 if r.speaker not in enrolled]
+    rng = np.random.default_rng(11)
+    sample = [strangers[i] for i in sorted(rng.choice(len(strangers), min(OTHER_VOICES,
+                                                                          len(strangers)),
+                                                      replace=False))]
+    talk = [*human_corpus.recordings("talk", args.split), *human_corpus.recordings("noise")]
+    takes = sum(len(v["go"]) for v in speakers.values())
+    print(f"speaker profiles on human speech, split {args.split}: {len(speakers)} speakers "
+          f"with 2+ takes of \"go\" ({takes} takes), {len(own_words)} other words by them; "
+          f"{len(sample)} words by {len({r.speaker for r in sample})} voices that did not "
+          f"enroll; {sum(r.seconds for r in talk) / 60:.1f} min of talk and noise")
+    if args.set:
+        print(f"settings: {settings}")
+    began = time.perf_counter()
+    for counts in [int(n) for n in args.takes.split(",")]:
+        report(bench, speakers, sample, talk, counts, args.show)
+    embed = bench.front_end.times
+    print(f"\ncost of a profile, per utterance the base heard nothing in: embedding median "
+          f"{_median(embed):.0f} ms (p95 {_p95(embed):.0f} ms); when a take is close, Whisper's "
+          f"forced score of the phrase median {_median(bench.score_ms):.0f} ms (p95 "
+          f"{_p95(bench.score_ms):.0f} ms, asked for {len(bench.score_ms)} of {len(embed)} "
+          f"utterances); {time.perf_counter() - began:.0f} s in all")
+    return 0
+
+
+def multi_take_speakers(split: str) -> dict[str, dict[str, list[Recording]]]:
+    """speaker -> {"go": their takes of go, "other": their other words}, for the speakers of
+    `split` who said "go" at least twice."""
+    by: dict[str, dict[str, list[Recording]]] = defaultdict(lambda: {"go": [], "other": []})
+    for item in human_corpus.recordings("word", split):
+        by[item.speaker]["go" if item.label == "go" else "other"].append(item)
+    return {s: v for s, v in by.items() if len(v["go"]) >= 2}
+
+
+@dataclass
+class Tally:
+    right: int = 0
+    wrong: int = 0
+    missed: int = 0
+    base_right: int = 0
+    base_wrong: int = 0
+    own_words: int = 0
+    own_accepted: int = 0
+    own_base_accepted: int = 0
+    strangers: int = 0
+    strangers_accepted: int = 0
+    strangers_base_accepted: int = 0
+    strangers_go: int = 0
+    strangers_go_right: int = 0
+    strangers_go_base_right: int = 0
+    talk_seconds: float = 0.0
+    talk_accepted: int = 0
+    talk_base_accepted: int = 0
+    worse_speakers: int = 0
+    speakers: int = 0
+    profiles: int = 0
+    shown: list[str] = field(default_factory=list)
+
+
+def report(bench: Bench, speakers: dict[str, dict[str, list[Recording]]],
+           sample: list[Recording], talk: list[Recording], counts: int, show: bool) -> None:
+    tally = Tally()
+    for speaker, words in speakers.items():
+        gos = words["go"]
+        if len(gos) <= counts:
+            continue
+        tally.speakers += 1
+        with_profile = without = 0
+        for k in range(len(gos)):  # each take in turn begins the enrolled ones
+            chosen = [gos[(k + i) % len(gos)] for i in range(counts)]
+            profile = bench.enroll(speaker, chosen)
+            if profile is None:
+                continue
+            tally.profiles += 1
+            for item in gos:
+                if item in chosen:
+                    continue
+                heard, base = bench.hear(item, profile)
+                right, base_right = heard == [Command.NEXT], base == [Command.NEXT]
+                tally.right += right
+                tally.base_right += base_right
+                with_profile += right
+                without += base_right
+                tally.wrong += bool(heard) and not right
+                tally.base_wrong += bool(base) and not base_right
+                tally.missed += not heard
+                if show and not right:
+                    tally.shown.append(f"    {speaker} {item.path.name}: "
+                                       f"{', '.join(map(str, heard)) or 'nothing'}")
+            for item in words["other"]:
+                heard, base = bench.hear(item, profile)
+                tally.own_words += 1
+                tally.own_accepted += bool(heard)
+                tally.own_base_accepted += bool(base)
+                if show and len(heard) > len(base):
+                    tally.shown.append(f"    {speaker} {item.path.name} ({item.label}): "
+                                       f"{', '.join(map(str, heard))}")
+            if k:  # other voices and talk: each speaker's first profile
+                continue
+            for item in sample:
+                heard, base = bench.hear(item, profile)
+                if item.command is Command.NEXT:
+                    tally.strangers_go += 1
+                    tally.strangers_go_right += heard == [Command.NEXT]
+                    tally.strangers_go_base_right += base == [Command.NEXT]
+                elif item.command is None:
+                    tally.strangers += 1
+                    tally.strangers_accepted += bool(heard)
+                    tally.strangers_base_accepted += bool(base)
+                    if show and len(heard) > len(base):
+                        tally.shown.append(f"    other voice {item.path.name} ({item.label}) "
+                                           f"with {speaker}'s profile: "
+                                           f"{', '.join(map(str, heard))}")
+            for item in talk:
+                heard, base = bench.hear(item, profile)
+                tally.talk_seconds += item.seconds
+                tally.talk_accepted += len(heard)
+                tally.talk_base_accepted += len(base)
+                if show and len(heard) > len(base):
+                    tally.shown.append(f"    talk {item.path.name} with {speaker}'s profile: "
+                                       f"{', '.join(map(str, heard))}")
+        tally.worse_speakers += with_profile < without
+    t = tally
+    total = t.right + t.wrong + t.missed
+    hours = t.talk_seconds / 3600 or 1.0
+    print(f"\n{counts} take{'s' if counts > 1 else ''} of \"go\" enrolled ({t.profiles} profiles "
+          f"of {t.speakers} speakers, each take in turn):")
+    print(f"  their other takes of go: right {_pct(t.right, total)}  wrong "
+          f"{_pct(t.wrong, total)}  missed {_pct(t.missed, total)}  (of {total}; without "
+          f"a profile: right {_pct(t.base_right, total)}, wrong {_pct(t.base_wrong, total)})")
+    print(f"  speakers heard worse with their profile than without: {t.worse_speakers} of "
+          f"{t.speakers}")
+    print(f"  their other words accepted as a command: {_pct(t.own_accepted, t.own_words)} "
+          f"(of {t.own_words}; without a profile {_pct(t.own_base_accepted, t.own_words)})")
+    print(f"  words by voices that did not enroll, accepted: "
+          f"{_pct(t.strangers_accepted, t.strangers)} (of {t.strangers}, each against one "
+          f"profile per speaker; without {_pct(t.strangers_base_accepted, t.strangers)}); "
+          f"their \"go\" right {_pct(t.strangers_go_right, t.strangers_go)} (without "
+          f"{_pct(t.strangers_go_base_right, t.strangers_go)})")
+    print(f"  talk and noise: {t.talk_accepted / hours:.1f} false accepts per hour with a "
+          f"profile ({t.talk_accepted} in {t.talk_seconds / 60:.0f} min), without "
+          f"{t.talk_base_accepted / hours:.1f}")
+    for line in t.shown:
+        print(line)
+
+
+class Bench:
+    """Whisper decoding each recording once, and every profile deciding on the cached
+    transcripts and embeddings with `ProfileRecognizer.rescue`."""
+
+    def __init__(self, settings: ProfileSettings) -> None:
+        from voice_guide.listen.classifier_engine import EmbeddingFrontEnd
+        from voice_guide.listen.whisper_engine import WhisperRecognizer
+
+        self.whisper = WhisperRecognizer()
+        self.front_end = CachedFrontEnd(EmbeddingFrontEnd())
+        self.profile = ProfileRecognizer(self.whisper, Profile(name="bench"), self.front_end,
+                                         settings)
+        scorer = self.profile._scorer
+        assert scorer is not None
+        self.score_ms: list[float] = []
+        scorer.phrase_logprob = _cached(scorer.phrase_logprob, self.score_ms)  # type: ignore[method-assign]
+        self.decisions: dict[tuple[str, float, int, bool], tuple[Heard | None, Any]] = {}
+        self._takes: dict[str, np.ndarray | None] = {}
+        self._base: dict[str, tuple[list[Command], np.ndarray | None]] = {}
+        self._unheard: dict[str, list[Segment]] = defaultdict(list)  # base heard nothing
+
+    def enroll(self, speaker: str, takes: list[Recording]) -> Profile | None:
+        """The profile `enroll --from` makes of these takes (None when no take has speech)."""
+        features = [f for f in (self._take(item) for item in takes) if f is not None]
+        if not features:
+            return None
+        return Profile(name=speaker.replace(":", "-"), templates={"go": np.stack(features)})
+
+    def _take(self, item: Recording) -> np.ndarray | None:
+        key = str(item.path)
+        if key not in self._takes:
+            utterance, _ = take_utterance(read_wav_16k(item.path))
+            self._takes[key] = (None if utterance is None
+                                else self.front_end.features(utterance.audio))
+        return self._takes[key]
+
+    def hear(self, item: Recording, profile: Profile) -> tuple[list[Command], list[Command]]:
+        """What `listen --profile` hears in the recording, and what `listen` hears."""
+        key = str(item.path)
+        if key not in self._base:
+            audio = read_wav_16k(item.path)
+            base = [h.command for h in listen_to(_Decider(self, key, False), audio, ALL_COMMANDS)]
+            unheard = [self.front_end.features(s.audio) for s in self._unheard.pop(key, [])]
+            self._base[key] = (base, np.stack(unheard) if unheard else None)
+        base, unheard = self._base[key]
+        # The profile can only step in where the base heard nothing, and only near a take:
+        # when no such utterance is near one, `listen --profile` hears what `listen` hears.
+        if unheard is None or not self._near(unheard, profile):
+            return base, base
+        self.profile.use(profile)
+        audio = read_wav_16k(item.path)
+        with_profile = listen_to(_Decider(self, key, True), audio, ALL_COMMANDS)
+        return [h.command for h in with_profile], base
+
+    def _near(self, unheard: np.ndarray, profile: Profile) -> bool:
+        limit = self.profile.settings.max_distance
+        return any(float(distances(template, unheard).min()) <= limit  # DTW is symmetric
+                   for takes in profile.templates.values() for template in takes)
+
+
+class _Decider:
+    name = "whisper+profile"
+
+    def __init__(self, bench: Bench, path: str, profile: bool) -> None:
+        self.bench, self.path, self.with_profile = bench, path, profile
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        b = self.bench
+        key = (self.path, segment.start, len(segment.audio), segment.provisional)
+        if key not in b.decisions:
+            b.profile._transcript = None
+            heard = b.whisper.recognize(segment, commands)
+            b.decisions[key] = (heard, b.profile._transcript)
+        heard, transcript = b.decisions[key]
+        if heard is None and not self.with_profile:
+            b._unheard[self.path].append(segment)
+        if heard is not None or not self.with_profile:
+            return heard
+        return b.profile.rescue(segment, commands, transcript)
+
+
+class CachedFrontEnd:
+    """The embedding front end, each distinct utterance embedded once."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.cache: dict[bytes, np.ndarray] = {}
+        self.times: list[float] = []  # ms per utterance embedded
+
+    def features(self, audio: np.ndarray, shift: int = 0) -> np.ndarray:
+        key = hashlib.sha1(np.ascontiguousarray(audio).tobytes()).digest() + bytes([shift % 256])
+        if key not in self.cache:
+            began = time.perf_counter()
+            self.cache[key] = self.inner.features(audio, shift)
+            self.times.append(1000 * (time.perf_counter() - began))
+        return self.cache[key]
+
+
+def _cached(score: Callable[[np.ndarray, str], float],
+            times: list[float]) -> Callable[[np.ndarray, str], float]:
+    cache: dict[tuple[bytes, str], float] = {}
+
+    def cached(audio: np.ndarray, phrase: str) -> float:
+        key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).digest(), phrase)
+        if key not in cache:
+            began = time.perf_counter()
+            cache[key] = score(audio, phrase)
+            times.append(1000 * (time.perf_counter() - began))
+        return cache[key]
+
+    return cached
+
+
+def _settings(pairs: list[str]) -> ProfileSettings:
+    settings = ProfileSettings()
+    kinds = {f.name: f.type for f in fields(settings)}
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in kinds:
+            raise SystemExit(f"benchmarks.enroll: no setting {key!r} (one of "
+                             f"{', '.join(kinds)})")
+        changes[key] = int(value) if kinds[key] in (int, "int") else float(value)
+    return replace(settings, **changes)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))] if values else 0.0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

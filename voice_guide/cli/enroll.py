@@ -1,0 +1,311 @@
+"""`voice-guide enroll`: teach the guide the practitioner's voice (a speaker profile).
+
+Interactive: for each phrase (all the practitioner uses by default; `--phrases go,stop` for a
+few), the guide prints what to say and records `--takes` takes from the microphone. Each take
+is checked (no speech, too quiet, clipped, cut off, too noisy, more than one thing, not like
+the other takes) and asked for again with the reason. At the end a self-test says how many
+takes the new profile hears right, and the profile is saved; Ctrl-C before then keeps nothing.
+
+`--from MANIFEST.tsv`: the same from recordings (columns `path`, `phrase`). A phrase not in the
+vocabulary, a missing or unreadable file, or a take with no speech is a one-line error naming
+the row, and nothing is saved; other problems are warnings.
+
+An existing profile of the same name keeps the phrases not enrolled now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HELP = ("record the practitioner's own takes of the commands into a speaker profile "
+        "(interactive, or --from MANIFEST.tsv)")
+
+MAX_TRIES = 4  # asked again at most this many times per take, then the phrase is skipped
+TAKE_SECONDS = 5.0  # the longest a take is waited for
+AFTER_SPEECH = 0.6  # seconds recorded after the utterance seems to end
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", metavar="NAME", default="default",
+                        help="the profile to make or add to (default: default)")
+    parser.add_argument("--from", dest="manifest", metavar="MANIFEST.tsv",
+                        help="enroll from recordings: tab-separated, header 'path' and 'phrase' "
+                        "(paths relative to the manifest's folder)")
+    parser.add_argument("--input-device", metavar="D",
+                        help="microphone: index or part of a name (default: the system's)")
+    parser.add_argument("--takes", type=_takes, default=3, metavar="N",
+                        help="takes of each phrase (default 3)")
+    parser.add_argument("--phrases", metavar="LIST",
+                        help="comma-separated phrases to enroll (default: every phrase but the "
+                        "client's answers)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_guide.cli import fail
+    from voice_guide.listen.classifier_engine import ClassifierError, EmbeddingFrontEnd
+    from voice_guide.listen.enrollment import EnrollError
+    from voice_guide.listen.profile import ProfileError, check_name
+
+    try:
+        name = check_name(args.profile)
+        phrases = _phrases(args.phrases)
+        existing = _existing(name)
+    except (ProfileError, EnrollError) as error:
+        return fail(str(error))
+    if args.manifest is not None and args.phrases is not None:
+        return fail("enroll: --phrases is for recording; with --from the manifest says which")
+    try:
+        front_end = EmbeddingFrontEnd()
+    except ClassifierError as error:
+        return fail(str(error))
+    try:
+        if args.manifest is not None:
+            takes = _from_manifest(Path(args.manifest), front_end)
+        else:
+            takes = _record(args, phrases, front_end)
+        if not takes:
+            return fail("enroll: no takes recorded; the profile is unchanged")
+        return _finish(name, existing, takes, front_end)
+    except EnrollError as error:
+        return fail(f"{error}; nothing was saved")
+    except ProfileError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        print("\nvoice-guide: enroll stopped: nothing was saved", file=sys.stderr)
+        return 130
+
+
+def _takes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of takes") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError("--takes must be between 1 and 10")
+    return value
+
+
+def _phrases(option: str | None) -> list[str]:
+    from voice_guide.listen.enrollment import EnrollError, phrase_of, why_not_a_phrase
+    from voice_guide.listen.profile import ENROLL_PHRASES
+
+    if option is None:
+        return list(ENROLL_PHRASES)
+    chosen: list[str] = []
+    for written in option.split(","):
+        if not written.strip():
+            continue
+        phrase = phrase_of(written)
+        if phrase is None:
+            raise EnrollError(f"--phrases: {why_not_a_phrase(written)}")
+        if phrase not in chosen:
+            chosen.append(phrase)
+    if not chosen:
+        raise EnrollError("--phrases names no phrase")
+    return chosen
+
+
+def _existing(name: str) -> Any:
+    """The profile of this name when there is one (it keeps the phrases not enrolled now)."""
+    from voice_guide.listen.profile import FILE, Profile, profiles_dir
+
+    folder = profiles_dir() / name
+    return Profile.read(folder) if (folder / FILE).exists() else None
+
+
+def _from_manifest(manifest: Path, front_end: Any) -> list[Any]:
+    from voice_guide.listen.enrollment import takes_from_manifest
+
+    def warn(line: str) -> None:
+        print(f"voice-guide: warning: {line}", file=sys.stderr)
+
+    takes = takes_from_manifest(manifest, front_end, warn)
+    counts: dict[str, int] = {}
+    for take in takes:
+        counts[take.phrase] = counts.get(take.phrase, 0) + 1
+    print(f"{len(takes)} takes of {len(counts)} phrase{'s' if len(counts) > 1 else ''} from "
+          f"{manifest}: " + ", ".join(f"{p} ({n})" for p, n in counts.items()))
+    return takes
+
+
+def _finish(name: str, existing: Any, takes: list[Any], front_end: Any) -> int:
+    """Self-test, then save (nothing is written before)."""
+    from voice_guide.listen.enrollment import build_profile, self_test
+    from voice_guide.listen.factory import EngineError, make_recognizer
+
+    profile = build_profile(name, takes, existing)
+    mine = build_profile(name, takes)  # the self-test: only the takes of this enrollment...
+    others = {p: t for p, t in profile.templates.items() if p not in mine.templates}
+    tested = mine.with_phrases(others)  # ...with the profile's other phrases as rivals
+    try:
+        base, reason = make_recognizer("auto")
+    except EngineError as error:
+        print(f"voice-guide: no self-test ({error})", file=sys.stderr)
+    else:
+        print(f"self-test with {reason.removeprefix('engine: ')} ...", flush=True)
+        result = self_test(base, tested, takes, front_end)
+        print(result.line())
+        for where in result.missed[:10]:
+            print(f"  not heard right: {where}")
+    folder = profile.save()
+    kept = [p for p in (existing.phrases if existing else []) if p not in mine.templates]
+    print(f"profile {name!r} saved in {folder}: {profile.summary()}"
+          + (f"; kept from before: {', '.join(kept)}" if kept else ""))
+    return 0
+
+
+# --- recording ----------------------------------------------------------------------------
+
+
+def _record(args: argparse.Namespace, phrases: list[str], front_end: Any) -> list[Any]:
+    """Every phrase's takes from the microphone, each checked and asked for again until good
+    (a phrase whose takes keep failing is skipped, and said so)."""
+    import numpy as np
+
+    from voice_guide.devices import DeviceError, resolve_input
+    from voice_guide.listen.enrollment import EnrollError, Take, take_problems, take_utterance
+
+    try:
+        endpoint = resolve_input(args.input_device)
+    except DeviceError as error:
+        raise EnrollError(str(error)) from None
+    print(f"Enrolling {len(phrases)} phrase{'s' if len(phrases) > 1 else ''}, {args.takes} "
+          f"take{'s' if args.takes > 1 else ''} each, into profile {args.profile!r}. Say each "
+          "phrase as you would in a session, after the prompt, then pause. Ctrl-C stops "
+          "(nothing is saved until the end).", flush=True)
+    takes: list[Take] = []
+    skipped: list[str] = []
+    with Microphone(endpoint) as microphone:
+        for number, phrase in enumerate(phrases, start=1):
+            kept: list[Take] = []
+            left = len(phrases) - number + 1
+            tries = 0
+            while len(kept) < args.takes:
+                print(f"[{number}/{len(phrases)}, {left} phrase{'s' if left > 1 else ''} left] "
+                      f"Say \"{phrase}\" (take {len(kept) + 1} of {args.takes})", flush=True)
+                recording, stopped_early = microphone.take(TAKE_SECONDS)
+                utterance, count = take_utterance(recording)
+                features = None if utterance is None else front_end.features(utterance.audio)
+                others = np.stack([t.features for t in kept]) if kept else None
+                problems = take_problems(recording, utterance, count, others, features,
+                                         stopped_early)
+                if not problems and features is not None:
+                    kept.append(Take(phrase, recording, features, f"{phrase!r} take "
+                                     f"{len(kept) + 1}"))
+                    tries = 0
+                    continue
+                tries += 1
+                if tries >= MAX_TRIES:
+                    print(f"  {problems[0]}: skipping \"{phrase}\" (enroll it later with "
+                          f"--phrases \"{phrase}\")", flush=True)
+                    skipped.append(phrase)
+                    kept = []
+                    break
+                if problems[0].startswith("not like") and len(kept) == 1 and tries == 2:
+                    kept = []  # two takes disagree twice: the first may be the odd one
+                    print("  not like the first take either: starting this phrase again",
+                          flush=True)
+                    continue
+                print(f"  again: {problems[0]}", flush=True)
+            takes += kept
+    if skipped:
+        print(f"skipped: {', '.join(skipped)}")
+    return takes
+
+
+class Microphone:
+    """The input device as 16 kHz int16 blocks, recorded one take at a time."""
+
+    BLOCK = 1600  # 100 ms
+
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+        self.blocks: queue.Queue[Any] = queue.Queue()
+        self.rate = 16_000
+        self.stream: Any = None
+
+    def __enter__(self) -> Microphone:
+        from voice_guide.devices import open_input_stream
+        from voice_guide.listen.enrollment import EnrollError
+
+        try:
+            try:
+                stream = open_input_stream(self.endpoint, samplerate=16_000, channels=1,
+                                           dtype="int16", blocksize=self.BLOCK,
+                                           callback=self._callback)
+            except Exception:  # the device cannot do 16 kHz itself: take its rate, resample
+                stream = open_input_stream(self.endpoint, channels=1, dtype="int16",
+                                           callback=self._callback)
+            self.rate = int(stream.samplerate)
+            stream.start()
+        except Exception as error:
+            raise EnrollError(f"cannot record from {self.endpoint.label}: "
+                              f"{str(error).splitlines()[0] if str(error) else error}") from None
+        self.stream = stream
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream.close()
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        self.blocks.put(indata[:, 0].copy())
+
+    def _block(self, timeout: float) -> Any:
+        import numpy as np
+
+        block = self.blocks.get(timeout=timeout)
+        if self.rate != 16_000:
+            from voice_guide.wav import to_16k_int16
+
+            block = to_16k_int16(block.astype("float32") / 32768.0, self.rate)
+        return np.asarray(block, np.int16)
+
+    def take(self, seconds: float) -> tuple[Any, bool]:
+        """One take: from now until the speaker has said something and paused (or `seconds`),
+        and whether the time ran out while they were still speaking."""
+        import numpy as np
+
+        from voice_guide.listen.enrollment import _Capture
+        from voice_guide.listen.pipeline import Listener
+
+        while not self.blocks.empty():  # what was heard before the prompt is not the take
+            self.blocks.get_nowait()
+        capture = _Capture()
+        listener = Listener(capture)
+        chunks: list[Any] = []
+        samples = 0
+        deadline = time.monotonic() + seconds + 1.0
+        heard_until: float | None = None  # stream time the last utterance ended
+        while time.monotonic() < deadline and samples < seconds * 16_000:
+            try:
+                block = self._block(timeout=1.0)
+            except queue.Empty:
+                continue
+            chunks.append(block)
+            samples += len(block)
+            listener.feed(block)
+            if capture.segments:
+                heard_until = max(s.end for s in capture.segments.values())
+            if heard_until is not None and samples / 16_000 - heard_until >= AFTER_SPEECH:
+                break
+        recording = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+        stopped_early = heard_until is None and _loud_at_end(recording)
+        return recording, stopped_early
+
+
+def _loud_at_end(recording: Any) -> bool:
+    """Speech (far above the recording's quietest) in its last 200 ms: cut off by the limit."""
+    import numpy as np
+
+    if len(recording) < 16_000:
+        return False
+    frames = recording[: len(recording) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1.0)
+    return bool(level[-20:].mean() > np.percentile(level, 10) + 15.0)
