@@ -86,6 +86,21 @@ class RunOptions:
 
 def run_session(options: RunOptions) -> int:
     """`voice-guide run`: set up (new or resumed session, audio or text), run, close cleanly."""
+    from voice_guide.devices import AlsaMessages
+
+    # ALSA's own lines (`snd_pcm_recover underrun occurred`) go to the log and are counted, not
+    # printed over the status panel; Python's own errors still reach the terminal directly.
+    alsa = None if options.text and options.silent else AlsaMessages.start()
+    try:
+        return _run_session(options, alsa)
+    finally:
+        if alsa is not None:
+            alsa.close()
+            if alsa.lines:
+                logging.getLogger(__name__).info("ALSA: %s", alsa.summary())
+
+
+def _run_session(options: RunOptions, alsa: Any) -> int:
     panel = StatusPanel(sys.stdout)
     logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")
     inputs = Inputs()
@@ -119,6 +134,8 @@ def run_session(options: RunOptions) -> int:
     if speaker is not None:
         speaker.prepare(known_texts(start.script))
     guide = Guide(start.session, start.journal, voice, panel)
+    if alsa is not None or speaker is not None:
+        guide.closing_notes = lambda: [audio_note(alsa, speaker)]
     typing = microphone is None and options.interactive and panel.tty
     clock = SessionClock(start.resume_at)  # session time runs from here
     inputs.guide, inputs.clock = guide, clock  # player notes (a route's fallback) get journaled
@@ -153,6 +170,15 @@ class Start:
     journal: JournalWriter
     resume_at: float  # session time to carry on from (0 for a new session)
     prior: list[dict[str, Any]] | None  # the journaled records of a resumed session
+
+
+def audio_note(alsa: Any, speaker: Any) -> Note:
+    """The session's sound glitches, journaled at its end: ALSA's underrun lines (kept off the
+    terminal) and the output underflows the player counted."""
+    fields: dict[str, Any] = alsa.summary() if alsa is not None else {}
+    if speaker is not None:
+        fields["output_underflows"] = speaker.player.underruns()
+    return Note("audio", fields)
 
 
 def new_start(options: RunOptions, script: Script) -> Start:
@@ -354,6 +380,7 @@ class Guide:
     _last_write: float = 0.0
     _closed: bool = False
     _journal_said: bool = False  # the practitioner heard that the journal cannot be written
+    closing_notes: Callable[[], Iterable[Note]] | None = None  # journaled last (audio glitches)
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -436,6 +463,8 @@ class Guide:
         if heard is not None:
             self._write(heard.record(now))
         for action in actions:
+            if isinstance(action, Ended):
+                self._closing_notes(now)  # the `end` record stays the last one
             self._write(action.record(now))
             if self.on_action is not None:
                 self.on_action(action, now)
@@ -465,6 +494,7 @@ class Guide:
         if self._closed:
             return
         if not self.ended:
+            self._closing_notes(now)
             self._write({"t": round(now, 3), "type": "exit", "reason": reason})
         self._closed = True
         notice = self.journal.close()
@@ -472,6 +502,11 @@ class Guide:
             eprint(notice.line)
         if self.panel is not None:
             self.panel.close()
+
+    def _closing_notes(self, now: float) -> None:
+        notes, self.closing_notes = self.closing_notes, None  # once
+        for note in notes() if notes is not None else ():
+            self._write(note.record(now))
 
     def _closing(self, now: float) -> None:
         summary = summarize(self.records)
@@ -567,12 +602,30 @@ class SpokenVoice:
         self.speaker.close()
 
 
+# The microphone lost mid-session: what the practitioner hears (earbuds), journaled with a note.
+MIC_LOST = "The microphone stopped working; listening is paused until it is back."
+MIC_FALLBACK = "The microphone stopped working; listening on the default microphone now."
+MIC_BACK = "The microphone is back; listening again."
+MIC_STALL_SECONDS = 1.5  # a running input stream without a callback this long has stopped
+MIC_CONFIRM_SECONDS = 0.5  # a reopened microphone is back once it has delivered this long
+MIC_RETRY_SECONDS = 1.0  # while lost: how often it is looked for, besides the server's events
+MIC_WATCH_SECONDS = 0.1
+
+
 class Listening:
     """The microphone side, on threads of its own: loads the recognizer (while the welcome is
     spoken), opens the input stream, feeds each block to the listener (narrowed to what the
     session accepts now, muted while the guide is audible to the microphone), and puts every
     `Heard` on the loop's queue. If the microphone cannot be used after all, the loop is told to
-    carry on from typed commands."""
+    carry on from typed commands.
+
+    A microphone lost mid-session (its source removed from the sound server, or a stream that
+    stops: no callback for MIC_STALL_SECONDS, or ended) is closed at once: the server would
+    otherwise move the stream to another source, possibly the monitor of our own earbud output.
+    The practitioner is told (MIC_LOST / MIC_FALLBACK) and it is journaled (`microphone_lost`);
+    listening moves to the server's default source if that is a real microphone (never a monitor,
+    which hears what we play), else pauses. When the configured microphone is there again and
+    delivers sound, listening goes back to it (MIC_BACK, `microphone_back`)."""
 
     BLOCK = 320  # samples: 20 ms at 16 kHz
 
@@ -591,22 +644,37 @@ class Listening:
         self.engine = ""
         self.ready = threading.Event()  # listening (or given up)
         self._blocks: queue.Queue[Any] = queue.Queue()
-        self._stream: Any = None
-        self._rate = 16_000
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
+        # The stream in use and how it is doing (the watch thread swaps streams).
+        self.using: Any = None  # the Endpoint recorded from; None while listening is paused
+        self.lost: str | None = None  # why listening is paused
+        self._feed: _Feed | None = None  # the stream in use
+        self._source: str | None = None  # the sound-server source recorded from, when known
+        self._configured_source: str | None = None  # the configured one's, at the start
+        self._fed = 0  # 16 kHz samples handed on so far, all streams together (stream time)
+        self._next_look = 0.0
+        self._changed = threading.Event()  # the sound server's sources changed
+        self._events: Any = None  # devices.PulseEvents
+        self._watcher = threading.Thread(target=self._watch, name="listen-watch", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def close(self) -> None:
         self._closed.set()
+        self._changed.set()
         self._blocks.put(None)
-        stream, self._stream = self._stream, None
-        if stream is not None:
+        if self._events is not None:
+            self._events.close()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=5)  # it may be opening a stream: let it finish first
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.active = False
             try:
-                stream.stop()
-                stream.close()
+                feed.stream.stop()
+                feed.stream.close()
             except Exception as error:  # a vanished device may refuse; nothing left to do
                 logging.getLogger(__name__).debug("closing the microphone: %s", error)
         self._thread.join(timeout=5)
@@ -619,13 +687,14 @@ class Listening:
     def _run(self) -> None:
         try:
             self.listener = self._make_listener()
-            self._open_stream()
+            self._start_listening()
         except Exception as error:
             why = _one_line(error)
             self.ready.set()
             self.inputs.put(lambda: self._give_up(why))
             return
         self.ready.set()
+        self._watcher.start()
         try:
             while not self._closed.is_set():
                 block = self._blocks.get()
@@ -659,41 +728,245 @@ class Listening:
         if stream_until is not None and self.listener is not None:
             self.listener.mute_until(stream_until)
 
-    def _open_stream(self) -> None:
+    def _start_listening(self) -> None:
+        """Open the configured microphone; watch the sound server when it is one of its
+        sources (or the server's default)."""
+        from voice_guide.devices import PulseEvents
+
+        self._activate(self._open(self.endpoint))
+        self._configured_source = self._source
+        if self._source is not None:
+            self._events = PulseEvents(lambda line: self._changed.set())
+        self._tell("", "listening", device=self.endpoint.label, source=self._source,
+                   engine=self.engine)
+
+    def _open(self, endpoint: Any) -> _Feed:
+        """A started input stream on `endpoint`, not handing blocks on until activated."""
         from voice_guide.devices import open_input_stream
 
+        feed = _Feed(endpoint)
+
+        def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+            self._callback(feed, indata, time_info)
+
+        def finished() -> None:
+            feed.ended = True
+
+        common = {"channels": 1, "dtype": "int16", "latency": "low", "callback": callback,
+                  "finished_callback": finished}
         try:
-            stream = open_input_stream(
-                self.endpoint, samplerate=16_000, channels=1, dtype="int16",
-                blocksize=self.BLOCK, latency="low", callback=self._callback,
-            )
+            stream = open_input_stream(endpoint, samplerate=16_000, blocksize=self.BLOCK, **common)
         except Exception:  # the device cannot do 16 kHz itself: take its rate and resample
-            stream = open_input_stream(
-                self.endpoint, channels=1, dtype="int16", latency="low", callback=self._callback,
-            )
-        self._rate = int(stream.samplerate)
-        stream.start()
-        self._stream = stream
+            stream = open_input_stream(endpoint, **common)
+        feed.stream, feed.rate = stream, int(stream.samplerate)
+        feed.opened_at = feed.last = time.monotonic()
+        try:
+            stream.start()
+        except Exception:
+            feed.close()
+            raise
+        return feed
+
+    def _activate(self, feed: _Feed) -> None:
+        self._feed, self.using = feed, feed.endpoint
+        self._source = self._source_of(feed.endpoint)
+        feed.active = True
 
     # Runs on PortAudio's thread: short, no blocking.
-    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        if self.origin is None:
+    def _callback(self, feed: _Feed, indata: Any, time_info: Any) -> None:
+        now = time.monotonic()
+        feed.last = now
+        if feed.first is None:
+            feed.first = now
+        if not feed.active:
+            return  # being tried, or being closed
+        if feed.origin_due:  # stream time carries on over a change of microphone
             try:
                 ago = max(0.0, time_info.currentTime - time_info.inputBufferAdcTime)
             except AttributeError:
                 ago = 0.0
-            self.origin = time.monotonic() - ago
+            self.origin = now - ago - self._fed / 16_000
+            feed.origin_due = False
         block = indata[:, 0].copy()
-        if self._rate != 16_000:
+        if feed.rate != 16_000:
             from voice_guide.wav import to_16k_int16
 
-            block = to_16k_int16(block.astype("float32") / 32768.0, self._rate)
+            block = to_16k_int16(block.astype("float32") / 32768.0, feed.rate)
+        self._fed += len(block)
         self._blocks.put(block)
 
     def _give_up(self, why: str) -> None:
         """On the loop's thread: no microphone after all; carry on from typed commands."""
         eprint(f"cannot listen ({why}): running in text mode, type the commands")
         read_lines(sys.stdin, self.inputs)
+
+    # --- the watch thread: a microphone lost, a fallback, back again -------------------------
+
+    def _watch(self) -> None:
+        while not self._closed.is_set():
+            changed = self._changed.wait(MIC_WATCH_SECONDS)
+            if self._closed.is_set():
+                break
+            if changed:
+                self._changed.clear()
+            try:
+                self._check(changed, time.monotonic())
+            except Exception:
+                logging.getLogger(__name__).exception("watching the microphone")
+
+    def _check(self, changed: bool, now: float) -> None:
+        feed = self._feed
+        if feed is not None:
+            why = self._problem(feed, changed, now)
+            if why:
+                self._lose(feed, why, now)
+            elif feed.endpoint is self.endpoint:
+                return  # listening on the configured microphone
+        # Paused, or on a fallback: is the configured microphone there again?
+        if changed or now >= self._next_look:
+            self._next_look = now + MIC_RETRY_SECONDS
+            self._look_again()
+
+    def _problem(self, feed: _Feed, changed: bool, now: float) -> str:
+        """Why the stream in use has stopped hearing the microphone, or ""."""
+        from voice_guide.devices import pulse_sources
+
+        if feed.ended:
+            return "its input stream stopped"
+        quiet = now - feed.last
+        if quiet > MIC_STALL_SECONDS:
+            return f"no sound from it for {quiet:.1f} s"
+        if changed and self._source is not None:
+            sources = pulse_sources()  # None: the server did not answer; nothing to conclude
+            if sources is not None and self._source not in {s.name for s in sources}:
+                return f"the sound server removed source {self._source!r}"
+        return ""
+
+    def _lose(self, feed: _Feed, why: str, now: float) -> None:
+        lost, lost_source = feed.endpoint, self._source
+        feed.close()
+        self._feed, self.using, self._source = None, None, None
+        self._next_look = now + MIC_RETRY_SECONDS
+        fallback = self._fallback(lost, lost_source)
+        if fallback is not None:
+            try:
+                self._activate(self._open(fallback))
+            except Exception as error:
+                logging.getLogger(__name__).warning("cannot listen on %s: %s", fallback.label,
+                                                    _one_line(error))
+                fallback = None
+        self.lost = None if fallback is not None else why
+        logging.getLogger(__name__).warning(
+            "microphone %s lost (%s); %s", lost.label, why,
+            f"listening on {fallback.label}" if fallback is not None else "listening paused")
+        self._tell(MIC_FALLBACK if fallback is not None else MIC_LOST, "microphone_lost",
+                   device=lost.label, reason=why,
+                   listening_on=fallback.label if fallback is not None else None)
+
+    def _fallback(self, lost: Any, lost_source: str | None) -> Any:
+        """The server's default source if it is a real microphone (not a monitor: that hears
+        what we play) other than the lost one; without a server, PortAudio's default input."""
+        from voice_guide.devices import (
+            DEFAULT_ENDPOINT,
+            pulse_default_source,
+            pulse_source_endpoint,
+            pulse_sources,
+        )
+
+        sources = pulse_sources()
+        if sources is None:
+            return None if lost.is_default else DEFAULT_ENDPOINT
+        default = pulse_default_source()
+        for source in sources:
+            if source.name == default and not source.monitor and source.name != lost_source:
+                try:
+                    return pulse_source_endpoint(source.name)
+                except Exception:  # DeviceError: no PortAudio device reaches the server
+                    return None
+        return None
+
+    def _look_again(self) -> None:
+        """Back to the configured microphone once it is there again and delivers sound."""
+        from voice_guide.devices import pulse_sources
+
+        if self._configured_source is not None:
+            sources = pulse_sources()
+            if sources is None or self._configured_source not in {s.name for s in sources}:
+                return
+        elif self._feed is not None:
+            return  # on a fallback, and no way to tell the configured one is back: stay
+        try:
+            trial = self._open(self.endpoint)
+        except Exception:
+            return  # not yet
+        deadline = time.monotonic() + MIC_CONFIRM_SECONDS + MIC_STALL_SECONDS
+        while not self._closed.is_set() and time.monotonic() < deadline and not trial.ended:
+            if trial.first is not None and time.monotonic() - trial.first >= MIC_CONFIRM_SECONDS:
+                break
+            self._closed.wait(0.05)
+        now = time.monotonic()
+        if (self._closed.is_set() or trial.ended or trial.first is None
+                or now - trial.first < MIC_CONFIRM_SECONDS or now - trial.last > 0.5):
+            trial.close()  # opened but silent: not back yet
+            return
+        previous, self._feed = self._feed, None
+        if previous is not None:
+            previous.close()
+        self._activate(trial)
+        self.lost = None
+        logging.getLogger(__name__).warning("microphone %s is back", self.endpoint.label)
+        self._tell(MIC_BACK, "microphone_back", device=self.endpoint.label)
+
+    def _source_of(self, endpoint: Any) -> str | None:
+        """The sound-server source `endpoint` records from, when the server can tell."""
+        from voice_guide.devices import pulse_default_source
+
+        if endpoint.pulse:
+            return str(endpoint.pulse)
+        return pulse_default_source() if endpoint.is_default else None
+
+    def _tell(self, text: str, note: str, **fields: Any) -> None:
+        """Journal `note` (and say `text` on the practitioner route) on the loop's thread."""
+
+        def on_loop() -> None:
+            clock = self.inputs.clock
+            if clock is None:
+                return
+            now = clock.now()
+            self.guide.note(Note(note, fields), now)
+            if text and not self.guide.ended:
+                self.guide.emit([Say(text, Route.PRACTITIONER, "microphone")], now)
+
+        self.inputs.put(on_loop)
+
+
+class _Feed:
+    """One input stream and what its callbacks said; only the active one hands blocks on."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+        self.stream: Any = None
+        self.rate = 16_000
+        self.opened_at = self.last = time.monotonic()  # `last`: the latest callback
+        self.first: float | None = None  # the first callback
+        self.ended = False  # the stream ended by itself
+        self.active = False
+        self.origin_due = True  # its first active callback sets the listener's origin
+
+    def close(self) -> None:
+        """Stop it in the background: a dead device can block abort()."""
+        self.active = False
+        stream = self.stream
+
+        def shut() -> None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as error:  # a vanished device may refuse; nothing left to do
+                logging.getLogger(__name__).debug("closing the microphone: %s", error)
+
+        if stream is not None:
+            threading.Thread(target=shut, name="listen-close", daemon=True).start()
 
 
 # --- The loop ----------------------------------------------------------------------------------

@@ -11,17 +11,30 @@ Two views of the machine's sound:
 A device is given as a PortAudio index, or a part of a name (a device's, or a sink's / source's
 name or description). A name that matches nothing, or several things, is a `DeviceError` whose
 one-line message lists what exists.
+
+A stream whose source is removed is not stopped by the sound server: it is moved to another
+source, possibly the monitor of our own earbud output. `pulse_sources()` and `PulseEvents` (the
+server's `pactl subscribe`) let the microphone side notice (voice_guide/app.py, `Listening`).
+
+ALSA writes its own lines (`ALSA lib pcm.c:8570:(snd_pcm_recover) underrun occurred`) to the C
+level stderr, over the status panel: `AlsaMessages` takes fd 2 over for a live session, sends
+those lines to logging (`voice_guide.alsa`) and counts them, and passes every other line on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import io
 import json
+import logging
 import os
+import select
 import shutil
 import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -156,6 +169,247 @@ def open_input_stream(endpoint: Endpoint, **kwargs: Any) -> Any:
 def pulse_sink_exists(name: str) -> bool:
     """Whether the sound server still has a sink called `name` (False when none answers)."""
     return any(d.name == name for d in _pulse_nodes("sinks", None))
+
+
+@dataclass(frozen=True)
+class PulseSource:
+    """One of the sound server's sources. A monitor hears what is played on its sink (our own
+    speech, when that sink is one of our outputs): never a microphone to fall back to."""
+
+    name: str
+    monitor: bool
+
+
+def pulse_sources() -> list[PulseSource] | None:
+    """The sound server's sources, or None when no server answers (unknown, not "none")."""
+    text = _pactl("-f", "json", "list", "sources")
+    if text:
+        try:
+            return [
+                PulseSource(
+                    str(item["name"]),
+                    str(item.get("monitor_source") or "n/a") != "n/a"
+                    or (item.get("properties") or {}).get("device.class") == "monitor",
+                )
+                for item in json.loads(text)
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    short = _pactl("list", "short", "sources")
+    if short is None:
+        return None
+    names = [parts[1] for parts in (line.split("\t") for line in short.splitlines())
+             if len(parts) > 1]
+    return [PulseSource(name, name.endswith(".monitor")) for name in names]
+
+
+def pulse_default_source() -> str | None:
+    """The sound server's default source (what PortAudio's `default`/`pulse` device records)."""
+    info = _pactl_info()
+    return (info or {}).get("default_source_name") or None
+
+
+def pulse_source_endpoint(name: str) -> Endpoint:
+    """The source `name` reached through PortAudio's `pulse` (or `default`) device."""
+    return _endpoint(AudioDevice(None, name, 0, 0.0, False, "pulse"), "input", list_devices())
+
+
+class PulseEvents:
+    """`pactl subscribe` in the background: `on_event(line)` when a source comes or goes, or the
+    server changes (its default source may have). Nothing when there is no pactl. (A source's
+    state changes, which come with every start and end of speech on a sink, are left out.)"""
+
+    WANTED = ("'new' on source #", "'remove' on source #", "on server")
+
+    def __init__(self, on_event: Callable[[str], None]) -> None:
+        self._on_event = on_event
+        self._process: subprocess.Popen[str] | None = None
+        if shutil.which("pactl") is None:
+            return
+        try:
+            self._process = subprocess.Popen(
+                ["pactl", "subscribe"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True,
+            )
+        except OSError as error:
+            logging.getLogger(__name__).warning("cannot watch the sound server: %s", error)
+            return
+        threading.Thread(target=self._read, name="pulse-events", daemon=True).start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            if any(wanted in line for wanted in self.WANTED):
+                self._on_event(line.strip())
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+
+
+# --- ALSA's own lines on stderr -----------------------------------------------------------------
+
+ALSA_LOG = logging.getLogger("voice_guide.alsa")
+# ALSA's error handler prints "ALSA lib FILE:LINE:(FUNCTION) message"; PortAudio's ALSA host API
+# prints "Expression '...' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: N".
+_ALSA_MARKS = (b"ALSA lib ",)
+_PORTAUDIO_ALSA = b"pa_linux_alsa.c"
+_FLUSH_PARTIAL = 0.2  # s: a line without its newline yet is passed on after this long
+
+
+class AlsaMessages:
+    """fd 2 (the C-level stderr) becomes a pipe read by a thread: ALSA's lines go to logging
+    (`voice_guide.alsa`, at INFO: not on the terminal) and are counted (`underruns`,
+    `overruns`, `lines`); every other line goes on to the real stderr at once. Python's own
+    `sys.stderr` (and the logging handlers on it, and faulthandler) write to the real stderr
+    directly, so Python's errors never depend on the thread. `close()` puts everything back."""
+
+    def __init__(self, real: int, read: int, saved_stderr: Any, python_stderr: Any,
+                 faulthandler_was: bool) -> None:
+        self.underruns = 0
+        self.overruns = 0
+        self.lines = 0
+        self.examples: list[str] = []  # the first few different lines, for the journal
+        self._real = real  # a copy of the real stderr
+        self._read = read
+        self._saved_stderr = saved_stderr  # sys.stderr before (None: it was left alone)
+        self._python_stderr = python_stderr  # ours, on the real stderr (None: left alone)
+        self._faulthandler_was = faulthandler_was
+        self._closed = False
+        self._real_lock = threading.Lock()  # `_real` is closed once, by close() or the thread
+        self._thread = threading.Thread(target=self._pump, name="alsa-stderr", daemon=True)
+
+    @classmethod
+    def start(cls) -> AlsaMessages | None:
+        """Take fd 2 over; None when it cannot be (no fd 2, no pipes): nothing changed then."""
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            sys.stderr.flush()
+        try:
+            real = os.dup(2)
+        except OSError:
+            return None
+        try:
+            read, write = os.pipe()
+        except OSError:
+            os.close(real)
+            return None
+        saved, ours = None, None
+        if _writes_to_fd2(sys.stderr):
+            # Python's stderr keeps writing to the terminal itself, not through the pipe.
+            saved = sys.stderr
+            ours = io.TextIOWrapper(
+                io.FileIO(os.dup(real), "w"), encoding=getattr(saved, "encoding", None) or "utf-8",
+                errors=getattr(saved, "errors", None) or "backslashreplace", line_buffering=True,
+            )
+            sys.stderr = ours
+            _repoint_handlers(saved, ours)
+        was = faulthandler.is_enabled()
+        if ours is not None:  # a fatal error's traceback reaches the terminal even if we die
+            faulthandler.enable(file=ours, all_threads=True)
+        os.dup2(write, 2)
+        os.close(write)
+        messages = cls(real, read, saved, ours, was)
+        messages._thread.start()
+        return messages
+
+    def summary(self) -> dict[str, Any]:
+        """The counts, for the journal's end-of-session note."""
+        return {"alsa_underruns": self.underruns, "alsa_overruns": self.overruns,
+                "alsa_lines": self.lines, "alsa_examples": list(self.examples)}
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Give fd 2 back; the thread passes on what is left, then ends (when no child process
+        still holds the pipe)."""
+        if self._closed:
+            return
+        self._closed = True
+        os.dup2(self._real, 2)  # the pipe's write end closes: the thread reads to its end
+        self._thread.join(timeout)
+        if self._python_stderr is not None:
+            faulthandler.disable()
+            if sys.stderr is self._python_stderr:
+                sys.stderr = self._saved_stderr
+            _repoint_handlers(self._python_stderr, self._saved_stderr)
+            self._python_stderr.flush()
+            self._python_stderr.close()
+            if self._faulthandler_was:
+                faulthandler.enable(file=sys.stderr, all_threads=True)
+        if not self._thread.is_alive():  # else a child process still holds the pipe: the
+            self._release()               # thread passes its lines on, then closes `_real`
+
+    def _release(self) -> None:
+        with self._real_lock:
+            if self._real >= 0:
+                os.close(self._real)
+                self._real = -1
+
+    # --- the pipe's reader ------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        pending = b""
+        try:
+            while True:
+                ready, _, _ = select.select([self._read], [], [], _FLUSH_PARTIAL)
+                if not ready:
+                    if pending:  # a line without a newline (a prompt): pass it on
+                        self._line(pending)
+                        pending = b""
+                    continue
+                chunk = os.read(self._read, 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    self._line(line + b"\n")
+            if pending:
+                self._line(pending)
+        except OSError:
+            pass
+        finally:
+            os.close(self._read)
+            if self._closed:
+                self._release()
+
+    def _line(self, line: bytes) -> None:
+        if line.startswith(_ALSA_MARKS) or _PORTAUDIO_ALSA in line:
+            text = line.decode(errors="replace").strip()
+            self.lines += 1
+            if b"underrun occurred" in line:
+                self.underruns += 1
+            elif b"overrun occurred" in line:
+                self.overruns += 1
+            if len(self.examples) < 3 and text not in self.examples:
+                self.examples.append(text)
+            ALSA_LOG.info("%s", text)
+            return
+        with self._real_lock, contextlib.suppress(OSError):
+            if self._real >= 0:
+                os.write(self._real, line)
+
+
+def _writes_to_fd2(stream: Any) -> bool:
+    try:
+        return bool(stream.fileno() == 2)
+    except (AttributeError, OSError, ValueError):  # pytest's capture, a closed stream
+        return False
+
+
+def _repoint_handlers(old: Any, new: Any) -> None:
+    """Logging handlers made on `old` (basicConfig's on sys.stderr) write to `new`."""
+    for logger in [logging.getLogger(), *(
+            item for item in logging.Logger.manager.loggerDict.values()
+            if isinstance(item, logging.Logger))]:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                handler.setStream(new)
 
 
 def reinitialize_portaudio() -> None:
