@@ -1,10 +1,16 @@
 """Speech-out figures of issue 4, measured through real streams on a private PulseAudio server.
 
-    .venv/bin/python -m benchmarks.speech [--trials N] [--load cpu|gil|recognizer|none]
-        [--latency S] [--blocksize FRAMES] [--streams-only]
+    .venv/bin/python -m benchmarks.speech [--voice NAME] [--trials N]
+        [--load cpu|gil|recognizer|none] [--latency S] [--blocksize FRAMES] [--streams-only]
+        [--pace]
 
-- TTS: render time per sentence of the protocol (pyttsx3 + espeak-ng, cache empty), its
-  real-time factor, a cache hit's time, and the background render-ahead of all protocol texts.
+- TTS (`--voice`, default the guide's default, the natural voice `heart`; `--voice en-us` for
+  espeak-ng): loading the voice (time, and the RSS it adds: model, tables and rendering all the
+  protocol's texts, their PCM not counted), render time per text of the protocol (cache
+  empty), its real-time factor, a cache hit's time, the background render-ahead of all
+  protocol texts, and the pace: words per minute of the protocol's texts as spoken.
+- `--pace`: the natural voice's words per minute at each of hibari's speeds (the table
+  `natural.PACE` that `--rate` is mapped through), then exits.
 - Command to first sample played, cache hit and cache miss: from the call (`render` + `play`)
   to the text's first sample, (a) as the player estimates it (handed to the stream plus the
   stream's output latency) and (b) as measured on the sink's monitor (recording through
@@ -50,9 +56,13 @@ from pulse import (  # the tests' PulseAudio helpers
 from voice_guide.app import known_texts
 from voice_guide.events import Route
 from voice_guide.protocol import load
+from voice_guide.speak import natural
+from voice_guide.speak.player import _at_rate
 from voice_guide.speak.tts import Pcm, Tts, Voice
 
-RATE = 22050
+RATE = 22050  # the player's stream rate and the recordings' (24 kHz speech is resampled to it)
+PACE_SPEEDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.79, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2, 1.35,
+               1.5, 1.75, 2.0)
 
 
 def main() -> int:
@@ -62,10 +72,17 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=None, help="player output latency (s)")
     parser.add_argument("--blocksize", type=int, default=None, help="player frames per callback")
     parser.add_argument("--streams-only", action="store_true", help="skip the TTS figures")
+    parser.add_argument("--voice", default=Voice().name, help="the voice to measure")
+    parser.add_argument("--pace", action="store_true",
+                        help="measure the natural voice's words per minute per speed, and exit")
     args, _ = parser.parse_known_args()  # run_all passes every benchmark the same extras
     texts = known_texts(load())
+    if args.pace:
+        pace_table(texts)
+        return 0
+    voice = Voice(args.voice)
     if not args.streams_only:
-        tts_figures(texts)
+        tts_figures(texts, voice)
     try:
         server = start_pulse()
     except PulseUnavailable as why:
@@ -73,15 +90,20 @@ def main() -> int:
         return 1
     try:
         with client_environment(server):
-            stream_figures(server, texts, args.trials, _player_options(args), args.load)
+            stream_figures(server, texts, args.trials, _player_options(args), args.load, voice)
     finally:
         server.stop()
     return 0
 
 
-def tts_figures(texts: list[str]) -> None:
-    speech = Tts(Voice())
+def tts_figures(texts: list[str], voice: Voice) -> None:
+    natural.release_memory()
+    before = _rss()
+    speech = Tts(voice)
+    started = time.perf_counter()
+    line = speech.load()
     speech.render("Warm up.")  # engine start-up is not a sentence's cost
+    loaded = time.perf_counter() - started
     renders, ratios = [], []
     for text in texts:
         started = time.perf_counter()
@@ -94,27 +116,49 @@ def tts_figures(texts: list[str]) -> None:
         started = time.perf_counter()
         speech.render(text)
         hits.append(time.perf_counter() - started)
-    ahead = Tts(Voice(rate=146))  # another voice: an empty cache
+    megabytes = sum(len(speech.render(t).samples) for t in texts) * 2 / 1e6
+    natural.release_memory()
+    added = _rss() - before - megabytes
+    pace = natural.words_per_minute((t, speech.render(t)) for t in texts)
+    ahead = Tts(voice)  # a new Tts: an empty cache, the engine already loaded
     started = time.perf_counter()
     ahead.render_ahead(texts)
     ahead.wait_ahead()
     total = time.perf_counter() - started
-    print(f"TTS (pyttsx3 + espeak-ng, {len(texts)} protocol texts, voice {Voice()}):")
+    rate = speech.render(texts[0]).rate
+    print(f"TTS ({line}; {len(texts)} protocol texts, {rate} Hz, {voice}):")
+    print(f"  load voice + first   {loaded * 1000:.0f} ms")
+    print(f"  RSS the voice adds   {added:.1f} MB (model, tables, rendering; PCM not counted)")
     print(f"  render per text      {_ms(renders)}")
     print(f"  real-time factor     median {statistics.median(ratios):.4f}")
     print(f"  cache hit            median {statistics.median(hits) * 1e6:.1f} us")
     print(f"  render ahead, all    {total:.2f} s in the background")
-    megabytes = sum(len(speech.render(t).samples) for t in texts) * 2 / 1e6
     print(f"  memory for all PCM   {megabytes:.1f} MB")
+    print(f"  pace                 {pace:.1f} words per minute (asked for {voice.rate})")
+
+
+def pace_table(texts: list[str]) -> None:
+    engine = natural.NaturalEngine()
+    engine.load()
+    print(f"natural voice {natural.NAME}: words per minute of the {len(texts)} protocol texts")
+    for speed in PACE_SPEEDS:
+        spoken = [(t, engine.render_at_speed(t, speed, 0.9)) for t in texts]
+        print(f"  speed {speed:4.2f}  {natural.words_per_minute(spoken):6.1f} wpm")
+
+
+def _rss() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 1e6
 
 
 def stream_figures(
-    server: object, texts: list[str], trials: int, options: dict[str, float | int], load: str
+    server: object, texts: list[str], trials: int, options: dict[str, float | int], load: str,
+    voice: Voice,
 ) -> None:
     from voice_guide.devices import resolve_output
     from voice_guide.speak.player import Player
 
-    speech = Tts(Voice())
+    speech = Tts(voice)
     prompt = texts[min(3, len(texts) - 1)]
     speech.render(prompt)
     long_texts = [t for t in texts if len(t) > 150][: max(2, trials // 2)]
@@ -155,6 +199,8 @@ def stream_figures(
     # The fallback logs an error and warnings each time, as it should; not wanted here.
     logging.getLogger("voice_guide.speak.player").setLevel(logging.CRITICAL)
     fallbacks = [_fallback_latency(server, speech, options) for _ in range(3)]
+    print(f"(voice {speech.active.name}, {speech.render(prompt).rate} Hz; the player's streams "
+          f"run at {RATE} Hz)")
     print(f"Sink removed to replay heard on the fallback  {_ms(fallbacks)}")
 
 
@@ -178,8 +224,9 @@ def _first_sample(player: object, speech: Tts, text: str) -> tuple[float, float,
     estimate = utterance.started_at - commanded
     _, lag = best_correlation(room.audio(), _float(pcm))
     measured = room.time_of(lag) - commanded
-    onset = int(np.flatnonzero(pcm.samples)[0])
-    return estimate, measured, measured + onset / pcm.rate
+    played = _at_rate(pcm, RATE)
+    onset = int(np.flatnonzero(np.abs(played.astype(np.int32)) > 16)[0])
+    return estimate, measured, measured + onset / RATE
 
 
 def _played_faithfully(player: object, speech: Tts, text: str) -> tuple[float, float, float]:
@@ -302,7 +349,8 @@ def _fallback_latency(server: object, speech: Tts, options: dict[str, float | in
 
 
 def _float(pcm: Pcm) -> np.ndarray:
-    return pcm.samples.astype(np.float32) / 32768
+    """The samples as the stream plays them: at its rate, as floats."""
+    return _at_rate(pcm, RATE).astype(np.float32) / 32768
 
 
 def _ms(values: list[float]) -> str:

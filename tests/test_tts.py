@@ -1,7 +1,9 @@
-"""Text to speech with the real pyttsx3 espeak-ng engine: PCM in memory, cache, voice settings."""
+"""Text to speech with the real pyttsx3 espeak-ng engine: PCM in memory, cache, voice settings,
+voice names. (The natural voice, the default: tests/test_natural_voice.py.)"""
 
 from __future__ import annotations
 
+import re
 import wave
 
 import numpy as np
@@ -10,11 +12,12 @@ import pytest
 from voice_guide.speak import tts as tts_module
 from voice_guide.speak.tts import Pcm, SpeechError, Tts, Voice
 
+ESPEAK = Voice("en-us")
 SENTENCE = "Place both palms flat on the upper back and glide slowly down."
 
 
 def test_render_gives_int16_mono_speech_at_the_engine_rate() -> None:
-    pcm = Tts().render(SENTENCE)
+    pcm = Tts(ESPEAK).render(SENTENCE)
     assert pcm.samples.dtype == np.int16
     assert pcm.samples.ndim == 1
     assert pcm.rate == 22050
@@ -24,7 +27,7 @@ def test_render_gives_int16_mono_speech_at_the_engine_rate() -> None:
 
 
 def test_nothing_is_left_on_disk_and_nothing_printed(capfd: pytest.CaptureFixture[str]) -> None:
-    Tts(Voice(rate=150)).render("Nothing is kept on disk.")
+    Tts(Voice("en-us", rate=150)).render("Nothing is kept on disk.")
     scratch = tts_module._ENGINE._scratch
     assert scratch is not None
     assert list(scratch.iterdir()) == []
@@ -33,14 +36,14 @@ def test_nothing_is_left_on_disk_and_nothing_printed(capfd: pytest.CaptureFixtur
 
 
 def test_cache_returns_the_same_pcm_and_normalizes_whitespace() -> None:
-    speech = Tts()
+    speech = Tts(ESPEAK)
     first = speech.render("How is the   pressure?")
     assert speech.cached("How is the pressure?")
     assert speech.render(" How is the pressure? ") is first
 
 
 def test_render_ahead_fills_the_cache_in_the_background() -> None:
-    speech = Tts()
+    speech = Tts(ESPEAK)
     texts = [f"Step {n}: keep a slow, even rhythm." for n in range(1, 6)]
     thread = speech.render_ahead(texts)
     assert thread.daemon
@@ -49,14 +52,14 @@ def test_render_ahead_fills_the_cache_in_the_background() -> None:
 
 
 def test_slower_rate_gives_longer_speech() -> None:
-    slow = Tts(Voice(rate=100)).render(SENTENCE).duration
-    fast = Tts(Voice(rate=200)).render(SENTENCE).duration
+    slow = Tts(Voice("en-us", rate=100)).render(SENTENCE).duration
+    fast = Tts(Voice("en-us", rate=200)).render(SENTENCE).duration
     assert slow > 1.5 * fast
 
 
 def test_volume_scales_the_samples() -> None:
-    full = Tts(Voice(volume=1.0)).render(SENTENCE).samples.astype(np.float64)
-    half = Tts(Voice(volume=0.5)).render(SENTENCE).samples.astype(np.float64)
+    full = Tts(Voice("en-us", volume=1.0)).render(SENTENCE).samples.astype(np.float64)
+    half = Tts(Voice("en-us", volume=0.5)).render(SENTENCE).samples.astype(np.float64)
     n = min(len(full), len(half))
     ratio = np.abs(half[:n]).max() / np.abs(full[:n]).max()
     assert 0.45 < ratio < 0.55
@@ -64,7 +67,7 @@ def test_volume_scales_the_samples() -> None:
 
 def test_alternating_voices_keep_their_own_settings() -> None:
     """The driver's property race: rate changes used to stick to an earlier voice."""
-    voices = [Voice(rate=110), Voice(rate=190), Voice(rate=150, name="en-us+f2")]
+    voices = [Voice("en-us", rate=110), Voice("en-us", rate=190), Voice("en-us+f2", rate=150)]
     reference = {voice: Tts(voice).render(SENTENCE).duration for voice in voices}
     for _ in range(6):
         for voice in voices:
@@ -75,14 +78,39 @@ def test_alternating_voices_keep_their_own_settings() -> None:
 def test_control_characters_are_not_passed_to_the_engine() -> None:
     # Ctrl-A starts an espeak-ng embedded command (we use them for rate and pitch).
     assert tts_module._normalize("Breathe\x01 in\n\tslowly.") == "Breathe in slowly."
-    plain = Tts().render("Breathe in slowly.")
-    assert Tts().render("Breathe\x01 in slowly.").duration == pytest.approx(plain.duration, 0.1)
+    plain = Tts(ESPEAK).render("Breathe in slowly.")
+    control = Tts(ESPEAK).render("Breathe\x01 in slowly.")
+    assert control.duration == pytest.approx(plain.duration, 0.1)
 
 
-def test_unknown_voice_is_a_clear_error() -> None:
-    with pytest.raises(SpeechError, match="no-such-voice"):
-        Tts(Voice(name="no-such-voice")).render("Hello.")
-    assert Tts().render("Still working.").duration > 0.3  # the engine recovers
+def test_unknown_voice_is_a_clear_error_that_names_the_voices() -> None:
+    for name in ("no-such-voice", "klingon", "en-us+no-such-variant"):
+        with pytest.raises(SpeechError, match=re.escape(repr(name))) as raised:
+            Tts(Voice(name=name)).render("Hello.")
+        message = str(raised.value)
+        assert "heart" in message and "en-us" in message and "en-gb-x-rp" in message
+        assert "\n" not in message
+    assert Tts(ESPEAK).render("Still working.").duration > 0.3  # the engine recovers
+
+
+def test_espeak_voices_by_their_language_code_and_with_a_variant() -> None:
+    """"en-gb" used to fail inside espeak-ng (EE_INTERNAL_ERROR), and any unknown name spoke
+    with some other voice; every listed name now speaks, with its own sound."""
+    from voice_guide.speak import voices
+
+    names = [info.name for info in voices.espeak_voices()]
+    assert names[0] == "en-us" and {"en-gb", "en-gb-x-rp", "en-029"} <= set(names)
+    assert {"f2", "m3", "klatt"} <= set(voices.espeak_variants())
+    rendered = {name: Tts(Voice(name)).render(SENTENCE).samples for name in ("en-gb", "en-us")}
+    assert all(len(samples) > 22050 for samples in rendered.values())
+    assert not np.array_equal(rendered["en-gb"][:20000], rendered["en-us"][:20000])
+    plain = Tts(ESPEAK).render(SENTENCE).duration
+    assert Tts(Voice("en-us+f2")).render(SENTENCE).duration != pytest.approx(plain, abs=0.01)
+    assert Tts(Voice("EN-GB")).render("Hello.").duration > 0.3  # names are not case-sensitive
+
+
+def test_an_espeak_voice_says_so_in_the_start_up_line() -> None:
+    assert Tts(Voice("en-gb", rate=150)).load() == "voice: en-gb (espeak-ng; 150 words a minute)"
 
 
 def test_voice_settings_are_validated() -> None:
@@ -93,11 +121,11 @@ def test_voice_settings_are_validated() -> None:
 
 
 def test_empty_text_is_empty_audio() -> None:
-    assert Tts().render("   ").duration == 0.0
+    assert Tts(ESPEAK).render("   ").duration == 0.0
 
 
 def test_write_wav_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    pcm = Tts().render("Rest now.")
+    pcm = Tts(ESPEAK).render("Rest now.")
     path = tmp_path / "rest.wav"
     pcm.write_wav(path)
     with wave.open(str(path)) as audio:
@@ -111,7 +139,7 @@ def test_speech_starts_within_a_few_ms_and_ends_with_a_short_pause() -> None:
     """espeak-ng pads each text with 10-67 ms of silence before and ~0.4 s after: trimmed, so an
     answer is heard sooner and the microphone is muted for less."""
     for text in ("Resuming.", "Paused. Say resume when ready.", SENTENCE):
-        samples = Tts().render(text).samples
+        samples = Tts(ESPEAK).render(text).samples
         sound = np.flatnonzero(samples)
         assert 0 < sound[0] <= round(tts_module.LEAD_KEEP_SECONDS * 22050)
         assert np.all(samples[: sound[0]] == 0)  # cut inside exact silence: no click

@@ -81,6 +81,9 @@ class RunOptions:
     room_device: str | None = None
     practitioner_audible: bool = False
     silent: bool = False
+    voice: str | None = None  # None: the default voice (speak/tts.py Voice), and so on
+    rate: int | None = None
+    volume: float | None = None
     interactive: bool = False  # stdin is a terminal
 
 
@@ -249,16 +252,21 @@ def start_speaking(
     try:
         from voice_guide.devices import DeviceError
         from voice_guide.speak.speaker import Speaker
+        from voice_guide.speak.tts import Tts
 
         if not any_output_device():
             return None, "no output device"
     except (ImportError, OSError) as error:  # no PortAudio library, no sound card, no server
         return None, _one_line(error)
+    # The voice loads before the streams open: loading holds the interpreter for ~0.1 s at a
+    # time (parsing its tables), which the streams' callbacks would wait for (underruns).
+    speaking_line(Tts(voice_of(options)))
     try:
         speaker = Speaker.open(
             practitioner_device=options.practitioner_device,
             room_device=options.room_device,
             practitioner_audible=options.practitioner_audible,
+            voice=voice_of(options),
             print_text=lambda text, route: panel.message(f"(not spoken) [{route}] {text}"),
             on_note=inputs.put_note,
         )
@@ -266,7 +274,28 @@ def start_speaking(
         raise LiveError(str(error)) from None
     except Exception as error:  # PortAudioError, OSError: no usable output at all
         return None, _one_line(error)
+    eprint(speaking_line(speaker.tts))  # already loaded: which voice speaks
     return speaker, ""
+
+
+def voice_of(options: RunOptions) -> Any:  # -> speak.tts.Voice
+    from voice_guide.speak.tts import Voice
+
+    calm = Voice()
+    return Voice(options.voice or calm.name, options.rate or calm.rate,
+                 calm.volume if options.volume is None else options.volume)
+
+
+def speaking_line(tts: Any) -> str:
+    """The start-up line `voice: NAME (...)`: which voice speaks, and why when not the one asked
+    for; or why none can (the prompts are printed then)."""
+    from voice_guide.speak.tts import SpeechError
+
+    try:
+        return str(tts.load())
+    except SpeechError as error:
+        return f"voice: none ({error}): the prompts are printed"
+
 
 
 def check_recognizer(options: RunOptions) -> None:

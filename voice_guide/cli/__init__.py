@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "listen": "voice_guide.cli.listen",
     "eval": "voice_guide.cli.evaluate",
     "say": "voice_guide.cli.say",
+    "voices": "voice_guide.cli.voices",
     "devices": "voice_guide.cli.devices",
     "models": "voice_guide.cli.models",
     "history": "voice_guide.cli.history",

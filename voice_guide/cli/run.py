@@ -4,7 +4,9 @@ Opens with a short welcome that says how to get help, offers the preparation che
 "skip", or pass `--skip-prep`), then the steps, check-ins, rest and a closing summary. Every event
 is journaled (`--journal PATH`, or the user data directory) so `--resume` carries on an
 interrupted session. With no microphone (or no audio at all) it says so in one line and runs the
-same session from typed commands.
+same session from typed commands. It speaks with the natural voice `heart` (espeak-ng's `en-us`
+when that cannot load; the start-up line `voice: ...` says which): `--voice`, `--rate`,
+`--volume` choose another (`voice-guide voices`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from voice_guide.cli import add_engine_arguments, fail
+from voice_guide.cli.say import add_voice_arguments, voice_from
 from voice_guide.protocol import DEFAULT_PROTOCOL
 
 HELP = "run a guided session by voice (or --text: typed commands on stdin)"
@@ -55,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--silent", action="store_true", help="print the prompts only, speak nothing"
     )
+    add_voice_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         example = args.journal / "session.jsonl"
         return fail(f"{args.journal} is a folder; --journal names the journal file "
                     f"(e.g. {example})")
+    _, problem = voice_from(args, "run")
+    if problem:
+        return fail(problem)
     try:
         return run_session(options_from(args))
     except LiveError as error:
@@ -91,5 +98,8 @@ def options_from(args: argparse.Namespace):  # -> voice_guide.app.RunOptions
         room_device=args.room_device,
         practitioner_audible=args.practitioner_audible,
         silent=args.silent,
+        voice=args.voice.strip(),
+        rate=args.rate,
+        volume=args.volume,
         interactive=sys.stdin.isatty(),
     )

@@ -1,10 +1,16 @@
-"""Text to speech: pyttsx3's espeak-ng driver renders text to PCM in memory; we play it ourselves.
+"""Text to speech, rendered to PCM in memory; we play it ourselves.
 
-`Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate, 22050 Hz with
-espeak-ng). Results are cached in memory, and `render_ahead(texts)` fills the cache in a
-background thread, so the protocol's known texts are ready before they are asked for.
+Two engines. The default voice is `heart`, a natural American English voice (hibari-tts, a
+small neural model inside its wheel, 24 kHz; `natural.py`). The espeak-ng voices (the design
+card's formant synthesizer through pyttsx3, 22050 Hz) stay selectable, and are the fallback when
+the natural voice cannot load: `Tts.load()` says which voice runs and why. `voice-guide voices`
+lists them (`voices.py`); an unknown voice is a `SpeechError` that names the voices.
 
-Why this shape (see NOTES-audio-stack.md):
+`Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate). Results are
+cached in memory, and `render_ahead(texts)` fills the cache in a background thread, so the
+protocol's known texts are ready before they are asked for.
+
+Why the espeak-ng path has this shape (see NOTES-audio-stack.md):
 - pyttsx3 must not play audio itself: on Linux it shells out to `aplay` on the default device.
   We render with `save_to_file` into a private temporary file (in RAM under /dev/shm when it
   exists), read it back and delete it at once: nothing is kept on disk.
@@ -23,12 +29,14 @@ A failure raises `SpeechError` with a one-line reason; the caller prints the tex
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
 import threading
 import time
 import wave
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,17 +60,25 @@ class SpeechError(RuntimeError):
     """Text could not be turned into speech; the message says why in one line."""
 
 
+DEFAULT_VOICE = "heart"  # the natural voice (natural.py)
+FALLBACK_VOICE = "en-us"  # espeak-ng, when the natural voice cannot load
+CALM_RATE = 138  # words per minute: the default pace, measured (benchmarks.speech --pace)
+
+
 @dataclass(frozen=True)
 class Voice:
     """How the guide sounds. The default is calm and unhurried for a treatment room.
 
-    `name` is an espeak-ng voice (`espeak-ng --voices=en`), `rate` words per minute (espeak's own
-    default is 175), `volume` a gain on the samples (0..1, applied to the PCM so it is exact),
-    `pitch` espeak's 0..99 (50 is its default; lower sounds calmer).
+    `name` is a voice of `voice-guide voices`: `heart` (the natural voice, the default) or an
+    espeak-ng English voice (`en-us`, `en-gb`, ...; `en-us+f2` adds one of espeak-ng's
+    variants). `rate` is words per minute (the natural voice's pace is calibrated on measured
+    speech; espeak-ng takes it as its own setting), `volume` a gain on the samples (0..1, applied
+    to the PCM so it is exact), `pitch` espeak-ng's 0..99 (50 is its default; lower sounds
+    calmer; the natural voice keeps its own).
     """
 
-    name: str = "en-us"
-    rate: int = 145
+    name: str = DEFAULT_VOICE
+    rate: int = CALM_RATE
     volume: float = 0.9
     pitch: int = 40
 
@@ -75,6 +91,11 @@ class Voice:
             raise ValueError(f"volume {self.volume} is out of range (0..1)")
         if not 0 <= self.pitch <= 99:
             raise ValueError(f"pitch {self.pitch} is out of range (0..99)")
+
+    @property
+    def natural(self) -> bool:
+        """Whether this is the natural voice (else an espeak-ng one)."""
+        return self.name.strip().lower() == DEFAULT_VOICE
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,13 +123,43 @@ class Pcm:
 
 
 class Tts:
-    """Renders text with one voice; caches every rendered text in memory. Thread-safe."""
+    """Renders text with one voice; caches every rendered text in memory. Thread-safe.
 
-    def __init__(self, voice: Voice | None = None) -> None:
+    The voice is loaded on first use (or by `load()`). When the natural voice cannot load, the
+    espeak-ng voice `FALLBACK_VOICE` speaks instead (same rate and volume) and `fallback_reason`
+    says why; `fallback=False` raises instead. An unknown voice is never replaced: SpeechError.
+    """
+
+    def __init__(self, voice: Voice | None = None, *, fallback: bool = True) -> None:
         self.voice = voice or Voice()
+        self.fallback = fallback
+        self.fallback_reason = ""
+        self._active: Voice | None = None
+        self._resolve_lock = threading.Lock()
         self._cache: dict[str, Pcm] = {}
         self._cache_lock = threading.Lock()
         self._ahead: threading.Thread | None = None
+
+    @property
+    def active(self) -> Voice:
+        """The voice that renders (the one asked for, or the fallback). Loads it; SpeechError
+        when no voice can speak."""
+        with self._resolve_lock:
+            if self._active is None:
+                self._active = self._resolve()
+            return self._active
+
+    def load(self) -> str:
+        """Load the voice now; a start-up line saying which voice runs (SpeechError when none
+        can), e.g. `voice: heart (natural, hibari-tts; 140 words a minute)`."""
+        voice = self.active
+        pace = f"{voice.rate} words a minute"
+        if voice.natural:
+            return f"voice: {voice.name} (natural, hibari-tts; {pace})"
+        if self.fallback_reason:
+            return (f"voice: {voice.name} (espeak-ng, the fallback: {self.fallback_reason}; "
+                    f"{pace})")
+        return f"voice: {voice.name} (espeak-ng; {pace})"
 
     def render(self, text: str) -> Pcm:
         """The speech for `text` (cached). Raises SpeechError when the synthesizer fails."""
@@ -117,7 +168,13 @@ class Tts:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        pcm = _ENGINE.render(key, self.voice) if key else Pcm(np.zeros(0, np.int16), 22050)
+        voice = self.active
+        if not key:
+            pcm = Pcm(np.zeros(0, np.int16), _natural_rate() if voice.natural else ESPEAK_RATE)
+        elif voice.natural:
+            pcm = _natural().render(key, voice.rate, voice.volume)
+        else:
+            pcm = _ENGINE.render(key, voice)
         with self._cache_lock:
             self._cache[key] = pcm
         return pcm
@@ -133,10 +190,14 @@ class Tts:
 
         def work() -> None:
             for text in pending:
+                if _EXITING.is_set():
+                    return
                 with contextlib.suppress(SpeechError):
                     self.render(text)
 
         thread = threading.Thread(target=work, name="tts-ahead", daemon=True)
+        with _AHEAD_LOCK:
+            _AHEAD.add(thread)
         thread.start()
         self._ahead = thread
         return thread
@@ -147,6 +208,27 @@ class Tts:
             return True
         self._ahead.join(timeout)
         return not self._ahead.is_alive()
+
+    def _resolve(self) -> Voice:
+        from voice_guide.speak import voices
+
+        voice = self.voice
+        problem = voices.problem(voice, check_espeak=False)
+        if problem:
+            raise SpeechError(problem)
+        if not voice.natural:
+            _ENGINE.spec(voice.name)  # SpeechError naming the voices when it is unknown
+            return voice
+        try:
+            _natural().load()
+        except SpeechError as error:
+            if not self.fallback:
+                raise
+            self.fallback_reason = str(error)
+            fallback = Voice(FALLBACK_VOICE, voice.rate, voice.volume)
+            _ENGINE.spec(fallback.name)
+            return fallback
+        return voice
 
 
 def trim_silence(
@@ -166,6 +248,43 @@ def trim_silence(
 def list_voices() -> list[tuple[str, str]]:
     """(id, name) of every espeak-ng voice the engine knows."""
     return _ENGINE.voices()
+
+
+ESPEAK_RATE = 22050  # pyttsx3 + espeak-ng always render at this rate
+EXIT_WAIT_SECONDS = 2.0
+
+# Rendering ahead runs in daemon threads. A daemon thread still inside onnxruntime when the
+# interpreter shuts down aborts the process ("terminate called without an active exception"):
+# at exit, they are told to stop after the text they are on, and waited for (one text: ms).
+_EXITING = threading.Event()
+_AHEAD: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_AHEAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_rendering_ahead() -> None:
+    _EXITING.set()
+    with _AHEAD_LOCK:
+        threads = list(_AHEAD)
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _natural() -> Any:  # natural.NaturalEngine, imported on first use (numpy-only until then)
+    global _NATURAL
+    with _NATURAL_LOCK:
+        if _NATURAL is None:
+            from voice_guide.speak.natural import NaturalEngine
+
+            _NATURAL = NaturalEngine()
+        return _NATURAL
+
+
+def _natural_rate() -> int:
+    from voice_guide.speak.natural import RATE
+
+    return RATE
 
 
 # --- the one engine ----------------------------------------------------------------------------
@@ -188,12 +307,70 @@ class _Engine:
         self._finished_event = threading.Event()
         self._errors: list[Exception] = []
         self._scratch: Path | None = None
+        self._table: list[tuple[str, str, str]] | None = None
+        self._variants: list[str] | None = None
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(name, espeak-ng id, description) of its English voices, e.g. ("en-gb", "gmw/en",
+        "English (Great Britain)"): the name is the voice's language code, which is what
+        `espeak-ng --voices=en` shows (setting "en-gb" by name fails inside espeak-ng, and
+        an unknown name is silently replaced by another voice: so names are checked here)."""
+        with self._lock:
+            if self._table is None:
+                engine = self._engine_or_fail()
+                found = []
+                for voice in engine.getProperty("voices"):
+                    languages = [str(code).strip() for code in (voice.languages or [])]
+                    code = languages[0] if languages else str(voice.id).rsplit("/", 1)[-1]
+                    if code.lower().startswith("en"):
+                        found.append((code.lower(), str(voice.id), str(voice.name)))
+                self._table = sorted(found, key=lambda row: (row[0] != FALLBACK_VOICE, row[0]))
+            return list(self._table)
+
+    def variants(self) -> list[str]:
+        """espeak-ng's voice variants (`+f2`, `+m3`, `+klatt`, ...), by file name."""
+        self.table()
+        with self._lock:
+            if self._variants is None:
+                try:
+                    import pyttsx3.drivers._espeak as espeak
+
+                    spec = espeak.VOICE()
+                    spec.languages = b"variant"
+                    found = espeak.ListVoices(spec)
+                    self._variants = sorted(
+                        {v.identifier.decode("utf-8", "replace").rsplit("/", 1)[-1]
+                         for v in found if v.identifier},
+                        key=str.lower,
+                    )
+                except Exception:  # an older driver without ListVoices(spec): variants unchecked
+                    self._variants = []
+            return list(self._variants)
+
+    def spec(self, name: str) -> str:
+        """What espeak-ng is given for voice `name` (its id, `+variant` kept); SpeechError
+        naming the voices when there is no such voice or variant."""
+        from voice_guide.speak.voices import unknown_voice
+
+        base, plus, variant = name.strip().lower().partition("+")
+        ids = {row[0]: row[1] for row in self.table()}
+        for row in self.table():  # also the id's own tail ("en" is en-gb's file name)
+            ids.setdefault(row[1].rsplit("/", 1)[-1].lower(), row[1])
+        if base not in ids:
+            raise SpeechError(unknown_voice(name))
+        if not plus:
+            return ids[base]
+        known = {v.lower(): v for v in self.variants()}
+        if known and variant not in known:
+            raise SpeechError(unknown_voice(name, variant=True))
+        return f"{ids[base]}+{known.get(variant, variant)}"
 
     def render(self, text: str, voice: Voice) -> Pcm:
+        spec = self.spec(voice.name)
         with self._lock:
             engine = self._engine_or_fail()
             if voice != self._applied:
-                self._apply(engine, voice)
+                self._apply(engine, voice, spec)
             last_reason = ""
             for attempt in range(RENDER_ATTEMPTS):
                 if attempt:
@@ -235,18 +412,18 @@ class _Engine:
     def _on_error(self, exception: Exception | None = None, **_: Any) -> None:
         self._errors.append(exception or RuntimeError("unknown error"))
 
-    def _apply(self, engine: Any, voice: Voice) -> None:
+    def _apply(self, engine: Any, voice: Voice, spec: str) -> None:
         """Select the voice. Rate and pitch travel inside each utterance instead (see render)."""
         self._errors.clear()
         # Queued by pyttsx3; it runs (and reports errors through the "error" topic) on the next
         # runAndWait: the throw-away render below.
-        engine.setProperty("voice", voice.name)
+        engine.setProperty("voice", spec)
         self._render_once(engine, "ready")
         if self._errors:
             self._applied = None
             raise SpeechError(
                 f"cannot use voice {voice.name!r} ({self._errors[0]}); "
-                "`espeak-ng --voices=en` lists the voices"
+                "`voice-guide voices` lists the voices"
             )
         self._applied = voice
 
@@ -284,8 +461,6 @@ class _Engine:
             shm = Path("/dev/shm")
             base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
             self._scratch = Path(tempfile.mkdtemp(prefix="voice-guide-tts-", dir=base))
-            import atexit
-
             atexit.register(_remove_dir, self._scratch)
         return self._scratch
 
@@ -311,3 +486,5 @@ def _remove_dir(path: Path) -> None:
 
 
 _ENGINE = _Engine()
+_NATURAL: Any = None
+_NATURAL_LOCK = threading.Lock()
