@@ -60,7 +60,7 @@ from voice_guide.speak import natural
 from voice_guide.speak.player import _at_rate
 from voice_guide.speak.tts import Pcm, Tts, Voice
 
-RATE = 22050  # the player's stream rate and the recordings' (24 kHz speech is resampled to it)
+RATE = 22050  # the player's stream rate, the recordings', and both voices' PCM
 PACE_SPEEDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.79, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2, 1.35,
                1.5, 1.75, 2.0)
 

@@ -1,7 +1,7 @@
 """The natural voice (hibari-tts `heart`), the default: the real model rendering the protocol's
 texts, its compact spelling-to-sound tables against hibari's own, the pace, the level, the
-memory it adds, the fallback to espeak-ng when it cannot load, and its 24 kHz speech played on a
-real stream (the player resamples it)."""
+memory it adds, the fallback to espeak-ng when it cannot load, and its speech (hibari's 24 kHz
+resampled once to 22050 Hz) played on a real stream as it is."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def protocol_speech() -> list[tuple[str, Pcm]]:
     return [(text, speech.render(text)) for text in TEXTS]
 
 
-def test_the_default_voice_is_the_natural_one_at_its_own_rate() -> None:
+def test_the_default_voice_is_the_natural_one_at_the_players_rate() -> None:
     speech = Tts()
     assert speech.voice.name == "heart"
     assert speech.load() == f"voice: heart (natural, hibari-tts; {CALM_RATE} words a minute)"
     pcm = speech.render(SENTENCE)
-    assert pcm.rate == 24_000 and pcm.samples.dtype == np.int16 and pcm.samples.ndim == 1
+    assert pcm.rate == 22050 and pcm.samples.dtype == np.int16 and pcm.samples.ndim == 1
     assert 3.0 < pcm.duration < 7.0
     rms = np.sqrt(np.mean(pcm.samples.astype(np.float64) ** 2)) / 32768
     assert rms > 0.03  # speech at about espeak-ng's level, not a whisper
@@ -117,6 +117,21 @@ def test_never_clips(protocol_speech: list[tuple[str, Pcm]]) -> None:
     assert max(peaks) <= round(natural.PEAK * volume * 32767) + 1
 
 
+def test_resampling_keeps_the_speech_and_its_length() -> None:
+    from scipy.signal import resample_poly
+
+    model = natural.load_model()
+    sentences = list(model.stream(SENTENCE, speed=0.79, seed=natural.SEED))
+    native = natural.shape(sentences)
+    ours = natural.resampled(native, 24_000, 22050)
+    reference = resample_poly(native, 147, 160)  # 22050 / 24000 = 147 / 160
+    assert len(ours) == len(reference) == round(len(native) * 22050 / 24_000)
+    assert np.corrcoef(ours, reference)[0, 1] > 0.999
+    for length in (1, 5, 321, 24_000 * 7 + 13):  # any length, padded to a fast one inside
+        assert len(natural.resampled(np.ones(length, np.float32), 24_000, 22050)) == round(
+            length * 22050 / 24_000)
+
+
 def test_renders_far_faster_than_real_time() -> None:
     speech = Tts()
     speech.render("Warm up.")
@@ -132,9 +147,10 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_memory_the_natural_voice_adds_stays_modest() -> None:
     """hibari's own tables as Python dicts added ~135 MB; compact tables and no onnxruntime
-    arena: measured 60-70 MB for the model, the tables and rendering the whole protocol."""
+    arena: measured 60-70 MB for the model, the tables and rendering the whole protocol ahead
+    (imports and the PCM not counted); and scipy.signal (51 MB) is never imported."""
     done = _python(
-        "import numpy, scipy.signal, onnxruntime\n"
+        "import sys, numpy, scipy.fft, onnxruntime\n"
         "from voice_guide.app import known_texts\n"
         "from voice_guide.protocol import load\n"
         "from voice_guide.speak.natural import release_memory\n"
@@ -142,9 +158,10 @@ def test_the_memory_the_natural_voice_adds_stays_modest() -> None:
         "texts = known_texts(load())\n"
         "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 / 1e6\n"
         "release_memory(); before = rss()\n"
-        "speech = Tts(); speech.load()\n"
+        "speech = Tts(); speech.load(); speech.render_ahead(texts); speech.wait_ahead()\n"
         "pcm = sum(len(speech.render(t).samples) for t in texts) * 2 / 1e6\n"
-        "release_memory(); print(rss() - before - pcm)\n"
+        "assert 'scipy.signal' not in sys.modules\n"
+        "print(rss() - before - pcm)\n"
     )
     assert done.returncode == 0, done.stderr
     added = float(done.stdout)
@@ -182,12 +199,12 @@ def test_falls_back_to_espeak_when_the_natural_voice_cannot_load(tmp_path: Path)
 
 
 @pytest.mark.audio
-def test_its_24_khz_speech_plays_resampled_on_a_real_stream(pulse) -> None:  # type: ignore[no-untyped-def]
+def test_its_speech_plays_as_rendered_on_a_real_stream(pulse) -> None:  # type: ignore[no-untyped-def]
     from pulse import Recorder, best_correlation
 
     from voice_guide.devices import resolve_output
     from voice_guide.events import Route
-    from voice_guide.speak.player import Player, _at_rate
+    from voice_guide.speak.player import Player
 
     pcm = Tts().render("How is the pressure? Would you like it lighter or deeper?")
     with Player(resolve_output("earbud"), resolve_output("room")) as player:
@@ -197,9 +214,7 @@ def test_its_24_khz_speech_plays_resampled_on_a_real_stream(pulse) -> None:  # t
             assert utterance.wait(pcm.duration + 5)
             time.sleep(0.3)
         stream_rate = player._channels[resolve_output("room")].rate  # type: ignore[attr-defined]
-    assert utterance.outcome == "played"
-    assert stream_rate == 22050  # the player's stream rate: it resampled the 24 kHz speech
-    played = _at_rate(pcm, 22050).astype(np.float32) / 32768
-    assert len(played) == pytest.approx(pcm.duration * 22050, abs=2)
-    score, _ = best_correlation(room.audio(), played)
+    assert utterance.outcome == "played" and player.underruns() == 0
+    assert stream_rate == pcm.rate == 22050  # nothing to resample in the audio callback
+    score, _ = best_correlation(room.audio(), pcm.samples.astype(np.float32) / 32768)
     assert score > 0.95

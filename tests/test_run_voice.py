@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,18 @@ REPO = Path(__file__).resolve().parent.parent
 ROUTES = ("--practitioner-device", "earbud", "--room-device", "room")
 
 
-def run(*args: str, tmp_path: Path, stdin: str = "", prelude: str = ""):  # type: ignore[no-untyped-def]
+def run(*args: str, tmp_path: Path, stdin: str = "", prelude: str = "", hold: float = 0.0):  # type: ignore[no-untyped-def]
+    """`voice-guide run ARGS` in a new process; its typed input comes after `hold` seconds (the
+    session ends at the end of input, without waiting for speech: hold it to hear some)."""
     code = f"import sys\n{prelude}\nfrom voice_guide.cli import main\nsys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", code, "run", *args], cwd=REPO, env=env, input=stdin,
-        capture_output=True, text=True, timeout=120,
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "run", *args], cwd=REPO, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    time.sleep(hold)
+    out, err = process.communicate(stdin, timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def journals(tmp_path: Path) -> list[Path]:
@@ -57,7 +63,8 @@ def test_the_natural_voice_speaks_by_default_and_says_so(
     pulse: PulseServer, tmp_path: Path
 ) -> None:
     with Recorder("earbud.monitor") as earbud:
-        done = run("--text", "--skip-prep", *ROUTES, tmp_path=tmp_path, stdin="where am i\n")
+        done = run("--text", "--skip-prep", *ROUTES, tmp_path=tmp_path, stdin="where am i\n",
+                   hold=4.0)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert "voice-guide: voice: heart (natural, hibari-tts; 138 words a minute)" in lines
@@ -79,7 +86,8 @@ def test_espeak_speaks_when_the_natural_voice_cannot_load(
 ) -> None:
     with Recorder("earbud.monitor") as earbud:
         done = run("--text", "--skip-prep", *ROUTES, tmp_path=tmp_path, stdin="where am i\n",
-                   prelude="sys.modules['hibari'] = None  # as on a machine without it")
+                   prelude="sys.modules['hibari'] = None  # as on a machine without it",
+                   hold=3.0)
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("voice-guide: voice:")]
     assert line.startswith("voice-guide: voice: en-us (espeak-ng, the fallback: the natural "

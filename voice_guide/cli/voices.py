@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     natural = voices.natural_voice()
     low, high = natural.rates
     print("natural voice (hibari-tts, inside its package; the default for both routes):")
-    print(f"  {natural.name:16s} {natural.description}, {natural.sample_rate // 1000} kHz, "
+    print(f"  {natural.name:16s} {natural.description}, {natural.sample_rate} Hz, "
           f"--rate {low}..{high} (default {CALM_RATE})")
     try:
         espeak = voices.espeak_voices()

@@ -1,6 +1,9 @@
 """The natural voice: hibari-tts's `heart` (Apache-2.0; an American English voice, a 7.9 MB ONNX
-model inside the wheel), rendered to PCM in memory at its own rate, 24 kHz (the player resamples
-to its stream's rate when they differ).
+model inside the wheel), rendered to PCM in memory. hibari renders at 24 kHz; each text is
+resampled once, when it is rendered, to 22050 Hz (`OUTPUT_RATE`), the player's stream rate (and
+espeak-ng's). Played at 24 kHz, the player would resample every text again at every play, inside
+the audio callback (0.5-4 ms), with scipy.signal, whose import alone adds 51 MB to the process;
+this uses scipy.fft, which hibari loads anyway (below 11 kHz, speech loses nothing).
 
 `NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process, loaded on first
 use (0.6-1 s: onnxruntime, the model, the spelling-to-sound rules), used by one thread at a
@@ -28,6 +31,7 @@ phonemes are identical to hibari's own.
 from __future__ import annotations
 
 import gc
+import math
 import re
 import threading
 from array import array
@@ -40,6 +44,7 @@ from voice_guide.speak.tts import Pcm, SpeechError
 
 NAME = "heart"
 RATE = 24_000  # hibari's sample rate (hibari.SAMPLE_RATE; checked when the model loads)
+OUTPUT_RATE = 22_050  # what render gives: the player's stream rate (player.py _Channel.open)
 SEED = 0
 # Measured words per minute at hibari speeds (speed, wpm) on the protocol's texts, with the
 # pauses below (`python -m benchmarks.speech --pace` measures them again). The pace moves in
@@ -118,10 +123,10 @@ class NaturalEngine:
                 raise SpeechError(
                     f"the natural voice failed for {text[:40]!r}: {_one_line(error)}"
                 ) from None
-        samples = shape(sentences)
+        samples = limited(resampled(shape(sentences), RATE, OUTPUT_RATE))
         if len(samples) == 0 and WORD.search(text):
             raise SpeechError(f"the natural voice produced no audio for {text[:40]!r}")
-        return Pcm(to_int16(samples, volume), RATE)
+        return Pcm(to_int16(samples, volume), OUTPUT_RATE)
 
     def _model_or_fail(self) -> Any:
         if self._model is not None:
@@ -146,15 +151,11 @@ def load_model() -> Any:
 
     import hibari  # type: ignore[import-untyped]
     import onnxruntime as ort
-    import scipy.signal  # noqa: F401  (see below)
     from hibari import Hibari
     from hibari.voices import voice_path  # type: ignore[import-untyped]
 
     if hibari.SAMPLE_RATE != RATE:
         raise RuntimeError(f"hibari renders at {hibari.SAMPLE_RATE} Hz, expected {RATE}")
-    # scipy.signal is imported here, not first inside the audio callback: the player resamples
-    # this 24 kHz speech to its stream's rate with it there, and a first import in the callback
-    # (0.1-0.3 s) was an underrun at the start of the first text.
     g2p = compact_g2p()
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -335,11 +336,36 @@ def shape(sentences: Iterable[np.ndarray]) -> np.ndarray:
     if not pieces:
         return np.zeros(0, np.float32)
     end = np.zeros(max(0, round(TRAIL_KEEP_SECONDS * RATE) - tail), np.float32)
-    samples = np.concatenate([*pieces, end]) * GAIN
-    peak = float(np.abs(samples).max())
-    if peak > PEAK:
-        samples *= PEAK / peak
-    return samples
+    return limited(np.concatenate([*pieces, end]) * GAIN)
+
+
+def limited(samples: np.ndarray) -> np.ndarray:
+    """`samples` turned down whole when their peak passes `PEAK` (never clipped)."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    return samples * (PEAK / peak) if peak > PEAK else samples
+
+
+def resampled(samples: np.ndarray, rate: int, to: int) -> np.ndarray:
+    """`samples` at rate `to`: the whole text at once in the frequency domain (its spectrum cut
+    at the new Nyquist frequency). A text starts and ends in silence, so treating it as one
+    period adds nothing at its ends. Padded with silence to a length whose transforms are fast."""
+    if rate == to or len(samples) == 0:
+        return samples
+    import scipy.fft
+
+    step = rate // math.gcd(rate, to)  # 320 samples in make 294 out (24000 -> 22050)
+    blocks = scipy.fft.next_fast_len(-(-len(samples) // step))
+    padded = np.zeros(blocks * step, np.float32)
+    padded[: len(samples)] = samples
+    out_length = blocks * (to // math.gcd(rate, to))
+    spectrum = scipy.fft.rfft(padded)
+    kept = np.zeros(out_length // 2 + 1, spectrum.dtype)
+    count = min(len(kept), len(spectrum))
+    kept[:count] = spectrum[:count]
+    if out_length % 2 == 0 and count == len(kept):
+        kept[-1] = kept[-1].real  # the new Nyquist bin of a real signal
+    out = scipy.fft.irfft(kept, out_length) * (out_length / len(padded))
+    return out[: round(len(samples) * to / rate)].astype(np.float32)
 
 
 def to_int16(samples: np.ndarray, volume: float) -> np.ndarray:

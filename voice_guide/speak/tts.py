@@ -1,12 +1,13 @@
 """Text to speech, rendered to PCM in memory; we play it ourselves.
 
 Two engines. The default voice is `heart`, a natural American English voice (hibari-tts, a
-small neural model inside its wheel, 24 kHz; `natural.py`). The espeak-ng voices (the design
-card's formant synthesizer through pyttsx3, 22050 Hz) stay selectable, and are the fallback when
+small neural model inside its wheel; `natural.py`). The espeak-ng voices (the design
+card's formant synthesizer through pyttsx3) stay selectable, and are the fallback when
 the natural voice cannot load: `Tts.load()` says which voice runs and why. `voice-guide voices`
 lists them (`voices.py`); an unknown voice is a `SpeechError` that names the voices.
 
-`Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate). Results are
+`Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate: 22050 Hz with
+either engine, the player's stream rate, so playing never resamples). Results are
 cached in memory, and `render_ahead(texts)` fills the cache in a background thread, so the
 protocol's known texts are ready before they are asked for.
 
@@ -170,7 +171,7 @@ class Tts:
             return cached
         voice = self.active
         if not key:
-            pcm = Pcm(np.zeros(0, np.int16), _natural_rate() if voice.natural else ESPEAK_RATE)
+            pcm = Pcm(np.zeros(0, np.int16), ESPEAK_RATE)
         elif voice.natural:
             pcm = _natural().render(key, voice.rate, voice.volume)
         else:
@@ -194,6 +195,12 @@ class Tts:
                     return
                 with contextlib.suppress(SpeechError):
                     self.render(text)
+            if pending and _NATURAL is not None:
+                # The natural voice's temporaries, freed, are still held by this thread's heap
+                # (~35 MB after the protocol's texts): hand them back.
+                from voice_guide.speak.natural import release_memory
+
+                release_memory()
 
         thread = threading.Thread(target=work, name="tts-ahead", daemon=True)
         with _AHEAD_LOCK:
@@ -280,11 +287,6 @@ def _natural() -> Any:  # natural.NaturalEngine, imported on first use (numpy-on
             _NATURAL = NaturalEngine()
         return _NATURAL
 
-
-def _natural_rate() -> int:
-    from voice_guide.speak.natural import RATE
-
-    return RATE
 
 
 # --- the one engine ----------------------------------------------------------------------------

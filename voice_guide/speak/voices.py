@@ -40,7 +40,7 @@ def natural_voice() -> VoiceInfo:
     from voice_guide.speak import natural
 
     return VoiceInfo(DEFAULT_VOICE, "hibari-tts", "natural American English, female",
-                     natural.rate_range(), natural.RATE)
+                     natural.rate_range(), natural.OUTPUT_RATE)
 
 
 def espeak_voices() -> list[VoiceInfo]:
