@@ -297,7 +297,6 @@ def speaking_line(tts: Any) -> str:
         return f"voice: none ({error}): the prompts are printed"
 
 
-
 def check_recognizer(options: RunOptions) -> None:
     """A recognizer that cannot work stops the start, before a journal is made (the engine
     itself still loads in the background while the welcome is spoken)."""
