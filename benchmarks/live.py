@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--voice", default=None, help="the guide's voice (default: run's own)")
     args, _ = parser.parse_known_args(argv)  # run_all passes every benchmark the same extras
     try:
         server = start_pulse()
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         with client_environment(server), tempfile.TemporaryDirectory() as scratch:
-            figures = measure(Path(scratch), args.trials, args.idle_seconds, args.engine)
+            figures = measure(Path(scratch), args.trials, args.idle_seconds, args.engine,
+                              args.voice)
             breakdown(figures, args.engine)
     finally:
         server.stop()
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Figures:
+def measure(scratch: Path, trials: int, idle_seconds: float, engine: str,
+            voice: str | None = None) -> Figures:
     figures = Figures()
     commands = {text: synthesize(text, SPEAKER)
                 for text in ("stop", "resume", "next", "where am i")}
@@ -111,7 +114,8 @@ def measure(scratch: Path, trials: int, idle_seconds: float, engine: str) -> Fig
         process = subprocess.Popen(
             [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", engine,
              "--input-device", "room.monitor", "--practitioner-device", "earbud",
-             "--room-device", "room", "--journal", str(journal)],
+             "--room-device", "room", "--journal", str(journal),
+             *(["--voice", voice] if voice else [])],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True,
         )
