@@ -238,7 +238,7 @@ def breakdown(figures: Figures, engine: str) -> None:
 
 def trial(clip: np.ndarray, room: Recorder, earbud: Recorder) -> float | None:
     """Speak `clip` into the room; ms from its last loud sample to the answer's first sample."""
-    wait_for_quiet([earbud], quiet=0.5, timeout=15.0)
+    wait_for_quiet([earbud], quiet=0.8, timeout=15.0)  # longer than a pause between sentences
     began = time.monotonic()
     play_into_room(clip)
     time.sleep(ANSWER_WAIT)
