@@ -214,15 +214,20 @@ def pulse_source_endpoint(name: str) -> Endpoint:
     return _endpoint(AudioDevice(None, name, 0, 0.0, False, "pulse"), "input", list_devices())
 
 
+SOURCE_EVENTS = ("'new' on source #", "'remove' on source #", "on server")
+SINK_REMOVED = ("'remove' on sink #",)  # not "sink-input #": a stream ending
+
+
 class PulseEvents:
-    """`pactl subscribe` in the background: `on_event(line)` when a source comes or goes, or the
-    server changes (its default source may have). Nothing when there is no pactl. (A source's
-    state changes, which come with every start and end of speech on a sink, are left out.)"""
+    """`pactl subscribe` in the background: `on_event(line)` for each event line that holds one
+    of `wanted` (default: a source comes or goes, or the server changes: its default source may
+    have). Nothing when there is no pactl (`running` is False). (A source's state changes, which
+    come with every start and end of speech on a sink, are left out.)"""
 
-    WANTED = ("'new' on source #", "'remove' on source #", "on server")
-
-    def __init__(self, on_event: Callable[[str], None]) -> None:
+    def __init__(self, on_event: Callable[[str], None],
+                 wanted: tuple[str, ...] = SOURCE_EVENTS, thread: str = "pulse-events") -> None:
         self._on_event = on_event
+        self._wanted = wanted
         self._process: subprocess.Popen[str] | None = None
         if shutil.which("pactl") is None:
             return
@@ -234,7 +239,7 @@ class PulseEvents:
         except OSError as error:
             logging.getLogger(__name__).warning("cannot watch the sound server: %s", error)
             return
-        threading.Thread(target=self._read, name="pulse-events", daemon=True).start()
+        threading.Thread(target=self._read, name=thread, daemon=True).start()
 
     @property
     def running(self) -> bool:
@@ -243,7 +248,7 @@ class PulseEvents:
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         for line in self._process.stdout:
-            if any(wanted in line for wanted in self.WANTED):
+            if any(wanted in line for wanted in self._wanted):
                 self._on_event(line.strip())
 
     def close(self) -> None:

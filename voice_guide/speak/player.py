@@ -21,8 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import shutil
-import subprocess
 import threading
 import time
 from collections import deque
@@ -34,7 +32,9 @@ import numpy as np
 
 from voice_guide.devices import (
     DEFAULT_ENDPOINT,
+    SINK_REMOVED,
     Endpoint,
+    PulseEvents,
     open_output_stream,
     pulse_sink_exists,
 )
@@ -89,7 +89,7 @@ class Player:
         self._closed = threading.Event()
         self._watch = threading.Thread(target=self._watch_outputs, name="player-watch", daemon=True)
         self._watch.start()
-        self._sinks = _SinkWatcher(self._check_sinks) if self._uses_sinks() else None
+        self._sinks = _sink_watcher(self._check_sinks) if self._uses_sinks() else None
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -574,37 +574,11 @@ def _at_rate(pcm: Pcm, rate: int) -> np.ndarray:
     return np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
 
 
-class _SinkWatcher:
-    """`pactl subscribe` in the background: on any sink removal, `on_change()` re-checks ours.
+def _sink_watcher(on_change: Callable[[], None]) -> PulseEvents:
+    """The sound server's events: on any sink removal, `on_change()` re-checks ours.
     (PulseAudio moves a removed sink's streams to another sink itself, so the stream goes on
     without an error: the sound server has to tell us.)"""
-
-    def __init__(self, on_change: Callable[[], None]) -> None:
-        self._on_change = on_change
-        self._process: subprocess.Popen[str] | None = None
-        if shutil.which("pactl") is None:
-            log.warning("pactl not found: removed sinks will not be noticed")
-            return
-        try:
-            self._process = subprocess.Popen(
-                ["pactl", "subscribe"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True,
-            )
-        except OSError as error:
-            log.warning("cannot watch the sound server's sinks: %s", error)
-            return
-        threading.Thread(target=self._read, name="player-sinks", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            if "'remove' on sink" in line and "sink-input" not in line:
-                self._on_change()
-
-    def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+    watcher = PulseEvents(lambda _line: on_change(), wanted=SINK_REMOVED, thread="player-sinks")
+    if not watcher.running:
+        log.warning("cannot watch the sound server (no pactl): removed sinks will not be noticed")
+    return watcher
