@@ -204,7 +204,7 @@ def test_its_speech_plays_as_rendered_on_a_real_stream(pulse) -> None:  # type: 
 
     from voice_guide.devices import resolve_output
     from voice_guide.events import Route
-    from voice_guide.speak.player import Player
+    from voice_guide.speak.routes import Player
 
     pcm = Tts().render("How is the pressure? Would you like it lighter or deeper?")
     with Player(resolve_output("earbud"), resolve_output("room")) as player:

@@ -1,35 +1,34 @@
-"""`Say` actions spoken on their routes: text -> PCM (cached `Tts`) -> `Player`.
+"""`Say` actions spoken on their routes: text -> PCM (cached `Tts`) -> `Player` (`routes.py`).
 
-`Speaker` is the `Voice` the live session hands its actions to (`say(say, now)`,
-`silence(now)`, `drain()`, `close()`). When speech cannot be made (TTS fails) or played (no
-output left), the text is printed instead through `print_text(text, route)` and the session
-goes on.
+`Speaker` is the voice the live session hands its actions to (`say(say, now)`, `silence(now)`,
+`drain()`, `close()`). When speech cannot be made (TTS fails) or played (no output left), the
+text goes to `print_text(text, route)` instead (the live loop shows it on the panel; by default
+it is logged) and the session goes on.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterable
 
 from voice_guide.devices import resolve_output
-from voice_guide.events import Note, Route, Say
-from voice_guide.speak.player import MicGate, Player, Utterance
+from voice_guide.events import Note, Say
+from voice_guide.speak.channel import Utterance
+from voice_guide.speak.gate import MicGate
+from voice_guide.speak.routes import Player
 from voice_guide.speak.tts import SpeechError, Tts, Voice
 
 log = logging.getLogger(__name__)
 
-PrintText = Callable[[str, str], None]
+PrintText = Callable[[str, str], None]  # (text, route) of what could not be spoken
 
 
-def print_to_stderr(text: str, route: str) -> None:
-    print(f"[{route}] {text}", file=sys.stderr)
+def log_unspoken(text: str, route: str) -> None:
+    log.warning("not spoken [%s] %s", route, text)
 
 
 class Speaker:
-    def __init__(
-        self, tts: Tts, player: Player, print_text: PrintText = print_to_stderr
-    ) -> None:
+    def __init__(self, tts: Tts, player: Player, print_text: PrintText = log_unspoken) -> None:
         self.tts = tts
         self.player = player
         self._print_text = print_text
@@ -44,7 +43,7 @@ class Speaker:
         voice: Voice | None = None,
         gate: MicGate | None = None,
         on_note: Callable[[Note], None] | None = None,
-        print_text: PrintText = print_to_stderr,
+        print_text: PrintText = log_unspoken,
     ) -> Speaker:
         """Resolve the devices (DeviceError names what exists) and open both routes' streams."""
         player = Player(
@@ -60,6 +59,7 @@ class Speaker:
 
     @property
     def gate(self) -> MicGate:
+        """The microphone gate the player reports to: the listening side feeds through it."""
         return self.player.gate
 
     def prepare(self, texts: Iterable[str]) -> None:
@@ -67,6 +67,8 @@ class Speaker:
         self.tts.render_ahead(texts)
 
     def say(self, say: Say, now: float = 0.0) -> Utterance | None:
+        """Queue `say` on its route; None when it could not be rendered (then shown instead).
+        `now` (session time) is part of the voice interface; playing needs no session time."""
         try:
             pcm = self.tts.render(say.text)
         except SpeechError as error:
@@ -74,9 +76,6 @@ class Speaker:
             self._print_text(say.text, str(say.route))
             return None
         return self.player.play(pcm, say.route, say.text)
-
-    def speak(self, text: str, route: Route | str = Route.PRACTITIONER) -> Utterance | None:
-        return self.say(Say(text, Route(route)))
 
     def silence(self, now: float = 0.0) -> None:
         self.player.stop()
