@@ -1,13 +1,14 @@
 """The natural voice: hibari-tts's `heart` (Apache-2.0; an American English voice, a 7.9 MB ONNX
 model inside the wheel), rendered to PCM in memory. hibari renders at 24 kHz; each text is
-resampled once, when it is rendered, to 22050 Hz (`OUTPUT_RATE`), the player's stream rate (and
-espeak-ng's). Played at 24 kHz, the player would resample every text again at every play, inside
-the audio callback (0.5-4 ms), with scipy.signal, whose import alone adds 51 MB to the process;
-this uses scipy.fft, which hibari loads anyway (below 11 kHz, speech loses nothing).
+resampled once, when it is rendered, to 22050 Hz (`OUTPUT_RATE`), the output channels' stream
+rate (and espeak-ng's). Played at 24 kHz, every text would be resampled again at every play,
+inside the audio callback, with scipy.signal, whose import alone is a large share of the
+process's memory; this uses scipy.fft, which hibari loads anyway (below 11 kHz, speech loses
+nothing).
 
 `NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process, loaded on first
-use (0.6-1 s: onnxruntime, the model, the spelling-to-sound rules), used by one thread at a
-time (onnxruntime with one thread: the recognizer has the other core).
+use (onnxruntime, the model, the spelling-to-sound rules: the slow part of starting), used by
+one thread at a time (onnxruntime with one thread: the recognizer has the other core).
 
 What is done to hibari's output:
 - Pace: hibari's `speed` is not proportional to words per minute (it moves in steps, and the
@@ -21,11 +22,12 @@ What is done to hibari's output:
 - The same text always sounds the same (a fixed seed for hibari's noise component).
 
 Memory: hibari's spelling-to-sound rules hold two pronunciation dictionaries (183,000 words)
-and a part-of-speech tagger's weights as Python dicts, about 100 MB. The same data is kept here
-in compact read-only tables (sorted UTF-8 blobs, binary search; the tagger's weights as sparse
-rows) that answer exactly the same lookups: 28 MB resident instead of 102 MB (and onnxruntime's
-memory arena is off: 35 MB less after rendering). tests/test_natural_voice.py checks that the
-phonemes are identical to hibari's own.
+and a part-of-speech tagger's weights as Python dicts, which cost more memory than the model.
+The same data is kept here in compact read-only tables (sorted UTF-8 blobs, binary search; the
+tagger's weights as sparse rows) that answer exactly the same lookups in a fraction of the
+memory (the README's live figures say how much), and onnxruntime's memory arena is off (it
+kept memory after rendering, for no gain in speed). tests/test_natural_voice.py checks that
+the phonemes are identical to hibari's own.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from voice_guide.speak.tts import Pcm, SpeechError
 
 NAME = "heart"
 RATE = 24_000  # hibari's sample rate (hibari.SAMPLE_RATE; checked when the model loads)
-OUTPUT_RATE = 22_050  # what render gives: the player's stream rate (player.py _Channel.open)
+OUTPUT_RATE = 22_050  # what render gives: the output channels' stream rate (channel.STREAM_RATE)
 SEED = 0
 # Measured words per minute at hibari speeds (speed, wpm) on the protocol's texts, with the
 # pauses below (`python -m benchmarks.speech --pace` measures them again). The pace moves in
@@ -143,7 +145,7 @@ class NaturalEngine:
 
 def load_model() -> Any:
     """hibari's `heart` with compact spelling-to-sound tables and onnxruntime's memory arena off
-    (the arena kept ~35 MB after rendering the protocol, for no gain in speed).
+    (the arena kept memory after rendering the protocol, for no gain in speed).
 
     Built as `Hibari.__init__` builds it (hibari-tts 0.2.1, pinned)."""
     import json

@@ -7,25 +7,30 @@ the natural voice cannot load: `Tts.load()` says which voice runs and why. `voic
 lists them (`voices.py`); an unknown voice is a `SpeechError` that names the voices.
 
 `Tts(voice).render(text)` returns a `Pcm` (int16 mono samples and their rate: 22050 Hz with
-either engine, the player's stream rate, so playing never resamples). Results are
+either engine, the output channels' stream rate, so playing never resamples). Results are
 cached in memory, and `render_ahead(texts)` fills the cache in a background thread, so the
 protocol's known texts are ready before they are asked for.
 
-Why the espeak-ng path has this shape (see NOTES-audio-stack.md):
-- pyttsx3 must not play audio itself: on Linux it shells out to `aplay` on the default device.
-  We render with `save_to_file` into a private temporary file (in RAM under /dev/shm when it
-  exists), read it back and delete it at once: nothing is kept on disk.
+Why the espeak-ng path has this shape (pyttsx3 2.99 with espeak-ng, as measured):
+- pyttsx3 must not play audio itself: on Linux its `say()` shells out to `aplay` on the
+  default ALSA device and returns before playback ends. We render with `save_to_file` into a
+  private temporary file (in RAM under /dev/shm when it exists), read it back and delete it at
+  once: nothing is kept on disk.
 - `runAndWait()` can return before the file is written, so we wait for the driver's
   `finished-utterance` callback. The driver also has a race after a rate/pitch property change:
   the next utterance can be cancelled (a `completed=False` notification and an empty file), and
   after that, property changes stop taking effect. So rate and pitch go inside the text as
   espeak-ng embedded commands, only the voice is a property (followed by one throw-away
   render), and each render is checked (one completed notification, audio present) and retried.
+  (`getProperty('rate')` reports 175 whatever was set, so the property cannot be checked.)
+- Several `save_to_file` calls queued before one `runAndWait` keep only the last file: one text
+  per round trip.
 - espeak-ng can be initialised only once per process: one engine, shared, behind one lock.
+- It always renders 22050 Hz mono 16-bit, the output channels' stream rate.
 - Its silence before (10-67 ms) and after (~0.4 s) each text is trimmed to a few ms and a short
   pause: the answer to a command is heard sooner, the microphone muted for less.
 
-A failure raises `SpeechError` with a one-line reason; the caller prints the text instead.
+A failure raises `SpeechError` with a one-line reason; the caller shows the text instead.
 """
 
 from __future__ import annotations
@@ -197,7 +202,7 @@ class Tts:
                     self.render(text)
             if pending and _NATURAL is not None:
                 # The natural voice's temporaries, freed, are still held by this thread's heap
-                # (~35 MB after the protocol's texts): hand them back.
+                # (tens of MB after the protocol's texts): hand them back.
                 from voice_guide.speak.natural import release_memory
 
                 release_memory()
@@ -252,11 +257,6 @@ def trim_silence(
     return samples[first:last]
 
 
-def list_voices() -> list[tuple[str, str]]:
-    """(id, name) of every espeak-ng voice the engine knows."""
-    return _ENGINE.voices()
-
-
 ESPEAK_RATE = 22050  # pyttsx3 + espeak-ng always render at this rate
 EXIT_WAIT_SECONDS = 2.0
 
@@ -286,7 +286,6 @@ def _natural() -> Any:  # natural.NaturalEngine, imported on first use (numpy-on
 
             _NATURAL = NaturalEngine()
         return _NATURAL
-
 
 
 # --- the one engine ----------------------------------------------------------------------------
@@ -381,11 +380,6 @@ class _Engine:
                 if samples is not None:
                     return Pcm(_scaled(trim_silence(samples, rate), voice.volume), rate)
             raise SpeechError(f"text-to-speech failed for {text[:40]!r}: {last_reason}")
-
-    def voices(self) -> list[tuple[str, str]]:
-        with self._lock:
-            engine = self._engine_or_fail()
-            return [(v.id, v.name) for v in engine.getProperty("voices")]
 
     def _engine_or_fail(self) -> Any:
         if self._engine is not None:
