@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from pulse import PulseServer, Recorder, active_span, best_correlation
+from heard import pieces_heard
+from pulse import PulseServer, Recorder, active_span
 
 from voice_guide.devices import resolve_output
 from voice_guide.events import Note, Route
@@ -20,6 +21,7 @@ from voice_guide.speak.routes import Player
 from voice_guide.speak.tts import Pcm, Tts
 
 RATE = 22050
+WHOLE = 0.75  # of a text's pieces found in order on the monitor: it arrived (tests/heard.py)
 PROMPT = "How is the pressure? Say lighter, deeper, or good."
 LONG = (
     "Use the heels of both hands and make slow circles along the muscles beside the spine, "
@@ -70,12 +72,12 @@ def test_room_prompt_arrives_on_the_room_sink_only(player: Player, speech: Tts) 
         time.sleep(0.3)
     assert utterance.outcome == "played"
     recorded = room.audio()
-    score, _ = best_correlation(recorded, as_float(pcm))
-    assert score > 0.95
+    assert pieces_heard(recorded, as_float(pcm), RATE) >= WHOLE
     span = active_span(recorded, RATE)
     expected = active_span(as_float(pcm), RATE)
     assert span is not None and expected is not None
-    assert span[1] - span[0] == pytest.approx(expected[1] - expected[0], abs=0.1)
+    # Nothing cut off, nothing played twice (a busy machine's underruns add only short silences).
+    assert expected[1] - expected[0] - 0.1 < span[1] - span[0] < expected[1] - expected[0] + 0.5
     assert loudness(recorded) > 0.5 * loudness(as_float(pcm)) * len(pcm.samples) / len(recorded)
     assert loudness(earbud.audio()) < 1e-4  # route separation
 
@@ -86,7 +88,7 @@ def test_practitioner_cue_arrives_on_the_earbud_sink_only(player: Player, speech
     with Recorder("room.monitor") as room, Recorder("earbud.monitor") as earbud:
         assert player.play(pcm, Route.PRACTITIONER, PROMPT).wait(pcm.duration + 5)
         time.sleep(0.3)
-    assert best_correlation(earbud.audio(), as_float(pcm))[0] > 0.95
+    assert pieces_heard(earbud.audio(), as_float(pcm), RATE) >= WHOLE
     assert loudness(room.audio()) < 1e-4
 
 
@@ -99,8 +101,8 @@ def test_both_routes_play_at_once(player: Player, speech: Tts) -> None:
         assert second.wait(prompt.duration + 5)
         assert not first.done.is_set()  # the room did not wait for the earbuds
         assert first.wait(cue.duration + 5)
-    assert best_correlation(earbud.audio(), as_float(cue))[0] > 0.95
-    assert best_correlation(room.audio(), as_float(prompt))[0] > 0.95
+    assert pieces_heard(earbud.audio(), as_float(cue), RATE) >= WHOLE
+    assert pieces_heard(room.audio(), as_float(prompt), RATE) >= WHOLE
 
 
 @pytest.mark.audio
@@ -154,8 +156,9 @@ def test_removed_room_sink_falls_back_and_replays_from_the_start(
     assert utterance.output == "earbud"
     assert player.output_for(Route.ROOM).pulse == "earbud"
     # The whole text, from its first word, is on the earbuds.
-    score, _ = best_correlation(earbud.audio(), as_float(pcm))
-    assert score > 0.9
+    heard = earbud.audio()
+    assert pieces_heard(heard, as_float(pcm), RATE) >= WHOLE
+    assert pieces_heard(heard, as_float(pcm)[:RATE], RATE) >= 0.5
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("room failed" in message for message in errors)
     fallbacks = [n for n in player.notes if n.type == "route_fallback"]  # type: ignore[attr-defined]
@@ -175,7 +178,7 @@ def test_removed_earbuds_fall_back_to_the_room_which_the_mic_hears(
     assert utterance.outcome == "played"
     assert utterance.output == "room"
     assert muted_in_the_middle(player.gate, utterance)  # the microphone hears the room
-    assert best_correlation(room.audio(), as_float(pcm))[0] > 0.95
+    assert pieces_heard(room.audio(), as_float(pcm), RATE) >= WHOLE
 
 
 @pytest.mark.audio
