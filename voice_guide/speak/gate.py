@@ -6,15 +6,17 @@ after (the room's echo, the device's own buffering), what the microphone capture
 own speech and is not listened to. Earbuds are not heard, so listening goes on while they speak
 (barge-in: "stop" in the middle of a cue).
 
-Both sides share one `MicGate` and one clock, `time.monotonic()`:
+Both sides share one `MicGate` and one clock (live: `time.monotonic()`; any clock does, as long
+as both sides use it):
 - the speaking side (an output channel's callback) reports each audible span as it will be
   heard at the device: `begin(key, start)` when its first sample is handed over, `end(key, end)`
   when its last one is, or when it is cut off;
 - the listening side stamps each block with the time its first sample was captured
   (`capture_time`, in the input callback) and hands it to the listener through `feed`, which
   mutes the block when it may hold our speech. That is the one way the mute reaches the
-  recognizer: per block, by capture time, so it holds however late the listening thread runs,
-  and a long session does not drift (no stream-time origin is kept).
+  recognizer: per block, by capture time. So it holds however late the listening thread runs,
+  and it does not drift over a long session: a sound card's sample clock and the system's part
+  slowly, and each block is stamped afresh rather than counted from one origin.
 
 On PulseAudio, the player's estimate of when a sample is heard and the microphone's capture
 stamps of the same sound on the sink's monitor agree within a few milliseconds, also with the
