@@ -156,7 +156,7 @@ def test_every_setting_names_a_real_option_of_its_commands():
             elif setting.kind == "choice":
                 assert tuple(action.choices or ()) == setting.choices, (setting.name, command)
             if setting.option.startswith("--"):
-                assert setting.option in action.option_strings or command == "simulate"
+                assert setting.option in action.option_strings, (setting.name, command)
 
 
 # --- mistakes: one line naming file, line and key ----------------------------------------------
@@ -228,7 +228,8 @@ def load_config_text(text: str) -> tuple:
 # --- the real command ------------------------------------------------------------------------
 
 
-def test_a_bad_config_stops_every_command_with_one_line_and_no_config_runs(env, home: Path):
+def test_a_bad_config_stops_every_command_with_one_line_and_no_config_runs(env: dict[str, str],
+                                                                           home: Path):
     path = write_config(home, "[voice]\nrate = 1000\n")
     done = voice_guide("check", env=env)
     assert done.returncode == 2
@@ -239,7 +240,8 @@ def test_a_bad_config_stops_every_command_with_one_line_and_no_config_runs(env, 
     assert voice_guide("check", env={**env, ENV_VAR: "none"}).returncode == 0
 
 
-def test_check_and_say_take_the_configured_protocol_and_voice(env, home: Path, tmp_path: Path):
+def test_check_and_say_take_the_configured_protocol_and_voice(env: dict[str, str], home: Path,
+                                                              tmp_path: Path):
     write_config(home, f'[session]\nprotocol = "{NECK}"\n[voice]\nname = "en-us"\nrate = 160\n')
     checked = voice_guide("check", env=env)
     assert checked.returncode == 0, checked.stderr
@@ -253,7 +255,7 @@ def test_check_and_say_take_the_configured_protocol_and_voice(env, home: Path, t
     assert natural.stdout.strip().endswith("voice heart)")
 
 
-def test_config_shows_each_value_and_where_it_came_from(env, home: Path):
+def test_config_shows_each_value_and_where_it_came_from(env: dict[str, str], home: Path):
     path = write_config(home, f'[voice]\nrate = 120\n\n[session]\nprotocol = "{NECK}"\n')
     shown = voice_guide("config", env=env)
     assert shown.returncode == 0, shown.stdout + shown.stderr
@@ -277,7 +279,7 @@ def test_config_shows_each_value_and_where_it_came_from(env, home: Path):
                                                           "mic"]}
 
 
-def test_config_names_what_cannot_work_now(env, home: Path, tmp_path: Path):
+def test_config_names_what_cannot_work_now(env: dict[str, str], home: Path, tmp_path: Path):
     path = write_config(home, '[devices]\ninput = "no-such-microphone"\n[session]\n'
                         'protocol = "missing.yaml"\n[voice]\nname = "klingon"\n'
                         '[listen]\nprofile = "anna"\n')
@@ -293,7 +295,7 @@ def test_config_names_what_cannot_work_now(env, home: Path, tmp_path: Path):
     assert len(problems) == 4
 
 
-def test_init_writes_the_template_once(env, home: Path, tmp_path: Path):
+def test_init_writes_the_template_once(env: dict[str, str], home: Path, tmp_path: Path):
     done = voice_guide("config", "--init", env=env)
     path = home / "voice-guide" / "config.toml"
     assert done.returncode == 0, done.stderr

@@ -57,7 +57,7 @@ def test_level_of_a_full_scale_sine_and_of_silence():
     assert level(np.zeros(0, np.int16)).peak_dbfs == FLOOR_DBFS
 
 
-def test_speech_in_a_quiet_room_is_ok(next_said):
+def test_speech_in_a_quiet_room_is_ok(next_said: np.ndarray):
     check = check_of(session(at_dbfs(next_said, -25), noise_dbfs=-65))
     assert check.noise_floor == pytest.approx(-65, abs=3)
     assert kinds(check) == ["ok"]
@@ -68,7 +68,7 @@ def test_speech_in_a_quiet_room_is_ok(next_said):
     assert check.news() == []
 
 
-def test_the_block_size_does_not_change_the_verdicts(next_said):
+def test_the_block_size_does_not_change_the_verdicts(next_said: np.ndarray):
     audio = session(at_dbfs(next_said, -25), noise_dbfs=-65)
     texts = {tuple(v.text for v in check_of(audio, block).verdicts()) for block in (37, 320, 800,
                                                                                     len(audio))}
@@ -86,13 +86,13 @@ def test_digital_silence_is_silent_and_said_during_the_check():
     assert verdict.kind == "silent" and "digital silence" in verdict.text
 
 
-def test_a_microphone_far_too_low_is_silent_not_digital(next_said):
+def test_a_microphone_far_too_low_is_silent_not_digital(next_said: np.ndarray):
     check = check_of(session(at_dbfs(next_said, -72), noise_dbfs=-85))  # peaks ~ -66
     [verdict] = check.verdicts()
     assert verdict.kind == "silent" and "nothing reached -60 dBFS" in verdict.text
 
 
-def test_speech_below_minus_40_is_quiet(next_said):
+def test_speech_below_minus_40_is_quiet(next_said: np.ndarray):
     check = check_of(session(at_dbfs(next_said, -50), noise_dbfs=-75))
     assert kinds(check) == ["quiet"]
     assert "speak up" in check.verdicts()[0].text
@@ -104,7 +104,7 @@ def test_only_the_background_is_quiet_nothing_heard():
     assert "nothing louder than the background" in check.verdicts()[0].text
 
 
-def test_a_clipped_take_is_clipping_and_said_as_it_happens(next_said):
+def test_a_clipped_take_is_clipping_and_said_as_it_happens(next_said: np.ndarray):
     loud = scale(at_dbfs(next_said, -25), 24)  # 24 dB too hot: the peaks flatten at the rails
     audio = session(loud, noise_dbfs=-65)
     check = MicCheck()
@@ -118,13 +118,13 @@ def test_a_clipped_take_is_clipping_and_said_as_it_happens(next_said):
     assert "of the speech's samples at full scale" in check.verdicts()[0].text
 
 
-def test_a_single_full_scale_click_is_not_clipping(next_said):
+def test_a_single_full_scale_click_is_not_clipping(next_said: np.ndarray):
     audio = session(at_dbfs(next_said, -25), noise_dbfs=-65)
     audio[int(2.0 * RATE)] = 32767
     assert kinds(check_of(audio)) == ["ok"]
 
 
-def test_a_noisy_room_is_noisy_from_the_first_second(next_said):
+def test_a_noisy_room_is_noisy_from_the_first_second(next_said: np.ndarray):
     audio = session(at_dbfs(next_said, -20), noise_dbfs=-38)
     check = MicCheck()
     warned_at = None
@@ -138,7 +138,7 @@ def test_a_noisy_room_is_noisy_from_the_first_second(next_said):
     assert "with nobody speaking" in check.verdicts()[0].text
 
 
-def test_speech_barely_above_a_moderate_background_is_noisy(next_said):
+def test_speech_barely_above_a_moderate_background_is_noisy(next_said: np.ndarray):
     # the floor passes (-50 < -45) but the word's peaks are only ~12 dB above it
     check = check_of(session(at_dbfs(next_said, -44), noise_dbfs=-50))
     assert "noisy" in kinds(check)

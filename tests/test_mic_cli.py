@@ -83,7 +83,7 @@ class Player:
             self._stream.write(chunk.reshape(-1, 1))
 
 
-def run_mic(env: dict[str, str], *args: str,
+def run_mic(env, *args: str,
             on_line: Callable[[str], None] = lambda line: None) -> tuple[int, list[str], str]:
     """`voice-guide mic ...` recording `room.monitor`; `on_line` sees each output line as it
     comes (to speak when the check asks)."""
@@ -122,7 +122,7 @@ def speak_after_background(player: Player, clip: np.ndarray) -> Callable[[str], 
 
 @needs_corpus
 @pytest.mark.audio
-def test_a_human_go_is_heard_and_the_levels_are_good(env):
+def test_a_human_go_is_heard_and_the_levels_are_good(env: dict[str, str]):
     from voice_guide.wav import read_wav_16k
 
     with Player(ROOM) as player:
@@ -141,7 +141,7 @@ def test_a_human_go_is_heard_and_the_levels_are_good(env):
 
 
 @pytest.mark.audio
-def test_espeak_next_in_a_noisy_room_is_heard_and_called_noisy(env):
+def test_espeak_next_in_a_noisy_room_is_heard_and_called_noisy(env: dict[str, str]):
     said = synthesize("next", ESPEAK_VOICES[0])
     bed = noise_only(4.0, -36, seed=3)  # a loud fan, from before the check starts
     with Player(bed) as player:
@@ -154,7 +154,7 @@ def test_espeak_next_in_a_noisy_room_is_heard_and_called_noisy(env):
 
 
 @pytest.mark.audio
-def test_nothing_played_is_silent_and_nothing_heard(env):
+def test_nothing_played_is_silent_and_nothing_heard(env: dict[str, str]):
     code, lines, _ = run_mic(env, "--seconds", "4")
     assert any(line.startswith("warning: silent: no signal at all") for line in lines), lines
     assert "problem: silent: no signal at all (digital silence): the microphone is muted, " \
@@ -165,7 +165,7 @@ def test_nothing_played_is_silent_and_nothing_heard(env):
 
 @needs_corpus
 @pytest.mark.audio
-def test_a_clipped_take_is_called_clipping(env):
+def test_a_clipped_take_is_called_clipping(env: dict[str, str]):
     from voice_guide.wav import read_wav_16k
 
     hot = scale(read_wav_16k(GO), 30)

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 def config_for(argv: list[str]) -> Config:
     """The config file in effect for this command line (`--config`, `--no-config`, anywhere in
     it) and the environment; ConfigError for a file that cannot be used."""
-    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early = argparse.ArgumentParser(prog="voice-guide", add_help=False, allow_abbrev=False)
     add_config_arguments(early)
     known, rest = early.parse_known_args(argv)
     # `config --init` makes the file `--config` or $VOICE_GUIDE_CONFIG names: it need not exist.

@@ -79,8 +79,10 @@ def _init(args: argparse.Namespace) -> int:
 def _row(config: Config, setting: Setting) -> dict[str, Any]:
     value = config.get(setting.name)
     if value is not None:
-        shown, source, raw = _shown(value.value), config.where(value), value.value
-        source = f"{Path(source).name}" if config.path else source
+        assert config.path is not None  # values come only from a file
+        shown, raw = _shown(value.value), value.value
+        # the file's name only: the first line of the output names the whole path
+        source = config.path.name + (f":{value.line}" if value.line is not None else "")
     else:
         raw = _builtin_default(setting)
         shown = _shown(raw) if raw is not None else f"({_unset(setting)})"

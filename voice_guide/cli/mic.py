@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from voice_guide.cli import add_engine_arguments, fail
+from voice_guide.mic_check import FLOOR_DBFS
 
 if TYPE_CHECKING:
     from voice_guide.commands import Command
@@ -101,7 +102,8 @@ def _check(microphone: Microphone, recognizer: Noting, seconds: float) -> int:
                 was_measured = check.noise_floor is not None
                 meter.show(check.feed(block))
                 if not was_measured and check.noise_floor is not None:
-                    meter.say(f"background: {check.noise_floor:.0f} dBFS; now say \"next\"")
+                    meter.say(f"background: {_background(check.noise_floor)}; now say "
+                              "\"next\"")
                 for warning in check.news():
                     meter.say(f"warning: {warning.text}")
                 heard += _new(listener.feed(block), recognizer, meter, listener.time)
@@ -119,6 +121,12 @@ def _check(microphone: Microphone, recognizer: Noting, seconds: float) -> int:
     if interrupted:
         return 130
     return 0 if heard and all(v.kind == "ok" for v in verdicts) else 1
+
+
+def _background(floor: float) -> str:
+    if floor <= FLOOR_DBFS + 1:  # a real microphone always hears some noise of its own
+        return "digital silence (no noise at all: a virtual or muted input?)"
+    return f"{floor:.0f} dBFS"
 
 
 def _new(found: list[Heard], recognizer: Noting, meter: Meter, now: float) -> list[Heard]:
