@@ -22,7 +22,7 @@ from speech import (
 )
 
 from voice_guide.listen.engine import Segment
-from voice_guide.listen.segmenter import Segmenter
+from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
 
 RATE = 16_000
 
@@ -99,6 +99,22 @@ def test_long_speech_is_dropped_whole() -> None:
     assert len(found) == 1
     assert found[0].end - found[0].start < 1.5
     assert found[0].start > len(long_talk) / RATE
+
+
+def test_long_speech_is_offered_once_cut_off_when_the_engine_asks() -> None:
+    """An engine that reads words (`offer_long`) gets the first `max_speech` of long speech
+    once, marked `cut_off`; the rest until the next pause is still skipped."""
+    voice = FLITE_VOICES[0]
+    long_talk = np.concatenate([synthesize(s, voice) for s in SENTENCES[:2]])
+    stream = with_noise(pad(np.concatenate([long_talk, pad(synthesize("next", voice), 0.8, 0.0)]),
+                            0.5, 0.8), 30.0, seed=2)
+    segmenter = Segmenter(SegmenterSettings(offer_long=True))
+    found = [s for o in range(0, len(stream), 480) for s in segmenter.feed(stream[o : o + 480])]
+    found = [s for s in found + segmenter.flush() if not s.provisional]
+    assert [s.cut_off for s in found] == [True, False]
+    cut, command = found
+    assert cut.start < 0.5 and 2.0 <= cut.end - cut.start <= 2.0 + 0.25 + 0.05  # + pre-roll
+    assert command.start > len(long_talk) / RATE and command.end - command.start < 1.5
 
 
 def test_utterance_is_decided_soon_after_it_ends() -> None:

@@ -27,7 +27,9 @@ class Segment:
     `speech_end`: where its last speech-like frame ends (`end` minus the quiet kept after it).
     `provisional`: a first look after a short pause (`SegmenterSettings.first_look`), so a
     command can be answered sooner; the utterance may still go on, and its final segment (same
-    `start`) follows unless the listener acted on this one."""
+    `start`) follows unless the listener acted on this one.
+    `cut_off`: the sound went on past the segmenter's `max_speech`; this is its beginning only
+    (offered when the engine asks for it, `SegmenterSettings.offer_long`)."""
 
     audio: np.ndarray
     start: float
@@ -35,6 +37,7 @@ class Segment:
     pause_before: float = math.inf
     provisional: bool = False
     speech_end: float | None = None  # None: `end`
+    cut_off: bool = False
 
     @property
     def last_speech(self) -> float:

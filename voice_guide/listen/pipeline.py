@@ -24,7 +24,7 @@ again (a second decode would be a second chance for other speech to pass as a co
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -160,10 +160,16 @@ class Listener:
 
 
 def settings_for(recognizer: Recognizer) -> SegmenterSettings:
-    """The segmenter's settings, with the engine's own first look when it has one (an engine
-    sets `first_look`, seconds of quiet, when it measures better with another value)."""
+    """The segmenter's settings, with the engine's own where it has them: `first_look` (seconds
+    of quiet, when it measures better with another value) and `offer_long` (True when it can
+    reject a long utterance by its words)."""
+    settings = SegmenterSettings()
     first_look = getattr(recognizer, "first_look", None)
-    return SegmenterSettings() if first_look is None else SegmenterSettings(first_look=first_look)
+    if first_look is not None:
+        settings = replace(settings, first_look=first_look)
+    if getattr(recognizer, "offer_long", False):
+        settings = replace(settings, offer_long=True)
+    return settings
 
 
 def joined(previous: Segment | None, segment: Segment, longest: float) -> Segment | None:

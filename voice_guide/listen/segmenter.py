@@ -11,7 +11,10 @@ Energy against a learned picture of the background, per 10 ms frame:
   utterance is also offered provisionally: a listener may answer a command that cannot go on
   ("stop", "where am i") 100 ms sooner, and must wait for the final segment otherwise;
 - speech running longer than `max_speech` is not a command: it is dropped whole (and everything
-  until the next pause with it), so "the next thing I do is..." never reaches a recognizer. Sound
+  until the next pause with it), so "the next thing I do is..." never reaches a recognizer.
+  With `offer_long` (an engine that transcribes, and so rejects a sentence by its words) its
+  first `max_speech` is offered once as a `cut_off` segment instead: over music or animal
+  sounds a word's end is often lost in the bed, and the utterance only looks long. Sound
   that goes on without any pause for `learn_after` seconds is a new background, not a speaker:
   its levels are learned, so continuous babble does not deafen the segmenter;
 - every segment says how long the stream was quiet before its speech began (`pause_before`), so
@@ -45,7 +48,8 @@ class SegmenterSettings:
     first_look: float | None = 0.1  # seconds of background before a provisional segment (None:
     # never). Stop closures inside words ("what step") last under ~0.1 s
     min_speech: float = 0.08  # shorter bursts (clicks, knocks) are dropped
-    max_speech: float = 2.0  # longer speech is not a command: dropped
+    max_speech: float = 2.0  # longer speech is not a command: dropped...
+    offer_long: bool = False  # ...or offered once, its first `max_speech`, as a cut-off segment
     pre_roll: float = 0.25  # audio kept before the detected start (soft onsets)
     post_roll: float = 0.2  # audio kept after the last speech frame (<= hangover)
     background: float = 3.0  # seconds of background levels remembered
@@ -225,9 +229,11 @@ class Segmenter:
             self._speech_frames += self._silent_run + 1
             self._silent_run = 0
             if self._speech_frames > self._max_frames:
+                cut = self._segment(provisional=False, cut_off=True) if s.offer_long else None
                 self._frames = []
                 self._state = "skipping"
                 self._last_speech_end = (self._samples_seen + FRAME) / SAMPLE_RATE
+                return cut
             return None
         self._silent_run += 1
         if self._silent_run >= self._hangover_frames:
@@ -306,7 +312,7 @@ class Segmenter:
         self._last_speech_end = segment.last_speech
         return segment
 
-    def _segment(self, provisional: bool) -> Segment:
+    def _segment(self, provisional: bool, cut_off: bool = False) -> Segment:
         """The open utterance: its frames up to `post_roll` after the last speech frame."""
         keep = len(self._frames) - self._silent_run + self._post_frames
         audio = np.concatenate(self._frames[:keep])
@@ -314,7 +320,8 @@ class Segmenter:
         pause_before = self._onset_sample / SAMPLE_RATE - self._last_speech_end
         speech_end = start + (len(self._frames) - self._silent_run) * FRAME / SAMPLE_RATE
         return Segment(audio=audio, start=start, end=start + len(audio) / SAMPLE_RATE,
-                       pause_before=pause_before, provisional=provisional, speech_end=speech_end)
+                       pause_before=pause_before, provisional=provisional, speech_end=speech_end,
+                       cut_off=cut_off)
 
     def _learn(self, level: float) -> None:
         """Store one background level; refresh floor and top every 100 ms (and at first)."""

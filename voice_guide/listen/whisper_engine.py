@@ -101,6 +101,10 @@ class WhisperRecognizer:
     # so an early look cannot act wrongly (only "go", which may be "go back", waits). It costs
     # little on human speech and answers 40 ms sooner (README, Figures).
     first_look = 0.06
+    # Speech that runs past the segmenter's 2 s is offered once (its first 2 s): over music or
+    # bleating the end of a word is lost in the bed and the utterance only looks long, while a
+    # sentence is still rejected by its words (a command is the whole transcript).
+    offer_long = True
 
     def __init__(self, settings: WhisperSettings = WhisperSettings()) -> None:
         try:
