@@ -13,16 +13,14 @@ from voice_guide.events import Ended, Feedback, Heard, Paused, Resumed, Route, S
 from voice_guide.journal import (
     JournalBusy,
     JournalWriter,
-    clock,
     find_unfinished,
     list_journals,
     make_header,
     read_journal,
     sessions_dir,
     summarize,
-    summary_lines,
-    summary_speech,
 )
+from voice_guide.prompts import summary_lines, summary_speech
 
 PROTOCOL_TEXT = "name: test\n"
 
@@ -217,13 +215,7 @@ def test_summary_words_steps_and_moves_and_says_an_early_end():
         "The client asked for: lighter.")
     # Not "Session complete" for a session ended before its first step either.
     before = summarize([Ended("ended").record(20.0)])
-    assert summary_speech(before) == "Session ended: 0 steps, 0 moves in under a minute."
-
-
-def test_clock_format():
-    assert clock(0) == "0:00"
-    assert clock(65.4) == "1:05"
-    assert clock(3725) == "1:02:05"
+    assert summary_speech(before) == "Session ended: 0 steps, 0 moves in less than a minute."
 
 
 def test_only_one_writer_at_a_time(tmp_path: Path, protocol: Path):

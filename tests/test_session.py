@@ -27,14 +27,12 @@ from voice_guide.events import (
     Silence,
     StepStarted,
 )
-from voice_guide.protocol import CheckIns, Script, load
-from voice_guide.session import (
+from voice_guide.prompts import (
     ALREADY_PAUSED,
     ANSWER_UNCLEAR,
     CHECKIN_HINT,
     CONFIRM_END,
     CONFIRM_LAPSED,
-    ENDED_EARLY,
     ENDED_IN_PREP,
     FIRST_ITEM,
     FIRST_STEP,
@@ -50,6 +48,10 @@ from voice_guide.session import (
     PREP_INTRO,
     RELAY,
     TIME_UP,
+    ended_early_text,
+)
+from voice_guide.protocol import CheckIns, Script, load
+from voice_guide.session import (
     PlannedCheckIn,
     Session,
     SessionSettings,
@@ -577,7 +579,7 @@ def test_end_asks_and_yes_ends() -> None:
     assert texts(driver.say("help", 11)) == [HELP_CONFIRM]  # help does not cancel it
     assert driver.say("yes", 12) == [  # ended early: said so, and the client still rests
         Note("ended_early", {"index": 1, "number": 1}),
-        Say(ENDED_EARLY.format(number=1, last=3), kind="ended"),
+        Say(ended_early_text(1, 3), kind="ended"),
         Note("rest", {"seconds": 120.0}),
         Say(REST_SAY, Route.ROOM, kind="rest"),
     ]

@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from voice_guide.prompts import JOURNAL_NOT_SAVED
+
 HEADER_TYPE = "session"
 FORMAT_VERSION = 1
 
@@ -240,8 +242,7 @@ class JournalWriter:
             f"cannot write the journal {self.path} ({self._trouble}): the session goes on; its "
             "records are kept in memory and written once the disk takes them, but until then "
             "it cannot be resumed after a crash",
-            "The session journal cannot be saved, so after a crash this session could not be "
-            "resumed. The session goes on.",
+            JOURNAL_NOT_SAVED,
         )
 
 
@@ -537,52 +538,3 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
     )
     return Summary(steps, last_t, tuple(feedback), end_reason is not None, end_reason,
                    ended_early_at if end_reason == "ended" else None)
-
-
-def _done(summary: Summary) -> str:
-    """"3 steps, 4 moves": the numbered steps worked and the moves of the script they made."""
-    steps = len({step.number for step in summary.steps})
-    moves = len(summary.steps)
-    return f"{steps} step{'s' * (steps != 1)}, {moves} move{'s' * (moves != 1)}"
-
-
-def summary_lines(summary: Summary) -> list[str]:
-    """The closing summary as short printed lines."""
-    lines = [f"Total time: {clock(summary.total_seconds)} ({_done(summary)})"]
-    if summary.ended_early_at is not None:
-        lines.append(f"Ended early, at step {summary.ended_early_at}")
-    for step in summary.steps:
-        lines.append(f"  move {step.index:>2} (step {step.number}): {clock(step.seconds)}")
-    numbers = {step.index: step.number for step in summary.steps}
-    if summary.feedback:
-        answers = ", ".join(f"step {numbers.get(i, i)}: {a or 'no answer'}"
-                            for i, a in summary.feedback)
-        lines.append(f"Pressure feedback: {answers}")
-    else:
-        lines.append("Pressure feedback: none asked")
-    return lines
-
-
-def summary_speech(summary: Summary) -> str:
-    """The closing summary, short enough to say aloud."""
-    minutes = round(summary.total_seconds / 60)
-    took = "under a minute" if minutes < 1 else f"about {minutes} minute" + "s" * (minutes > 1)
-    if summary.ended_early_at is not None:
-        opening = f"Session ended early, at step {summary.ended_early_at}:"
-    elif summary.end_reason == "ended":
-        opening = "Session ended:"
-    else:
-        opening = "Session complete."
-    text = f"{opening} {_done(summary)} in {took}."
-    answers = [a for _, a in summary.feedback if a]
-    if answers:
-        text += f" The client asked for: {', '.join(answers)}."
-    return text
-
-
-def clock(seconds: float) -> str:
-    """`m:ss`, or `h:mm:ss` past an hour."""
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -74,6 +74,38 @@ from voice_guide.events import (
     Silence,
     StepStarted,
 )
+from voice_guide.prompts import (
+    ALREADY_PAUSED,
+    ANSWER_UNCLEAR,
+    CHECKIN_HINT,
+    CONFIRM_DECLINED,
+    CONFIRM_END,
+    CONFIRM_LAPSED,
+    ENDED_IN_PREP,
+    FIRST_ITEM,
+    FIRST_STEP,
+    HELP_CONFIRM,
+    HELP_PAUSED,
+    HELP_PREP,
+    HELP_REST,
+    HELP_STEPS,
+    NO_PREP_DETAILS,
+    NO_STEP_DETAILS,
+    NOT_PAUSED,
+    NOTHING_TO_CONFIRM,
+    PAUSED,
+    PREP_INTRO,
+    RELAY,
+    RESUMING,
+    TIME_UP,
+    ended_early_text,
+    prep_time_text,
+    prep_where_text,
+    rest_left_text,
+    step_text,
+    step_time_text,
+    where_text,
+)
 from voice_guide.protocol import Script, Step
 from voice_guide.schedule import Schedule
 
@@ -115,41 +147,6 @@ class PlannedCheckIn:
     reason: str  # "step" (the move is flagged) or "interval" (`every_minutes` passed)
     during: bool  # asked in the middle of the move rather than after it
 
-
-# Spoken texts of the guide itself (the protocol supplies everything about the massage).
-TIME_UP = "Time is up for this step. Say next when ready."
-PAUSED = "Paused. Say resume when ready."
-ALREADY_PAUSED = "Already paused. Say resume when ready."
-NOTHING_TO_CONFIRM = "There is nothing to answer yes or no to."
-RESUMING = "Resuming."
-NOT_PAUSED = "Not paused."
-FIRST_STEP = "You are at the first step."
-FIRST_ITEM = "This is the first item."
-NO_STEP_DETAILS = "There are no more details for this step."
-NO_PREP_DETAILS = "There are no more details for this item."
-CONFIRM_END = "End the session now? Say yes or no."
-CONFIRM_DECLINED = "Carrying on."
-CONFIRM_LAPSED = "Not ending. Carrying on."
-SESSION_ENDED = "Session ended."
-ENDED_IN_PREP = "Session ended before the first step."
-ENDED_EARLY = (
-    "Session ended early, at step {number} of {last}. Now the client's rest; say skip to end it."
-)
-CHECKIN_HINT = "Checking in with the client on pressure."
-ANSWER_UNCLEAR = "The client's answer was not understood."
-PREP_INTRO = "Preparation checklist. Say next after each item, or skip to skip the checklist."
-RELAY = {
-    Command.LIGHTER: "Client would like lighter pressure.",
-    Command.DEEPER: "Client would like deeper pressure.",
-    Command.GOOD: "Client says the pressure is good.",
-}
-HELP_STEPS = (
-    "Say next, back, repeat, skip, details, where am I, how long, pause, or end session."
-)
-HELP_PAUSED = "Paused. Say resume to carry on, or end session."
-HELP_PREP = "Say next for the next item, back, repeat, or skip to skip the checklist."
-HELP_REST = "Resting. Say how long, skip to finish the rest now, or end session."
-HELP_CONFIRM = "Say yes to end the session, or no to carry on."
 
 # The kinds of the questions whose end starts the client's answer window (see `spoken`).
 QUESTION_KINDS = ("checkin", "checkin_follow_up")
@@ -438,7 +435,7 @@ class Session:
             return [self._say_prep_item()]
         if self._phase == "rest":
             return [self._say_rest_left(now)]
-        return [Say(_step_text(self._step), kind="step")]
+        return [Say(step_text(self._step), kind="step")]
 
     def _details(self, now: float) -> list[Action]:
         if self._phase == "prep":
@@ -449,37 +446,21 @@ class Session:
 
     def _where(self, now: float) -> list[Action]:
         if self._phase == "prep":
-            count = len(self.script.preparation)
-            return [Say(f"Preparation, item {self._prep_item + 1} of {count}.", kind="where")]
+            text = prep_where_text(self._prep_item + 1, len(self.script.preparation))
+            return [Say(text, kind="where")]
         if self._phase == "rest":
             return [self._say_rest_left(now)]
-        step = self._step
         last_number = max(s.number for s in self.script.steps)
-        text = f"Step {step.number} of {last_number}"
-        if step.origin != step.number:
-            text += f", repeating step {step.origin}"
-        text += f": {_sentence(step.title)}"
-        if step.side:
-            text += f" {step.side.capitalize()} side of the back."
-        text += f" {_sentence(step.station.announce)}"
-        return [Say(text, kind="where")]
+        return [Say(where_text(self._step, last_number), kind="where")]
 
     def _time_left(self, now: float) -> list[Action]:
+        if self._phase == "rest":
+            return [self._say_rest_left(now)]
         status = self.status(now)
         if self._phase == "prep":
-            text = f"Preparation. The massage takes {_minutes(status.seconds_left_in_session)}."
-        elif self._phase == "rest":
-            return [self._say_rest_left(now)]
-        elif status.seconds_left_in_step <= 0:
-            text = (
-                f"This step's time is up. {_about(status.seconds_left_in_session).capitalize()}"
-                " left in the session."
-            )
+            text = prep_time_text(status.seconds_left_in_session)
         else:
-            text = (
-                f"{_about(status.seconds_left_in_step).capitalize()} left in this step, "
-                f"{_minutes(status.seconds_left_in_session)} in the session."
-            )
+            text = step_time_text(status.seconds_left_in_step, status.seconds_left_in_session)
         return [Say(text, kind="time_left")]
 
     def _pause(self, now: float) -> list[Action]:
@@ -527,7 +508,7 @@ class Session:
         return [
             Note("ended_early", {"index": self._index, "number": step.number}),
             *resumed,
-            Say(ENDED_EARLY.format(number=step.number, last=last), kind="ended"),
+            Say(ended_early_text(step.number, last), kind="ended"),
             *self._start_rest(now),
         ]
 
@@ -575,7 +556,7 @@ class Session:
         if step.station.id != self._station_id:
             self._station_id = step.station.id
             actions.append(Say(step.station.announce, kind="station"))
-        actions.append(Say(_step_text(step), kind="step"))
+        actions.append(Say(step_text(step), kind="step"))
         self._step_started_active = self._schedule.active(at)
         self._schedule.set_active(_STEP, step.seconds, at)
         return actions
@@ -638,7 +619,7 @@ class Session:
 
     def _say_rest_left(self, now: float) -> Say:
         left = self._schedule.left(_REST, now) or 0.0
-        return Say(f"Resting. {_about(left).capitalize()} of rest left.", kind="rest_left")
+        return Say(rest_left_text(left), kind="rest_left")
 
 
 def planned_checkins(
@@ -666,26 +647,3 @@ def _answer_word(phrase: str) -> str:
     """The word that decided a client's answer ("it's fine" -> "fine")."""
     answer = client_answer(phrase)
     return answer[1] if answer is not None else normalize(phrase)
-
-
-def _step_text(step: Step) -> str:
-    """The step's instruction with its safety and technique cues, as one utterance."""
-    return " ".join(part.strip() for part in (step.say, *step.cues) if part.strip())
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _minutes(seconds: float) -> str:
-    """Seconds spoken naturally: "less than a minute", "1 minute", "31 minutes"."""
-    minutes = int(seconds / 60 + 0.5)
-    if seconds < 60 or minutes < 1:
-        return "less than a minute"
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
-def _about(seconds: float) -> str:
-    spoken = _minutes(seconds)
-    return spoken if spoken.startswith("less") else f"about {spoken}"

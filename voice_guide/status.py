@@ -20,6 +20,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
+from voice_guide.prompts import (
+    FLAG_CLIENT_ANSWER,
+    FLAG_CONFIRM_END,
+    FLAG_PAUSED,
+    clock,
+    minutes_short,
+)
+
 
 class SessionStatusLike(Protocol):
     """The fields of `voice_guide.session.SessionStatus` this panel reads (read-only, so the
@@ -83,11 +91,11 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         in_step = clock(status.seconds_left_in_step) if status.phase == "rest" else ""
         timer = "rest left"
     if status.paused:
-        flag = "PAUSED - say resume"
+        flag = FLAG_PAUSED
     elif status.awaiting == "confirm_end":
-        flag = "END SESSION?  say yes or no"
+        flag = FLAG_CONFIRM_END
     elif status.awaiting == "client_answer":
-        flag = "waiting for the client: lighter / deeper / good"
+        flag = FLAG_CLIENT_ANSWER
     else:
         flag = ""
     return StatusView(
@@ -96,7 +104,7 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         title=title,
         station=station,
         in_step=in_step,
-        session_left=minutes_left(status.seconds_left_in_session),
+        session_left=minutes_short(status.seconds_left_in_session),
         heard=heard or "",
         flag=flag,
         timer=timer,
@@ -110,20 +118,6 @@ def station_name(step: Any) -> str:
     name = str(getattr(station, "name", "") or getattr(station, "id", "")).strip()
     side = getattr(step, "side", None)
     return f"{name}, {side} side of the back" if side else name
-
-
-def clock(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes}:{secs:02d}"
-
-
-def minutes_left(seconds: float) -> str:
-    if seconds <= 0:
-        return "0 min"
-    if seconds < 60:
-        return "under 1 min"
-    return f"{round(seconds / 60)} min"
 
 
 # --- Output -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from voice_guide.cli import fail
+from voice_guide.prompts import clock
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, Step, load
 from voice_guide.session import PlannedCheckIn, planned_checkins
 
@@ -109,7 +110,7 @@ def script_text(script: Script) -> str:
     width = max(len("station"), *(len(step.station.id) for step in script.steps))
     lines = [
         f"{script.name}: {steps} steps, {len(script.steps)} moves, "
-        f"{_clock(script.total_seconds)} hands-on"
+        f"{clock(script.total_seconds)} hands-on"
         + (f"  ({script.source})" if script.source is not None else ""),
         "",
         f"{'move':>4}  {'step':>4}  {'copies':>6}  {'station':<{width}}  {'side':<5}  "
@@ -126,7 +127,7 @@ def script_text(script: Script) -> str:
                         for c in by_move.get(step.index, []))
         lines.append(
             f"{step.index:>4}  {step.number:>4}  {copies:>6}  {step.station.id:<{width}}  "
-            f"{step.side or '-':<5}  {_clock(step.seconds):>5}  {_clock(start):>5}  "
+            f"{step.side or '-':<5}  {clock(step.seconds):>5}  {clock(start):>5}  "
             f"{step.title}{asked}"
         )
         start += step.seconds
@@ -137,10 +138,10 @@ def script_text(script: Script) -> str:
     )
     lines += [
         "",
-        f"total {script.total_seconds} s ({_clock(script.total_seconds)}) hands-on, "
-        f"then rest {rest.seconds} s ({_clock(rest.seconds)})",
+        f"total {script.total_seconds} s ({clock(script.total_seconds)}) hands-on, "
+        f"then rest {rest.seconds} s ({clock(rest.seconds)})",
         "check-ins when each move takes its time: "
-        + (f"{len(planned)}, at {', '.join(_clock(c.seconds) for c in planned)}" if planned
+        + (f"{len(planned)}, at {', '.join(clock(c.seconds) for c in planned)}" if planned
            else "none"),
         f"  asked {CHECKIN_RULE.format(every=checkins.every_minutes)}",
         f"  \"{checkins.question}\"{follow_up}; answer window {checkins.answer_seconds:g} s "
@@ -152,12 +153,7 @@ def script_text(script: Script) -> str:
 
 def _checkin_text(checkin: PlannedCheckIn, every_minutes: float) -> str:
     """`5:15` after a flagged move; why and when, for one the clock asked for."""
-    text = _clock(checkin.seconds)
+    text = clock(checkin.seconds)
     if checkin.reason != "step":
         text += f" ({every_minutes:g} min without one)"
     return f"{text} during the move" if checkin.during else text
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d}"

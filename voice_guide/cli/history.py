@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from voice_guide.cli import fail
-from voice_guide.journal import Journal, clock, list_journals, sessions_dir, summarize
+from voice_guide.journal import Journal, list_journals, sessions_dir, summarize
+from voice_guide.prompts import clock, count
 
 HELP = "list past sessions: date, protocol, duration, pressure feedback"
 
@@ -75,10 +76,6 @@ def session_line(journal: Journal) -> str:
     feedback = ", ".join(answers) if answers else "none"
     return (
         f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
-        f"{_count(data['steps'], 'step')}, {_count(data['moves'], 'move')}  {state}  "
+        f"{count(data['steps'], 'step')}, {count(data['moves'], 'move')}  {state}  "
         f"feedback: {feedback}"
     )
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
