@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from live_helpers import REPO, live_env
 
 from voice_guide.journal import JournalWriter, read_journal
 
-REPO = Path(__file__).resolve().parent.parent
 PROTOCOL = """\
 name: Disk routine
 opening: Tell me if anything feels wrong.
@@ -92,13 +92,12 @@ class Session:
     comes (so a test can wait for a message while the session keeps running)."""
 
     def __init__(self, journal: Path, tmp_path: Path) -> None:
-        env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
         protocol = tmp_path / "protocol.yaml"
         protocol.write_text(PROTOCOL)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "voice_guide", "run", str(protocol), "--text", "--silent",
              "--skip-prep", "--journal", str(journal)],
-            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=REPO, env=live_env(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )
         self.out: list[str] = []

@@ -17,21 +17,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
+from live_helpers import REPO, live_env, play_into, records, wait_for
 from pulse import PulseServer, Recorder, active_span
 from speech import RATE, Voice, synthesize
 
-from voice_guide.app import MIC_BACK, MIC_FALLBACK, MIC_LOST, MIC_STALL_SECONDS
 from voice_guide.journal import read_journal
+from voice_guide.listening import MIC_STALL_SECONDS
+from voice_guide.prompts import MIC_BACK, MIC_FALLBACK, MIC_LOST
 
-REPO = Path(__file__).resolve().parent.parent
 PRACTITIONER = Voice("flite", "slt", 0, 1.0)
 DETECTED_WITHIN = 3.0  # s of session time from the change to the journaled note
 BACK_WITHIN = 6.0  # looked for every second, then 0.5 s of sound before it counts
@@ -51,19 +50,6 @@ steps:
 """
 
 
-def records(path: Path) -> list[dict]:
-    return list(read_journal(path, warn=False).records) if path.exists() else []
-
-
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def notes(path: Path, kind: str) -> list[dict]:
     return [r for r in records(path) if r["type"] == kind]
 
@@ -78,17 +64,6 @@ def fresh_t(path: Path) -> float:
 def wait_session_time(path: Path, t: float) -> None:
     """Until the session's clock has passed `t` (a heartbeat is written every 2 s)."""
     wait_for(lambda: any(r["t"] >= t for r in records(path)), f"session time {t:.1f}")
-
-
-def play_into(sink: str, clip: np.ndarray) -> None:
-    """Speak `clip` (int16, 16 kHz) into a sink, blocking until it has played."""
-    from voice_guide.devices import open_output_stream, resolve_output
-
-    stream = open_output_stream(resolve_output(sink), samplerate=RATE, channels=1, dtype="int16")
-    stream.start()
-    stream.write(np.concatenate([clip, np.zeros(RATE // 4, np.int16)]).reshape(-1, 1))
-    stream.stop()
-    stream.close()
 
 
 def recording_sources(pulse: PulseServer, pid: int) -> list[str]:
@@ -114,12 +89,11 @@ def guide(tmp_path: Path, microphone: str) -> Iterator[Run]:
     protocol = tmp_path / "mic.yaml"
     protocol.write_text(PROTOCOL)
     journal = tmp_path / "session.jsonl"
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "voice_guide", "run", str(protocol), "--skip-prep",
          "--engine", "pocketsphinx", "--input-device", microphone,
          "--practitioner-device", "earbud", "--room-device", "room", "--journal", str(journal)],
-        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )
     run = Run(process, journal)
@@ -139,7 +113,7 @@ def said(journal: Path) -> list[str]:
 
 
 def finished_cleanly(run: Run) -> None:
-    assert run.process.returncode == 0, run.err
+    assert run.process.returncode == 130, run.err  # Ctrl-C
     assert "Traceback" not in run.err
     log = records(run.journal)
     assert log[-1]["type"] == "exit" and log[-1]["reason"] == "interrupt"

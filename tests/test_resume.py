@@ -20,18 +20,19 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from live_helpers import REPO, live_env, records, wait_for
 
-from voice_guide.app import HEARTBEAT_SECONDS, Guide, PrintVoice
 from voice_guide.commands import PHRASES, Command
 from voice_guide.events import Heard, Route, Say
+from voice_guide.guide import Guide, PrintedSpeech
 from voice_guide.journal import JournalWriter, make_header, read_journal
+from voice_guide.loop import HEARTBEAT_SECONDS
 from voice_guide.protocol import DEFAULT_PROTOCOL, load
 from voice_guide.resume import ResumeError, replay
 from voice_guide.session import Session, SessionSettings
 from voice_guide.status import StatusPanel
 
 SCRIPT = load(DEFAULT_PROTOCOL)
-REPO = Path(__file__).resolve().parent.parent
 
 
 def new_guide(path: Path, settings: SessionSettings, *, prep: bool) -> Guide:
@@ -41,14 +42,16 @@ def new_guide(path: Path, settings: SessionSettings, *, prep: bool) -> Guide:
     )
     journal = JournalWriter.create(path, header)
     panel = StatusPanel(io.StringIO(), tty=False)
-    return Guide(Session(SCRIPT, settings), journal, PrintVoice(panel), panel)
+    return Guide(Session(SCRIPT, settings), journal, PrintedSpeech(panel), panel)
 
 
 def drive(guide: Guide, moves: list[tuple[float, Command | None]]) -> None:
     """Each move: at session time t, a command (or None: only the clock ticks)."""
     for t, command in moves:
-        if command is None:
+        if command is None:  # as the live loop does when it wakes up with no input
             guide.tick(t)
+            if t - guide.last_write >= HEARTBEAT_SECONDS:
+                guide.heartbeat(t)
         else:
             guide.heard(Heard(command, PHRASES[command][0], 0.9, t, t), t)
 
@@ -153,11 +156,11 @@ def test_resume_counts_the_answer_window_from_the_end_of_the_journaled_question(
     guide.open(0.0, prep=False)
     drive(guide, [(121.0, None)])  # asked at 120 s; estimated, the window would end at 129.6 s
     question = Say(SCRIPT.checkins.question, Route.ROOM, kind="checkin")
-    guide.spoken(question, 125.0)  # it played late: the window ends at 133 s
+    guide.played(question, 125.0)  # it played late: the window ends at 133 s
     # "fine" gets the follow-up question, which played at 131: its window ends at 139 s
-    guide.typed("it's fine", 130.0)
+    guide.phrase("it's fine", 130.0)
     follow_up = Say(SCRIPT.checkins.follow_up or "", Route.ROOM, kind="checkin_follow_up")
-    guide.spoken(follow_up, 131.0)
+    guide.played(follow_up, 131.0)
     drive(guide, [(136.0, None)])
     assert [r["kind"] for r in guide.records if r["type"] == "spoken"] == [
         "checkin", "checkin_follow_up"]
@@ -179,7 +182,7 @@ def test_resume_after_a_question_played_late_keeps_its_window_open(tmp_path: Pat
     guide = new_guide(path, SessionSettings(checkin_every_minutes=2), prep=False)
     guide.open(0.0, prep=False)
     drive(guide, [(121.0, None)])
-    guide.spoken(Say(SCRIPT.checkins.question, Route.ROOM, kind="checkin"), 125.0)
+    guide.played(Say(SCRIPT.checkins.question, Route.ROOM, kind="checkin"), 125.0)
     drive(guide, [(131.0, None)])  # past the estimate (129.6 s), within the real window (133 s)
     guide.journal.close()
     assert guide.session.status(131.0).awaiting == "client_answer"
@@ -240,22 +243,9 @@ def voice_guide(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
     )
 
 
-def wait_for(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def records(path: Path) -> list[dict]:
-    return list(read_journal(path, warn=False).records) if path.exists() else []
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    return live_env(tmp_path)
 
 
 def test_sigkill_mid_session_then_resume_continues_at_the_same_step(tmp_path: Path, env):
@@ -273,10 +263,11 @@ def test_sigkill_mid_session_then_resume_continues_at_the_same_step(tmp_path: Pa
                 r["type"] == "step" and r["index"] == 3 for r in records(files[0])
             )
 
-        wait_for(at_step_3)
+        wait_for(at_step_3, "step 3")
         path = files[0]
         step_3_at = next(r["t"] for r in records(path) if r["type"] == "step" and r["index"] == 3)
-        wait_for(lambda: records(path)[-1]["t"] >= step_3_at + 2.5)  # heartbeats keep the time
+        wait_for(lambda: records(path)[-1]["t"] >= step_3_at + 2.5,  # heartbeats keep the time
+                 "2.5 s into step 3")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
@@ -313,7 +304,7 @@ def test_sigkill_while_paused_resumes_paused(tmp_path: Path, env):
         assert process.stdin is not None
         process.stdin.write("next\nstop\n")
         process.stdin.flush()
-        wait_for(lambda: any(r["type"] == "pause" for r in records(path)))
+        wait_for(lambda: any(r["type"] == "pause" for r in records(path)), "the pause")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:

@@ -7,7 +7,6 @@ directory (`XDG_DATA_HOME`). Short protocols make a whole session, rest included
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from live_helpers import REPO, live_env
 
 from voice_guide.journal import read_journal
-
-REPO = Path(__file__).resolve().parent.parent
 
 QUICK_PROTOCOL = """\
 name: Quick routine
@@ -57,7 +55,7 @@ steps:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    return live_env(tmp_path)
 
 
 @pytest.fixture
@@ -195,7 +193,7 @@ def test_ctrl_c_ends_cleanly_with_a_complete_journal(tmp_path: Path, env):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=15)
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err  # the exit status of Ctrl-C
     assert "Traceback" not in err
     journal = read_journal(path, warn=False)
     assert journal.warnings == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -138,8 +139,9 @@ def test_until_stops_the_clock_and_ignores_later_lines() -> None:
     assert log[-1]["t"] <= 400
     assert max(r["index"] for r in log if r["type"] == "step") == 6
     assert not any(r["type"] == "end" for r in log)
+    assert log[-1] == {"t": 400.0, "type": "exit", "reason": "eof"}  # as `run` at end of input
     full = simulate(real_script(), phrases)
-    assert full[: len(log)] == log
+    assert full[: len(log) - 1] == log[:-1]
 
 
 def test_until_runs_the_clock_past_the_last_line() -> None:
@@ -187,9 +189,12 @@ def test_ended_early_script() -> None:
         {"t": 81.0, "type": "rest", "seconds": 180.0},
         {"t": 81.0, "type": "say", "text": script.rest.say, "route": "room", "kind": "rest"},
     ]
-    assert log[-3:] == [
+    assert log[-4:] == [
         {"t": 261.0, "type": "say", "text": script.rest.closing, "route": "practitioner",
          "kind": "closing"},
+        # The closing summary, as `run` says and journals it, just before the end.
+        {"t": 261.0, "type": "say", "route": "practitioner", "kind": "summary",
+         "text": "Session ended early, at step 2: 2 steps, 2 moves in about 4 minutes."},
         {"t": 261.0, "type": "end", "reason": "ended"},
         # Heard after the end: logged, nothing happens.
         {"t": 300.0, "type": "heard", "command": "next", "phrase": "next", "confidence": 1.0},
@@ -247,7 +252,7 @@ def test_cli_options(capsys: pytest.CaptureFixture[str]) -> None:
     script_file = SCRIPTS / "auto_with_pause.txt"
     assert main(["simulate", "--script", str(script_file), "--auto", "--prep", "--until", "5"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert records[0]["type"] == "prep"
+    assert [r.get("kind", r["type"]) for r in records[:2]] == ["welcome", "prep"]
     assert all(r["t"] <= 5 for r in records)
     assert main(["simulate", "--script", str(script_file), "--auto"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -292,11 +297,11 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert records == simulate(real_script(), load_command_script(FULL))
 
 
-# --- the same words typed into a live session (`run --text`), and a question played out --------
+# --- the same Guide as `run`: typed words, a question played out, and the journal ---------------
 
 
-def new_guide(tmp_path: Path, voice_factory=None):
-    from voice_guide.app import Guide, PrintVoice
+def new_guide(tmp_path: Path, speech_factory=None):
+    from voice_guide.guide import Guide, PrintedSpeech
     from voice_guide.journal import JournalWriter, make_header
     from voice_guide.session import Session
     from voice_guide.status import StatusPanel
@@ -306,21 +311,22 @@ def new_guide(tmp_path: Path, voice_factory=None):
                          settings={}, prep=False, mode="text")
     journal = JournalWriter.create(tmp_path / "s.jsonl", header)
     panel = StatusPanel(io.StringIO(), tty=False)
-    voice = voice_factory(panel) if voice_factory else PrintVoice(panel)
-    return Guide(Session(script), journal, voice, panel)
+    speech = speech_factory(panel) if speech_factory else PrintedSpeech(panel)
+    return Guide(Session(script), journal, speech, panel)
 
 
 def test_typed_answers_in_own_words_and_not_understood_in_a_live_session(tmp_path: Path) -> None:
     guide = new_guide(tmp_path)
     guide.open(0.0, prep=False)
-    assert not guide.typed("a little deeper", 10)  # no check-in: not a command ("say help")
+    assert not guide.phrase("a little deeper", 10)  # no check-in: not a command ("say help")
     for t in (90, 150, 225, 315):
-        assert guide.typed("next", t)
-    assert guide.typed("well it's hard to say", 316)  # the client's, not understood
-    assert guide.typed("A little deeper", 317)
+        assert guide.phrase("next", t)
+    assert guide.phrase("well it's hard to say", 316)  # the client's, not understood
+    assert guide.phrase("A  little deeper", 317)
     records = [r for r in guide.records if r["t"] >= 316]
     assert [(r["type"], r.get("route")) for r in records if r["t"] == 316] == [
-        ("unclear_answer", None), ("say", "practitioner")]  # nothing said to the room
+        ("unknown", None), ("unclear_answer", None), ("say", "practitioner")
+    ]  # nothing said to the room
     assert {"t": 317.0, "type": "feedback", "answer": "deeper", "index": 4} in records
     heard = [r for r in records if r["type"] == "heard"]
     assert heard[-1]["command"] == "deeper" and heard[-1]["phrase"] == "a little deeper"
@@ -328,7 +334,7 @@ def test_typed_answers_in_own_words_and_not_understood_in_a_live_session(tmp_pat
 
 
 def test_a_played_question_starts_the_answer_window_in_a_live_session(tmp_path: Path) -> None:
-    from voice_guide.app import SpokenVoice
+    from voice_guide.guide import SpeakerSpeech
     from voice_guide.speak.player import Utterance
 
     class Speaker:  # the player's side: a real Utterance, played out when the test says so
@@ -340,17 +346,41 @@ def test_a_played_question_starts_the_answer_window_in_a_live_session(tmp_path: 
             return self.queued[-1]
 
     speaker, played = Speaker(), queue.Queue()
-    guide = new_guide(tmp_path, lambda panel: SpokenVoice(panel, speaker, played.put))
+    guide = new_guide(tmp_path, lambda panel: SpeakerSpeech(panel, speaker, played.put))
     guide.open(0.0, prep=False)
     for t in (90, 150, 225, 315):
-        guide.typed("next", t)
+        guide.phrase("next", t)
     (question,) = [u for u in speaker.queued if u.text == "How is the pressure?"]
     question._finish("played", time.monotonic())
     said = played.get(timeout=5)  # told on the player's side, from its own thread
     assert said.kind == "checkin"
-    guide.spoken(said, 321.0)  # a question that waited 6 s behind other speech
+    guide.played(said, 321.0)  # a question that waited 6 s behind other speech
     assert {"t": 321.0, "type": "spoken", "kind": "checkin"} in guide.records
     assert guide.session.next_deadline() == 329.0  # 8 s from its end, not from 315
-    assert guide.typed("deeper", 328.5)
+    assert guide.phrase("deeper", 328.5)
     assert guide.records[-1] == {"t": 328.5, "type": "feedback", "answer": "deeper", "index": 4}
     guide.close(330.0, "eof")
+
+
+def test_the_log_is_what_run_journals_for_the_same_typed_phrases(tmp_path: Path) -> None:
+    """A real `run --text --silent` process; then `simulate` with its phrases at the times the
+    journal says they were heard, to the time it exited: the same records, welcome, unknown
+    phrase and exit included. Only the live loop's heartbeats are its own."""
+    journal = tmp_path / "s.jsonl"
+    typed = "next\nhmm let me see\nWhere  am I\nhow long\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_guide", "run", "--text", "--silent", "--skip-prep",
+         "--journal", str(journal)],
+        input=typed, cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")},
+    )
+    assert done.returncode == 0, done.stderr
+    from voice_guide.journal import read_journal
+
+    journaled = [r for r in read_journal(journal, warn=False).records if r["type"] != "clock"]
+    inputs = [r for r in journaled if r["type"] in ("heard", "unknown")]
+    assert [r["phrase"] for r in inputs] == ["next", "hmm let me see", "where am i", "how long"]
+    phrases = [ScriptedPhrase(r["t"], r["phrase"], k) for k, r in enumerate(inputs, start=1)]
+    simulated = simulate(real_script(), phrases, until=journaled[-1]["t"])
+    assert simulated == journaled
+    assert simulated[0]["kind"] == "welcome" and simulated[-1]["reason"] == "eof"

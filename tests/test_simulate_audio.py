@@ -13,17 +13,17 @@ import json
 import subprocess
 import sys
 import wave
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from speech import RATE, Voice, noise_only, scale, synthesize
 
+from voice_guide.cli import main
 from voice_guide.listen.factory import make_recognizer
 from voice_guide.protocol import DEFAULT_PROTOCOL, load
 from voice_guide.session import SessionSettings
-from voice_guide.simulate_audio import run_from_args, simulate_audio, speech_renderer
+from voice_guide.simulate_audio import simulate_audio, speech_renderer
 
 REPO = Path(__file__).resolve().parent.parent
 PRACTITIONER = Voice("flite", "slt", 0, 1.0)
@@ -118,8 +118,10 @@ def test_a_recorded_session_gives_the_steps_prompts_and_routes(
     feedback = [r for r in log if r["type"] == "feedback"]
     assert [(r["answer"], r["index"]) for r in feedback] == [("deeper", 3), (None, 3)]
     assert relay["t"] == feedback[0]["t"] < asked[1]["t"]
-    assert log[-2]["type"] == "time_up" and log[-2]["t"] == pytest.approx(127.5, abs=1.0)
-    assert log[-1]["kind"] == "time_up"
+    assert log[-3]["type"] == "time_up" and log[-3]["t"] == pytest.approx(127.5, abs=1.0)
+    assert log[-2]["kind"] == "time_up"
+    assert log[-1] == {"t": log[-3]["t"], "type": "exit", "reason": "eof"}  # as `run` journals
+    assert says(log)[0]["kind"] == "welcome"
     assert "Step 2 of 22" in says(log, kind="where")[0]["text"]
     assert [r["type"] for r in log if r["type"] in ("pause", "resume", "silence")] == [
         "silence", "pause", "resume"
@@ -154,9 +156,7 @@ def test_nothing_is_written_without_out(recording, tmp_path: Path, monkeypatch, 
         wav.setframerate(RATE)
         wav.writeframes(recording[: int(30 * RATE)].tobytes())
     monkeypatch.chdir(tmp_path)
-    args = Namespace(audio=str(wav_path), out=None, protocol=str(DEFAULT_PROTOCOL), until=None,
-                     prep=False, auto=False, engine="pocketsphinx", model=None)
-    assert run_from_args(args) == 0
+    assert main(["simulate", "--audio", str(wav_path), "--engine", "pocketsphinx"]) == 0
     captured = capsys.readouterr()
     records = [json.loads(line) for line in captured.out.splitlines()]
     assert [r["command"] for r in records if r["type"] == "heard"] == ["next", "where"]

@@ -9,8 +9,14 @@ recognizer (`voice_guide.commands.parse`), so a phrase that is not a command is 
 too ("a little deeper", "it's fine": `voice_guide.commands.client_answer`), and words that are
 neither are reported to the practitioner (`Session.not_understood`).
 
-`simulate` runs a `Session` on a virtual clock: every timer is ticked at its own deadline, so
-each record carries the exact time it happened, and the log is the same on every run.
+`simulate` runs the live session's own `Guide` (`voice_guide.guide`) on a virtual clock
+(`VirtualClock`: every timer is ticked at its own deadline), so each record carries the exact
+time it happened, the log is the same on every run, and it is what `run --text` would journal for
+the same lines typed at the same times, welcome and closing summary included; a session that has
+not ended gets the `exit` record `run` writes when its input ends. Only the live loop's
+heartbeats (`clock` records) are missing: they exist because a wall clock runs.
+`voice_guide.simulate_audio` drives the same Guide on the same clock from a recording.
+
 After the last line (without `until`) the clock runs on through whatever the session still has
 scheduled (the time-up cue, the answer window, the rest, auto-advance) until nothing more is
 scheduled, the session ends, or it waits for a command (a move's time is up: only its time-based
@@ -25,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
-from voice_guide.events import Action, Heard
+from voice_guide.guide import Guide, MemoryJournal, SilentSpeech
+from voice_guide.loop import StopReason
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
 
@@ -60,44 +66,57 @@ def simulate(
 ) -> list[Record]:
     """Run a session through `phrases` on a virtual clock starting at 0; the event log."""
     settings = settings or SessionSettings()
-    session = Session(script, settings)
-    log: list[Record] = []
-    _emit(log, 0.0, session.start(0.0, prep=prep))
+    journal = MemoryJournal()
+    guide = Guide(Session(script, settings), journal, SilentSpeech())
+    clock = VirtualClock(guide)
+    guide.open(0.0, prep=prep)
     for item in phrases:
         if until is not None and item.t > until:
             break
-        _run_clock(session, log, item.t)
-        if settings.auto and session.ended:
+        clock.advance(item.t)
+        if settings.auto and guide.ended:
             # With --auto the session runs to its end by itself, so lines still to come are
             # those of a script timed for moving on by voice: after `end` they are not logged
             # (the live guide does not journal them either). Without --auto a line after an
             # `end` the script itself asked for is logged: heard, nothing happens.
             break
-        heard = phrase_to_heard(item.phrase, item.t, session.accepts())
-        if heard is None:
-            log.append({"t": round(item.t, 3), "type": "unknown", "phrase": item.phrase})
-            _emit(log, item.t, session.not_understood(item.phrase, item.t))
-            continue
-        log.append(heard.record(item.t))
-        _emit(log, item.t, session.heard(heard, item.t))
-    _run_clock(session, log, until)
-    if until is not None:
-        session.tick(until)  # nothing is due: keeps the session's clock at `until`
-    return log
+        guide.phrase(item.phrase, item.t)
+    clock.finish(until)
+    return journal.records
 
 
-def phrase_to_heard(
-    phrase: str, t: float, accepts: frozenset[Command] = frozenset()
-) -> Heard | None:
-    """A typed or scripted phrase as a `Heard` at session time `t`; None if not a command. When
-    `accepts` holds the client's answers (a check-in is open), the client's own words count."""
-    command = parse(phrase)
-    if command is None and accepts >= CLIENT_ANSWERS:
-        answer = client_answer(phrase)
-        command = answer[0] if answer is not None else None
-    if command is None:
-        return None
-    return Heard(command, phrase.strip(), confidence=1.0, start=t, end=t)
+@dataclass
+class VirtualClock:
+    """Drives `guide` on virtual time: `advance` ticks the session at each of its deadlines, in
+    order, each at its own time; `now` is the latest time reached (an input's, or a deadline's)."""
+
+    guide: Guide
+    now: float = 0.0
+
+    def advance(self, to: float | None) -> None:
+        """Tick every deadline up to `to`. None: while any remain, except that a move whose time
+        is up waits for the practitioner (only its time-based check-ins would come, for ever)."""
+        session = self.guide.session
+        for _ in range(_MAX_TICKS):
+            deadline = session.next_deadline()
+            if deadline is None or (to is not None and deadline > to):
+                break
+            if to is None and _waits_for_a_command(session, self.now):
+                break
+            self.guide.tick(deadline)
+            self.now = deadline
+        else:
+            raise RuntimeError("simulate: the session kept scheduling timers without end")
+        if to is not None:
+            self.now = max(self.now, float(to))
+
+    def finish(self, until: float | None) -> None:
+        """After the last input: on through what the session still does by itself (to exactly
+        `until` when given), then the end of input, as `run` journals it."""
+        self.advance(until)
+        if until is not None:
+            self.guide.tick(until)  # nothing is due: keeps the session's clock at `until`
+        self.guide.close(self.now, StopReason.INPUT_ENDED.journal_reason)
 
 
 def load_command_script(path: Path | str) -> list[ScriptedPhrase]:
@@ -157,25 +176,7 @@ def parse_seconds(text: str) -> float | None:
 _TIME = re.compile(r"^(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
 
 
-def _run_clock(session: Session, log: list[Record], until: float | None) -> None:
-    """Tick the session at each of its deadlines up to `until` (None: while any remain)."""
-    now = float(log[-1]["t"]) if log else 0.0
-    for _ in range(_MAX_TICKS):
-        deadline = session.next_deadline()
-        if deadline is None or (until is not None and deadline > until):
-            return
-        if until is None and _waits_for_a_command(session, now):
-            return
-        _emit(log, deadline, session.tick(deadline))
-        now = deadline
-    raise RuntimeError("simulate: the session kept scheduling timers without end")
-
-
 def _waits_for_a_command(session: Session, t: float) -> bool:
     """A move's time is up and nothing but the practitioner can move the session on."""
     status = session.status(t)
     return status.phase == "steps" and status.seconds_left_in_step <= 0 and not status.awaiting
-
-
-def _emit(log: list[Record], t: float, actions: list[Action]) -> None:
-    log.extend(action.record(t) for action in actions)

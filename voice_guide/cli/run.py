@@ -12,12 +12,17 @@ when that cannot load; the start-up line `voice: ...` says which): `--voice`, `-
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voice_guide.cli import add_engine_arguments, fail
 from voice_guide.cli.say import add_voice_arguments, voice_from
-from voice_guide.protocol import DEFAULT_PROTOCOL
+
+if TYPE_CHECKING:
+    from voice_guide.app import SessionOptions, SpeechOptions
+    from voice_guide.listening import ListeningOptions
 
 HELP = "run a guided session by voice (or --text: typed commands on stdin)"
 
@@ -62,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The session's exit status: why it stopped (`loop.StopReason`: 0 ended or input ended,
+    130 Ctrl-C, 143 SIGTERM), 2 for a problem found at start-up."""
     from voice_guide.app import LiveError, run_session
 
     if args.journal is not None and args.journal.is_dir():
@@ -72,34 +79,57 @@ def run(args: argparse.Namespace) -> int:
     _, problem = voice_from(args, "run")
     if problem:
         return fail(problem)
+    show_progress()
     try:
-        return run_session(options_from(args))
+        stopped = run_session(session_options(args), listening_options(args),
+                              speech_options(args), interactive=sys.stdin.isatty())
     except LiveError as error:
         return fail(str(error))
+    return stopped.exit_status
 
 
-def options_from(args: argparse.Namespace):  # -> voice_guide.app.RunOptions
-    from voice_guide.app import RunOptions
+def show_progress() -> None:
+    """Warnings of every module, and the live session's own start-up lines (which journal,
+    which voice, which engine), on stderr as `voice-guide: ...`; ALSA's lines and other
+    modules' details stay off the terminal (they would scroll over the status panel)."""
+    logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")
+    for name in ("voice_guide.app", "voice_guide.listening"):
+        logging.getLogger(name).setLevel(logging.INFO)
 
-    return RunOptions(
+
+def session_options(args: argparse.Namespace) -> SessionOptions:
+    from voice_guide.app import SessionOptions
+
+    return SessionOptions(
         protocol=Path(args.protocol) if args.protocol else None,
-        default_protocol=DEFAULT_PROTOCOL,
-        text=args.text,
         resume=args.resume,
         journal=args.journal,
         skip_prep=args.skip_prep,
         auto=args.auto,
-        engine=args.engine,
-        model=args.model,
-        sensitivity=args.sensitivity,
-        profile=args.profile,
-        input_device=args.input_device,
+    )
+
+
+def listening_options(args: argparse.Namespace) -> ListeningOptions | None:
+    """None with --text: typed commands, no microphone."""
+    from voice_guide.listening import ListeningOptions
+
+    if args.text:
+        return None
+    return ListeningOptions(engine=args.engine, model=args.model, sensitivity=args.sensitivity,
+                            profile=args.profile, input_device=args.input_device)
+
+
+def speech_options(args: argparse.Namespace) -> SpeechOptions | None:
+    """None with --silent: the prompts are printed only."""
+    from voice_guide.app import SpeechOptions
+
+    if args.silent:
+        return None
+    return SpeechOptions(
         practitioner_device=args.practitioner_device,
         room_device=args.room_device,
         practitioner_audible=args.practitioner_audible,
-        silent=args.silent,
         voice=args.voice.strip(),
         rate=args.rate,
         volume=args.volume,
-        interactive=sys.stdin.isatty(),
     )

@@ -1,18 +1,21 @@
-"""`voice-guide simulate --script FILE`: run a session on a virtual clock, print its event log.
+"""`voice-guide simulate --script FILE | --audio FILE.wav`: a session on a virtual clock, its
+event log printed.
 
-Each line of output is one JSON record (`t`, `type`, ...), the same form the session journal
-uses. The same script always gives the same log.
+Each line of output is one JSON record (`t`, `type`, ...): what `run` would journal for the same
+phrases (`--script`) or the same sound (`--audio`). The same input always gives the same log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from voice_guide.cli import add_engine_arguments, fail
-from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, load
+from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load
 from voice_guide.session import SessionSettings
 from voice_guide.simulate import CommandScriptError, load_command_script, parse_seconds, simulate
 
@@ -52,17 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # What the simulation warns about (a voice that cannot render) is printed as our lines are.
+    logging.basicConfig(format="voice-guide: %(message)s", level=logging.WARNING)
     if args.audio is not None:
         return _run_audio(args)
     if args.out is not None:
         return fail("simulate --out goes with --audio FILE.wav")
     if args.script is None:
         return fail("simulate needs --script FILE (one 'SECONDS PHRASE' per line)")
-    try:
-        script = load(args.protocol)
-    except ProtocolError as error:
-        for problem in getattr(error, "problems", (str(error),)):
-            fail(problem)
+    script = _protocol(args.protocol)
+    if script is None:
         return 2
     try:
         phrases = load_command_script(args.script)
@@ -72,28 +74,72 @@ def run(args: argparse.Namespace) -> int:
         script, phrases, settings=SessionSettings(auto=args.auto), prep=args.prep,
         until=args.until,
     )
-    out = sys.stdout
-    for record in log:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    _print_log(log)
     return 0
 
 
 def _run_audio(args: argparse.Namespace) -> int:
     """`--audio`: the recording drives the session, so a `--script` would be ignored; said
-    rather than done silently. WAV files that cannot be written end in one line too."""
-    from voice_guide.simulate_audio import run_from_args
-
+    rather than done silently. Prints the event log as JSON lines, and the recognized commands
+    on stderr. WAV files that cannot be written end in one line too."""
     if args.script is not None:
         return fail("simulate: --script and --audio both drive the session; give one of them")
-    if args.out is not None:
-        problem = _out_folder(Path(args.out))
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        problem = _out_folder(out)
         if problem:
             return fail(f"simulate: {problem}")
     try:
-        return run_from_args(args)
+        return _simulate_audio(args, out)
     except OSError as error:  # the disk filled up (or went away) while WAV files were written
         where = error.filename or (f"the WAV files in {args.out}" if args.out else "the log")
         return fail(f"simulate: cannot write {where}: {error.strerror or error}")
+
+
+def _simulate_audio(args: argparse.Namespace, out: Path | None) -> int:
+    from voice_guide.listen.factory import EngineError, make_recognizer
+    from voice_guide.simulate_audio import simulate_audio, speech_renderer
+    from voice_guide.wav import WavError, read_wav_16k
+
+    try:
+        audio = read_wav_16k(args.audio)
+    except WavError as error:
+        return fail(str(error))
+    script = _protocol(args.protocol)
+    if script is None:
+        return 2
+    try:
+        recognizer, reason = make_recognizer(args.engine, args.model,
+                                             sensitivity=args.sensitivity, profile=args.profile)
+    except EngineError as error:
+        return fail(str(error))
+    print(f"voice-guide: {reason}", file=sys.stderr)
+    result = simulate_audio(
+        script, audio, recognizer, settings=SessionSettings(auto=args.auto), prep=args.prep,
+        until=args.until, out=out, render=speech_renderer(),
+    )
+    _print_log(result.log)
+    heard = ", ".join(f"{h.command}@{h.end:.2f}s" for h in result.heard) or "none"
+    print(f"voice-guide: recognized {len(result.heard)} commands: {heard}", file=sys.stderr)
+    if out is not None:
+        print(f"voice-guide: {len(result.files)} WAV files in {out}", file=sys.stderr)
+    return 0
+
+
+def _protocol(path: str) -> Script | None:
+    """The protocol, or None once each of its problems is printed."""
+    try:
+        return load(path)
+    except ProtocolError as error:
+        for problem in getattr(error, "problems", None) or (str(error),):
+            fail(problem)
+        return None
+
+
+def _print_log(log: list[dict[str, Any]]) -> None:
+    for record in log:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _out_folder(out: Path) -> str:
