@@ -154,7 +154,7 @@ class Config:
         return f"{self.path}:{value.line}" if value.line is not None else str(self.path)
 
 
-NO_CONFIG = Config(None, "none")
+NO_CONFIG = Config(None, "none")  # what a parser built without a config file takes
 
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:

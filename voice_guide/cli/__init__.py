@@ -17,7 +17,7 @@ import importlib
 import sys
 from importlib import metadata
 
-from voice_guide.config import SETTINGS, Config, ConfigError, load_config
+from voice_guide.config import NO_CONFIG, SETTINGS, Config, ConfigError, load_config
 
 # name -> module, in the order `voice-guide --help` lists them.
 SUBCOMMANDS: dict[str, str] = {
@@ -71,7 +71,7 @@ def config_for(argv: list[str]) -> Config:
 
 def build_parser(config: Config | None = None) -> argparse.ArgumentParser:
     """The parser; `config`'s values are the defaults of the options they name."""
-    config = config or load_config(no_config=True)
+    config = config or NO_CONFIG
     parser = argparse.ArgumentParser(
         prog="voice-guide",
         description="Offline, hands-free, voice-guided massage protocol assistant.",
