@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             bed = "no noise" if snr is None else f"corpus music/animal sounds at {snr:g} dB"
             print(f"  short sessions spoken by human voices ({bed}) followed: {followed} of "
                   f"{sessions} ({heard} of {sessions * SESSION_WORDS} commands heard)")
+        for only_music in (False, True):
+            heard, said, wrong = commands_over_beds(recognizer, args.split, snr=30.0,
+                                                    only_music=only_music)
+            beds_named = "corpus music" if only_music else "every corpus bed (music, animals)"
+            print(f"  human \"go\"s over {beds_named} at 30 dB (`listen`): heard {heard} of "
+                  f"{said}, {wrong} wrong or extra")
         heard_kal = synthetic_session(recognizer)
         print(f"  a session by flite kal16 in pink noise at 20 dB (go, go, repeat, stop, go): "
               f"heard {', '.join(heard_kal) or 'nothing'}")
@@ -120,6 +126,39 @@ def spoken_sessions(recognizer: Recognizer, split: str, noises: list[np.ndarray]
         followed += heard == ["next"] * SESSION_WORDS and steps[-1] == 1 + SESSION_WORDS
         commands += heard.count("next")
     return followed, count, commands
+
+
+MUSIC = ("guitar", "Hungarian", "Fishin", "Sugar", "Vibe", "trumpet")  # corpus noise file names
+
+
+def commands_over_beds(recognizer: Recognizer, split: str, snr: float, only_music: bool,
+                       sessions: int = 12) -> tuple[int, int, int]:
+    """Five human "go"s (five speakers, 3-5 s apart) over a bed of corpus sound that runs the
+    whole stream, at `snr` below the loudest of them, through what `listen` does: how many were
+    heard (a "go" heard in an utterance overlapping the word), of how many, and how many other
+    commands were heard."""
+    beds = [read_wav_16k(r.path) for r in human_corpus.recordings("noise")
+            if r.seconds >= 5 and (not only_music or any(m in r.path.name for m in MUSIC))]
+    go = [r for r in human_corpus.recordings("word", split) if r.label == "go"]
+    heard = wrong = 0
+    for session in range(sessions):
+        pieces, times, at = [np.zeros(16_000 * 6, np.int16)], [], 6.0
+        for k in range(SESSION_WORDS):
+            clip = read_wav_16k(go[(session * SESSION_WORDS + k) * 7 % len(go)].path)
+            gap = np.zeros(16_000 * (3 + (session + k) % 3), np.int16)
+            times.append(at)
+            at += (len(clip) + len(gap)) / 16_000
+            pieces += [clip, gap]
+        audio = mix(np.concatenate(pieces), beds[session % len(beds)], snr, seed=session)
+        found: set[int] = set()
+        for h in listen_to(recognizer, audio):
+            near = [i for i, t in enumerate(times) if h.start < t + 1.0 and h.end > t]
+            if near and str(h.command) == "next":
+                found.add(near[0])
+            else:
+                wrong += 1
+        heard += len(found)
+    return heard, sessions * SESSION_WORDS, wrong
 
 
 def synthetic_session(recognizer: Recognizer, snr: float = 20.0) -> list[str]:
