@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from live_helpers import REPO, live_env
+from live_helpers import REPO, live_env, records, wait_for
 
 from voice_guide.journal import read_journal
 
@@ -199,6 +199,30 @@ def test_ctrl_c_ends_cleanly_with_a_complete_journal(tmp_path: Path, env):
     assert journal.warnings == ()
     assert journal.records[-1]["type"] == "exit"
     assert journal.records[-1]["reason"] == "interrupt"
+
+
+def test_sigterm_ends_cleanly_and_its_exit_status_says_so(tmp_path: Path, env):
+    path = tmp_path / "j.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", "--text", "--silent", "--skip-prep",
+         "--journal", str(path)],
+        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    wait_for(lambda: any(r["type"] == "step" for r in records(path)), "step 1")
+    process.terminate()
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 143, err  # 128 + SIGTERM, as a shell reports it
+    assert "Traceback" not in err
+    assert records(path)[-1] == {**records(path)[-1], "type": "exit", "reason": "interrupt"}
+
+
+def test_the_end_of_the_session_exits_0(tmp_path: Path, env):
+    done = run("run", "--text", "--silent", "--skip-prep", env=env,
+               stdin="end session\nyes\nskip\n")
+    assert done.returncode == 0, done.stderr
+    [journal] = sessions(tmp_path)
+    assert records(journal)[-1] == {**records(journal)[-1], "type": "end", "reason": "ended"}
 
 
 def test_user_errors_are_one_line(tmp_path: Path, env):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
-from voice_guide.events import Action, Ended, Heard, Note, Route, Say, Silence
+from voice_guide.events import Action, Ended, Heard, Route, Say, Silence
 from voice_guide.journal import JournalNotice, summarize
 from voice_guide.prompts import WELCOME, resume_text, summary_lines, summary_speech
 from voice_guide.session import QUESTION_KINDS, Session
@@ -28,6 +28,12 @@ from voice_guide.status import StatusPanel, view_of
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+
+
+class Recordable(Protocol):
+    """Anything journaled: it turns into one record at session time `t`."""
+
+    def record(self, t: float) -> Record: ...
 
 
 class JournalSink(Protocol):
@@ -77,7 +83,7 @@ class Guide:
     speech: SpeechOutput
     panel: StatusPanel | None = None
     records: list[Record] = field(default_factory=list)  # everything journaled, resumed included
-    closing_notes: Callable[[], Iterable[Note]] | None = None  # journaled last (audio glitches)
+    closing_notes: Callable[[], Iterable[Recordable]] | None = None  # last: the audio glitches
     accepted: frozenset[Command] = frozenset()  # what the session accepts now (for listeners)
     last_write: float = 0.0  # session time of the last record (the heartbeat counts from it)
     _last_heard: str = ""
@@ -141,13 +147,15 @@ class Guide:
         if not self.ended:
             self._write({"t": round(now, 3), "type": "clock"})
 
-    def note(self, note: Note, now: float, *, tell: str = "") -> None:
+    def note(self, note: Recordable, now: float, *, tell: str = "") -> None:
         """Something the edges noticed (a route fell back, the microphone was lost): journaled,
         shown, and `tell` said to the practitioner."""
-        self._write(note.record(now))
+        record = note.record(now)
+        self._write(record)
         if self.panel is not None:
-            details = ", ".join(f"{key} {value}" for key, value in note.fields.items())
-            self.panel.message(f"({note.type}: {details})")
+            details = ", ".join(f"{key} {value}" for key, value in record.items()
+                                if key not in ("t", "type"))
+            self.panel.message(f"({record['type']}: {details})")
         if tell and not self.ended:
             self.emit([Say(tell, Route.PRACTITIONER, "microphone")], now)
 

@@ -7,9 +7,11 @@ narrowed to what the session accepts now, muted while the guide is audible to th
 and puts every `Heard` in the inbox. If the microphone cannot be used after all, the loop is told
 (`ListeningStopped`) and carries on from typed commands.
 
-Stream time, the time of every `Heard`, is 16 kHz samples handed to the listener over all
-streams so far: it carries on over a change of microphone. The player's microphone gate speaks
-monotonic time; `origin` (the monotonic time of stream time 0) converts.
+Each block goes to the listener through the player's microphone gate (`speak.gate.MicGate.feed`,
+the one mute path): a block captured while the room speaker may be heard is muted whole, by its
+capture time, however late this thread runs. Stream time, the time of every `Heard`, is the
+16 kHz samples handed to the listener over all streams so far: it carries on over a change of
+microphone.
 
 A microphone lost mid-session (its source removed from the sound server, or a stream that stops:
 no callback for MIC_STALL_SECONDS, or ended) is closed at once: the server would otherwise move
@@ -35,6 +37,7 @@ from voice_guide.events import Note
 from voice_guide.loop import Inbox, ListeningStopped, Noticed
 from voice_guide.microphone import RATE, CapturedBlock, MicrophoneStream, Resampler
 from voice_guide.prompts import MIC_BACK, MIC_FALLBACK, MIC_LOST
+from voice_guide.speak.gate import MicGate
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +67,13 @@ class ListeningThread:
         endpoint: Any,  # devices.Endpoint: the configured microphone
         inbox: Inbox,
         accepts: Callable[[], frozenset[Command]],
-        gate: Any = None,  # speak.player.MicGate: when the microphone may hear us
+        gate: MicGate | None = None,  # when the microphone may hear us (the speaker's)
     ) -> None:
         self.options = options
         self.endpoint = endpoint
         self.inbox = inbox
         self.accepts = accepts
         self.gate = gate
-        self.origin: float | None = None  # monotonic time of stream time 0 (the first sample)
         self.listener: Any = None  # listen.pipeline.Listener, once the recognizer has loaded
         self.engine = ""  # the recognizer's name, once loaded
         self._blocks: queue.Queue[CapturedBlock | None] = queue.Queue()
@@ -83,7 +85,6 @@ class ListeningThread:
         self._microphone: MicrophoneStream | None = None  # the stream in use
         self._source: str | None = None  # the sound-server source recorded from, when known
         self._configured_source: str | None = None  # the configured one's, at the start
-        self._fed = 0  # 16 kHz samples handed on so far, all streams together (stream time)
         self._next_look = 0.0
         self._changed = threading.Event()  # the sound server's sources changed
         self._events: Any = None  # devices.PulseEvents
@@ -105,9 +106,6 @@ class ListeningThread:
             microphone.stop()
         self._thread.join(timeout=5)
 
-    def stream_time(self, monotonic: float) -> float | None:
-        return None if self.origin is None else monotonic - self.origin
-
     # --- the listening thread ---------------------------------------------------------------
 
     def _run(self) -> None:
@@ -125,22 +123,23 @@ class ListeningThread:
             self.inbox.put(ListeningStopped(one_line(error)))
 
     def _listen(self) -> None:
-        """Resample each block (one filter per stream, its state kept between blocks), stamp
-        the stream time, and hand it to the listener."""
+        """Resample each block (one filter per stream, its state kept between blocks) and hand
+        it to the listener, through the gate when something of ours may be heard."""
         stream: MicrophoneStream | None = None
-        resample: Resampler | None = None
+        resample = Resampler(RATE)
         while not self._closed.is_set():
             block = self._blocks.get()
             if block is None:
                 break
-            if block.stream is not stream:  # a new microphone: stream time carries on
+            if block.stream is not stream:  # a new microphone, maybe at another rate
                 stream, resample = block.stream, Resampler(block.stream.rate)
-                self.origin = block.captured_at - self._fed / RATE
-            assert resample is not None
             samples = resample(block.samples)
-            self._fed += len(samples)
-            for heard in self.listener.feed(samples):
-                self.inbox.put(heard)
+            if self.gate is not None:
+                heard = self.gate.feed(self.listener, samples, block.captured_at)
+            else:
+                heard = self.listener.feed(samples)
+            for command in heard:
+                self.inbox.put(command)
 
     def _make_listener(self) -> Any:
         from voice_guide.listen.factory import make_recognizer
@@ -152,16 +151,7 @@ class ListeningThread:
         self.engine = recognizer.name
         if reason:
             log.info("%s", reason)
-        listener = Listener(recognizer, self.accepts)
-        if self.gate is not None:
-            self.gate.subscribe(self._mute)
-        return listener
-
-    def _mute(self, until: float) -> None:
-        """The player's gate: the microphone may hear us until `until` (monotonic seconds)."""
-        stream_until = self.stream_time(until)
-        if stream_until is not None and self.listener is not None:
-            self.listener.mute_until(stream_until)
+        return Listener(recognizer, self.accepts)
 
     def _start_listening(self) -> None:
         """Open the configured microphone; watch the sound server when it is one of its

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from voice_guide.events import Heard, Note, Say
+from voice_guide.events import Heard, Say
 
 if TYPE_CHECKING:
-    from voice_guide.guide import Guide
+    from voice_guide.guide import Guide, Recordable
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Noticed:
     """Something an edge noticed (a route fell back, the microphone was lost or is back):
     journaled, and `tell` said to the practitioner when it is not empty."""
 
-    note: Note
+    note: Recordable  # an events record: Note, or its own class (MicrophoneLost, ...)
     tell: str = ""
 
 

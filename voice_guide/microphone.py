@@ -2,9 +2,10 @@
 
 `MicrophoneStream.open` starts a sounddevice input stream on an `Endpoint`. Its callback runs on
 PortAudio's real-time thread, so it does the least it can: copy the block, stamp when it was
-captured, and queue it (only while the stream is active: a stream being tried, or being closed,
-queues nothing). Everything else (resampling, the segmenter, the recognizer) runs on the
-listening thread (`voice_guide.listening`), which reads the queue.
+captured (`speak.gate.capture_time`, the clock of the player's microphone gate), and queue it;
+only while the stream is active (a stream being tried, or being closed, queues nothing).
+Everything else (resampling, the gate, the segmenter, the recognizer) runs on the listening
+thread (`voice_guide.listening`), which reads the queue.
 
 `Resampler` turns a device's own rate into 16 kHz mono int16 block by block, keeping the filter's
 state between blocks: a block boundary leaves no click and costs no filter start-up, unlike
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from voice_guide.speak.gate import capture_time
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,7 @@ class MicrophoneStream:
             self.first = now
         if not self.active:
             return
-        try:  # how long ago the first sample of the block was captured
-            ago = max(0.0, time_info.currentTime - time_info.inputBufferAdcTime)
-        except AttributeError:
-            ago = 0.0
-        self.blocks.put(CapturedBlock(self, indata[:, 0].copy(), now - ago))
+        self.blocks.put(CapturedBlock(self, indata[:, 0].copy(), capture_time(time_info, now)))
 
     def _finished(self) -> None:
         self.ended = True

@@ -30,13 +30,14 @@ from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
 from voice_guide.simulate import VirtualClock
+from voice_guide.speak.gate import TAIL_SECONDS as TAIL_SECONDS  # benchmarks.human reads it
+from voice_guide.speak.gate import MicGate
 
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
 BLOCK_SECONDS = 0.02  # how the recording is fed: the live input's block size
-TAIL_SECONDS = 0.3  # the microphone stays muted this long after audible speech (as the player)
 CHARS_PER_SECOND = 14.0  # speech length when no synthesizer is available to measure it
 
 
@@ -67,7 +68,8 @@ def simulate_audio(
 
     session = Session(script, settings or SessionSettings())
     listener = Listener(recognizer, session.accepts)
-    speaker = VirtualSpeaker(listener, out, render)
+    gate = MicGate()  # the live mute path, on the recording's clock
+    speaker = VirtualSpeaker(gate, out, render)
     journal = MemoryJournal()
     guide = Guide(session, journal, speaker)
     clock = VirtualClock(guide)
@@ -83,7 +85,7 @@ def simulate_audio(
         if t > stop + 1e-9 or guide.ended:
             break
         clock.advance(t)
-        for heard in listener.feed(audio[offset : offset + block]):
+        for heard in gate.feed(listener, audio[offset : offset + block], offset / SAMPLE_RATE):
             heard_all.append(heard)
             guide.heard(heard, t)
     if not guide.ended and (until is None or until >= end_of_audio):
@@ -95,20 +97,21 @@ def simulate_audio(
 
 
 class VirtualSpeaker:
-    """Plays `Say` actions on a virtual timeline: per route one utterance after another; mutes
-    the listener while an audible route plays (plus the tail); writes WAVs when asked."""
+    """Plays `Say` actions on a virtual timeline: per route one utterance after another; tells
+    the microphone gate when the room speaker plays (it mutes that, plus the tail, as live);
+    writes WAVs when asked."""
 
     def __init__(
-        self, listener: Any, out: Path | None, render: Callable[[str], Any] | None
+        self, gate: MicGate, out: Path | None, render: Callable[[str], Any] | None
     ) -> None:
-        self.listener = listener  # listen.pipeline.Listener
+        self.gate = gate
         self.out = out
         self.render = render
         # The room speaker is heard by the microphone; the practitioner's earbuds are not.
         self.audible = {Route.ROOM: True, Route.PRACTITIONER: False}
-        self.tail = TAIL_SECONDS
         self.busy_until: dict[Route, float] = {Route.ROOM: 0.0, Route.PRACTITIONER: 0.0}
         self.files: list[Path] = []
+        self.spans: list[tuple[float, float]] = []  # audible speech, in recording time
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
 
@@ -118,8 +121,11 @@ class VirtualSpeaker:
         seconds = pcm.duration if pcm is not None else len(say.text) / CHARS_PER_SECOND
         start = max(t, self.busy_until[say.route])
         self.busy_until[say.route] = start + seconds
-        if self.audible[say.route]:
-            self.listener.mute_until(start + seconds + self.tail)
+        if self.audible[say.route]:  # known at once on a virtual timeline: begin and end
+            key = len(self.spans)
+            self.spans.append((start, start + seconds))
+            self.gate.begin(key, start)
+            self.gate.end(key, start + seconds)
         if self.out is None or pcm is None:
             return {}
         path = self.out / f"{len(self.files) + 1:03d}-{start:09.3f}-{say.route}-{say.kind}.wav"
@@ -128,8 +134,8 @@ class VirtualSpeaker:
         return {"wav": path.name, "plays_at": round(start, 3)}
 
     def silence(self, t: float) -> None:
-        """Stop everything now: the routes are free at once. (The listener's mute only ever
-        extends, live as here, so it keeps to the end it was given.)"""
+        """Stop everything now: the routes are free at once. (The gate keeps the spans it was
+        given: what was queued counts as heard, the safe side for the mute.)"""
         for route in self.busy_until:
             self.busy_until[route] = min(self.busy_until[route], t)
 
