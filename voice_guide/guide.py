@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
 from voice_guide.events import Action, Ended, Heard, Route, Say, Silence
-from voice_guide.journal import JournalNotice, summarize
+from voice_guide.journal import JournalNotice, Summary, summarize
 from voice_guide.prompts import WELCOME, resume_text, summary_lines, summary_speech
 from voice_guide.session import QUESTION_KINDS, Session
 from voice_guide.status import StatusPanel, view_of
@@ -200,18 +200,21 @@ class Guide:
     def _apply(self, actions: list[Action], now: float, cause: Record | None = None) -> None:
         """Speak first, then journal (the input that caused them, then the actions): the answer
         never waits for the disk, and a crash in between loses only the event in flight. The
-        session's end gets the closing summary, said and journaled just before the `end`
-        record (which stays the last one)."""
-        actions = self._with_summary(actions, now, cause)
-        extra = [self._speak(action, now) for action in actions]
+        session's end gets the closing summary, shown and said just before the `end` record
+        (which stays the last one)."""
+        actions, summary = self._with_summary(actions, now, cause)
+        extra = []
+        for action in actions:
+            if summary is not None and action is summary[1] and self.panel is not None:
+                for line in summary_lines(summary[0]):  # the table, then its spoken version
+                    self.panel.message(line)
+            extra.append(self._speak(action, now))
         if cause is not None:
             self._write(cause)
         for action, fields in zip(actions, extra, strict=True):
             if isinstance(action, Ended):
                 self._closing_notes(now)
             self._write({**action.record(now), **fields})
-            if isinstance(action, Ended):
-                self._show_summary()
         self.accepted = self.session.accepts()  # one atomic swap: other threads read it
         if actions or cause is not None:
             self.show(now)
@@ -226,21 +229,18 @@ class Guide:
 
     def _with_summary(
         self, actions: list[Action], now: float, cause: Record | None
-    ) -> list[Action]:
-        """`actions`, with the closing summary said just before an `Ended`."""
+    ) -> tuple[list[Action], tuple[Summary, Say] | None]:
+        """`actions`, with the closing summary said just before an `Ended`; the summary and
+        its `Say` when there is one."""
         ends = [i for i, action in enumerate(actions) if isinstance(action, Ended)]
         if not ends:
-            return actions
+            return actions, None
         end = ends[0]
         ahead = [*self.records, *([cause] if cause else []),
                  *(action.record(now) for action in actions[: end + 1])]
-        text = summary_speech(summarize(ahead))
-        return [*actions[:end], Say(text, Route.PRACTITIONER, "summary"), *actions[end:]]
-
-    def _show_summary(self) -> None:
-        if self.panel is not None:
-            for line in summary_lines(summarize(self.records)):
-                self.panel.message(line)
+        summary = summarize(ahead)
+        said = Say(summary_speech(summary), Route.PRACTITIONER, "summary")
+        return [*actions[:end], said, *actions[end:]], (summary, said)
 
     def _closing_notes(self, now: float) -> None:
         notes, self.closing_notes = self.closing_notes, None  # once
