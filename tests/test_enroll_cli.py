@@ -195,14 +195,18 @@ def play_into(sink: str, clip: np.ndarray) -> None:
 def test_interactive_enrollment_asks_again_for_a_bad_take(pulse: PulseServer, tmp_path: Path,
                                                           env):
     """Two takes of "go" said into the room's microphone; the first attempt is far too quiet,
-    so the guide says why and asks for that take again."""
+    so the guide says why and asks for that take again. Each prompt is spoken on the earbuds
+    (three prompts, three bursts of speech there) before its take is recorded."""
+    from pulse import Recorder
+
     from voice_guide.wav import read_wav_16k
 
     clips = [read_wav_16k(GO / f"{SPEAKER}_nohash_{n}.wav") for n in (2, 3)]
     said = [(clips[0] / 200).astype(np.int16), clips[0], clips[1]]  # a whisper, then two takes
+    earbuds = Recorder("earbud.monitor", rate=16_000).__enter__()
     process = subprocess.Popen(
         [sys.executable, "-m", "voice_guide", "enroll", "--phrases", "go", "--takes", "2",
-         "--input-device", "room.monitor"],
+         "--input-device", "room.monitor", "--output-device", "earbud"],
         cwd=REPO, env={**env, "PULSE_SERVER": pulse.server}, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -223,10 +227,13 @@ def test_interactive_enrollment_asks_again_for_a_bad_take(pulse: PulseServer, tm
     finally:
         if process.poll() is None:
             process.kill()
+        earbuds.__exit__()
     reader.join(timeout=10)
     err = process.stderr.read() if process.stderr else ""
     assert process.returncode == 0, (lines, err)
     assert "Traceback" not in err
+    assert any(line.startswith("prompts are spoken on earbud") for line in lines), lines
+    assert speech_bursts(earbuds.audio(), 16_000) == 3
     prompts = [line for line in lines if line.startswith("[")]
     assert prompts == ['[1/1, 1 phrase left] Say "go" (take 1 of 2)',
                        '[1/1, 1 phrase left] Say "go" (take 1 of 2)',
@@ -239,6 +246,14 @@ def test_interactive_enrollment_asks_again_for_a_bad_take(pulse: PulseServer, tm
     assert found, "\n".join(lines)
     assert int(found[1]) >= int(found[2])  # through the room's loudspeaker and microphone
     assert (profile_folder(env) / "profile.npz").is_file()
+
+
+def speech_bursts(audio: np.ndarray, rate: int, gap: float = 1.2) -> int:
+    """Stretches of sound (10 ms frames above -40 dBFS) separated by at least `gap` of quiet."""
+    size = rate // 100
+    frames = audio[: len(audio) // size * size].reshape(-1, size)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) > 0.01)
+    return 0 if len(loud) == 0 else 1 + int(np.sum(np.diff(loud) > gap * 100))
 
 
 @pytest.mark.audio

@@ -1,7 +1,9 @@
 """`voice-guide enroll`: teach the guide the practitioner's voice (a speaker profile).
 
 Interactive: for each phrase (all the practitioner uses by default; `--phrases go,stop` for a
-few), the guide prints what to say and records `--takes` takes from the microphone. Each take
+few), the guide says what to say (spoken on `--output-device`, the system's output by default,
+in the guide's voice; printed too; `--silent` only prints) and records `--takes` takes from the
+microphone, from the moment the prompt has finished playing. Each take
 is checked (no speech, too quiet, clipped, cut off, too noisy, more than one thing, not like
 the other takes) and asked for again with the reason. At the end a self-test says how many
 takes the new profile hears right, and the profile is saved; Ctrl-C before then keeps nothing.
@@ -43,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phrases", metavar="LIST",
                         help="comma-separated phrases to enroll (default: every phrase but the "
                         "client's answers)")
+    parser.add_argument("--output-device", metavar="D",
+                        help="where the prompts are spoken: index or part of a name (default: "
+                        "the system's output; earbuds keep them out of the microphone)")
+    parser.add_argument("--silent", action="store_true",
+                        help="print the prompts only, do not speak them")
+    from voice_guide.cli.say import add_voice_arguments
+
+    add_voice_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,12 +190,15 @@ def _record(args: argparse.Namespace, phrases: list[str], front_end: Any) -> lis
           "(nothing is saved until the end).", flush=True)
     takes: list[Take] = []
     skipped: list[str] = []
-    with Microphone(endpoint) as microphone:
+    prompts = SpokenPrompts.open(args)
+    with prompts, Microphone(endpoint) as microphone:
         for number, phrase in enumerate(phrases, start=1):
             kept: list[Take] = []
             left = len(phrases) - number + 1
             tries = 0
             while len(kept) < args.takes:
+                # spoken first: the printed line means "recording now"
+                prompts.say(f"Once more. Say: {phrase}." if tries else f"Say: {phrase}.")
                 print(f"[{number}/{len(phrases)}, {left} phrase{'s' if left > 1 else ''} left] "
                       f"Say \"{phrase}\" (take {len(kept) + 1} of {args.takes})", flush=True)
                 recording, stopped_early = microphone.take(TAKE_SECONDS)
@@ -216,6 +229,84 @@ def _record(args: argparse.Namespace, phrases: list[str], front_end: Any) -> lis
     if skipped:
         print(f"skipped: {', '.join(skipped)}")
     return takes
+
+
+class SpokenPrompts:
+    """The prompts said aloud in the guide's voice, each played to its end before the take is
+    recorded (so a loudspeaker's prompt is not taken for the practitioner's voice). Any failure
+    (no output, the voice cannot load, playback stops) is one warning, then prompts are only
+    printed: enrollment goes on."""
+
+    def __init__(self, speech: Any = None, player: Any = None, where: str = "") -> None:
+        self.speech, self.player, self.where = speech, player, where
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> SpokenPrompts:
+        if args.silent:
+            return cls()
+        from voice_guide.cli.say import voice_from
+        from voice_guide.devices import DeviceError, list_devices, resolve_output
+        from voice_guide.speak.player import Player
+        from voice_guide.speak.tts import SpeechError, Tts
+
+        voice, problem = voice_from(args, "enroll")
+        if voice is None:
+            from voice_guide.listen.enrollment import EnrollError
+
+            raise EnrollError(problem)
+        try:
+            endpoint = resolve_output(args.output_device)
+            if endpoint.is_default and not list_devices().outputs:
+                raise DeviceError("there are no audio outputs")
+        except DeviceError as error:
+            _warn(f"prompts are printed only: {error}")
+            return cls()
+        speech = Tts(voice)
+        try:
+            loaded = speech.load()  # now, not at the first prompt
+        except SpeechError as error:
+            _warn(f"prompts are printed only: {error}")
+            return cls()
+        print(f"prompts are spoken on {endpoint.label}; {loaded}", flush=True)
+        return cls(speech, Player(endpoint, endpoint), endpoint.label)
+
+    def say(self, text: str) -> None:
+        if self.speech is None:
+            return
+        from voice_guide.speak.tts import SpeechError
+
+        try:
+            pcm = self.speech.render(text)
+        except SpeechError as error:
+            self._give_up(str(error))
+            return
+        utterance = self.player.play(pcm, "practitioner", text)
+        if not utterance.wait(pcm.duration + 10.0) or utterance.outcome != "played":
+            self._give_up(f"playback on {self.where} failed ({utterance.outcome})")
+            return
+        time.sleep(SETTLE)  # the room's echo of the prompt dies away before the take
+
+    def _give_up(self, why: str) -> None:
+        _warn(f"prompts are printed only from now: {why}")
+        self.close()
+
+    def close(self) -> None:
+        if self.player is not None:
+            self.player.close()
+        self.speech = self.player = None
+
+    def __enter__(self) -> SpokenPrompts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+SETTLE = 0.25  # seconds after a prompt before the take starts
+
+
+def _warn(line: str) -> None:
+    print(f"voice-guide: warning: {line}", file=sys.stderr, flush=True)
 
 
 class Microphone:
