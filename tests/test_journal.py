@@ -92,7 +92,7 @@ def test_create_refuses_to_overwrite(tmp_path: Path, protocol: Path):
 
 
 def test_truncated_last_line_is_skipped_with_a_warning_and_nothing_before_is_lost(
-    tmp_path: Path, protocol: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, protocol: Path, caplog: pytest.LogCaptureFixture
 ):
     path = tmp_path / "s.jsonl"
     write_session(path, protocol, end=False)
@@ -104,7 +104,7 @@ def test_truncated_last_line_is_skipped_with_a_warning_and_nothing_before_is_los
     assert journal.records == whole
     assert len(journal.warnings) == 1
     assert "truncated" in journal.warnings[0] and ":6:" in journal.warnings[0]
-    assert "skipped truncated journal line" in capsys.readouterr().err
+    assert "skipped truncated journal line" in caplog.text
 
 
 def test_corrupt_lines_in_the_middle_are_skipped_and_the_rest_kept(tmp_path: Path, protocol: Path):
@@ -228,7 +228,7 @@ def test_only_one_writer_at_a_time(tmp_path: Path, protocol: Path):
 
 
 def test_a_file_too_large_to_be_a_journal_is_refused_not_read_whole(
-    tmp_path: Path, protocol: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, protocol: Path, caplog: pytest.LogCaptureFixture
 ):
     from voice_guide.journal import MAX_JOURNAL_BYTES
 
@@ -239,7 +239,7 @@ def test_a_file_too_large_to_be_a_journal_is_refused_not_read_whole(
     with pytest.raises(OSError, match="larger than 64 MB, too large for a session journal"):
         read_journal(huge)
     assert [j.path.name for j in list_journals(tmp_path)] == ["a.jsonl"]
-    assert f"{huge}: cannot read (larger than 64 MB" in capsys.readouterr().err
+    assert f"{huge}: cannot read (larger than 64 MB" in caplog.text
 
 
 def test_resume_reopen_closes_off_a_torn_line_only_once_records_follow(

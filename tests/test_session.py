@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import re
 from functools import cache
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,16 +17,23 @@ from scripts_factory import CLOSING, OPENING, QUESTION, REST_SAY, Move, make_scr
 from voice_guide.commands import CLIENT_ANSWERS, CONFIRM_COMMANDS, GLOBAL_COMMANDS, Command, parse
 from voice_guide.events import (
     Action,
+    Confirm,
+    ConfirmState,
     Ended,
+    EndedEarly,
     Feedback,
+    FollowUp,
     Heard,
-    Note,
+    Ignored,
     Paused,
+    RecordType,
+    RestStarted,
     Resumed,
     Route,
     Say,
     Silence,
     StepStarted,
+    UnclearAnswer,
 )
 from voice_guide.prompts import (
     ALREADY_PAUSED,
@@ -118,8 +126,9 @@ class Driver:
             (t, a) for t, a in self.log if isinstance(a, Say) and (kind is None or a.kind == kind)
         ]
 
-    def notes(self, type_: str) -> list[tuple[float, Note]]:
-        return [(t, a) for t, a in self.log if isinstance(a, Note) and a.type == type_]
+    def records(self, type_: RecordType) -> list[tuple[float, dict[str, Any]]]:
+        """The logged actions of one record type, as they are journaled."""
+        return [(t, a.record(t)) for t, a in self.log if a.record(t)["type"] == type_]
 
     def status(self) -> object:
         return self.session.status(self.now)
@@ -168,13 +177,13 @@ def test_whole_session_walks_every_expanded_step_in_order() -> None:
         assert all(cue in said.text for cue in step.cues)
 
     # The time-up cue once per step, at the step's end.
-    assert [n.fields["index"] for _, n in driver.notes("time_up")] == [s.index for s in steps]
+    assert [n["index"] for _, n in driver.records(RecordType.TIME_UP)] == [s.index for s in steps]
     assert [t for t, _ in driver.says("time_up")] == [t - 1 for t in next_times]
 
     # Rest, then the closing cue and the end, by themselves.
-    (rest_t, rest_note), = driver.notes("rest")
+    (rest_t, rest_note), = driver.records(RecordType.REST)
     assert rest_t == next_times[-1]
-    assert rest_note.fields["seconds"] == script.rest.seconds
+    assert rest_note["seconds"] == script.rest.seconds
     (_, rest_say), = driver.says("rest")
     assert rest_say == Say(script.rest.say, Route.ROOM, kind="rest")
     end_t = rest_t + script.rest.seconds
@@ -197,14 +206,14 @@ def test_whole_session_checks_in_after_every_flagged_move_and_every_8_minutes_at
     driver.run_to(t + 10_000)
 
     flagged = [s.index for s in script.steps if s.checkin]
-    checkins = driver.notes("checkin")
-    asked_about = [n.fields["index"] for _, n in checkins]
+    checkins = driver.records(RecordType.CHECKIN)
+    asked_about = [n["index"] for _, n in checkins]
     # checkin: true always asks (after the move, or during it when the clock came first).
     assert set(flagged) <= set(asked_about)
-    assert all(n.fields["reason"] in ("step", "interval") for _, n in checkins)
+    assert all(n["reason"] in ("step", "interval") for _, n in checkins)
     # every_minutes is a maximum that holds: hands-on time equals session time here.
     every = script.checkins.every_minutes * 60
-    rest_t = driver.notes("rest")[0][0]
+    rest_t = driver.records(RecordType.REST)[0][0]
     times = [0.0] + [t for t, _ in checkins] + [rest_t]
     assert max(b - a for a, b in itertools.pairwise(times)) <= every
     # The question goes to the client, the hint to the practitioner.
@@ -248,7 +257,7 @@ def test_auto_runs_the_whole_protocol_by_itself() -> None:
         boundaries.append(boundaries[-1] + step.seconds)
     assert [t for t, _ in started] == boundaries[:-1]
     assert driver.says("time_up") == []  # auto advances instead of saying time is up
-    assert driver.notes("checkin")
+    assert driver.records(RecordType.CHECKIN)
     assert driver.log[-1] == (script.total_seconds + script.rest.seconds, Ended("completed"))
 
 
@@ -379,10 +388,10 @@ def test_every_n_minutes_rule_at_step_boundaries() -> None:
     driver = Driver(script)
     for k in range(1, 11):
         driver.say("next", 60 * k)
-    assert [(t, n.fields) for t, n in driver.notes("checkin")] == [
-        (180, {"index": 3, "reason": "interval"}),
-        (360, {"index": 6, "reason": "interval"}),
-        (540, {"index": 9, "reason": "interval"}),
+    assert [(t, n["index"], n["reason"]) for t, n in driver.records(RecordType.CHECKIN)] == [
+        (180, 3, "interval"),
+        (360, 6, "interval"),
+        (540, 9, "interval"),
     ]
 
 
@@ -391,17 +400,17 @@ def test_every_minutes_holds_even_just_before_a_flagged_move() -> None:
     driver = Driver(make_script(moves, every_minutes=3))
     for k in range(1, 10):
         driver.say("next", 60 * k + 10)  # each move lingered over for 10 s
-    assert [(t, n.fields) for t, n in driver.notes("checkin")] == [
-        (180, {"index": 3, "reason": "interval"}),  # mid-move: 3 minutes since the start
-        (250, {"index": 4, "reason": "step"}),  # the flagged move still asks
-        (430, {"index": 7, "reason": "interval"}),
+    assert [(t, n["index"], n["reason"]) for t, n in driver.records(RecordType.CHECKIN)] == [
+        (180, 3, "interval"),  # mid-move: 3 minutes since the start
+        (250, 4, "step"),  # the flagged move still asks
+        (430, 7, "interval"),
     ]
 
 
 def test_a_move_longer_than_every_minutes_is_asked_during_it() -> None:
     driver = Driver(make_script([Move(seconds=600), Move()], every_minutes=3))
     driver.run_to(700)
-    assert [(t, n.fields["index"]) for t, n in driver.notes("checkin")] == [
+    assert [(t, n["index"]) for t, n in driver.records(RecordType.CHECKIN)] == [
         (180, 1), (360, 1), (540, 1)]
 
 
@@ -412,7 +421,7 @@ def test_time_based_check_ins_keep_a_minimum_gap_and_freeze_while_paused() -> No
     driver.run_to(500)
     # every_minutes of 0.6 s would ask without pause: never closer than the 120 s gap, and the
     # 100 s paused do not count as hands-on time.
-    assert [t for t, _ in driver.notes("checkin")] == [220, 340, 460]
+    assert [t for t, _ in driver.records(RecordType.CHECKIN)] == [220, 340, 460]
 
 
 def test_checkin_true_always_asks_except_after_a_skip_and_into_the_rest() -> None:
@@ -425,7 +434,7 @@ def test_checkin_true_always_asks_except_after_a_skip_and_into_the_rest() -> Non
     driver.say("next", 240)  # after 4
     driver.say("skip", 400)  # 5 was skipped, not worked: no flagged check-in
     driver.say("next", 460)  # 6 is the last: the rest begins, no question into it
-    assert [n.fields["index"] for _, n in driver.notes("checkin")] == [1, 2, 4]
+    assert [n["index"] for _, n in driver.records(RecordType.CHECKIN)] == [1, 2, 4]
     assert driver.session.status(460).phase == "rest"
 
 
@@ -437,7 +446,7 @@ def test_a_flagged_move_asks_once_and_not_over_an_open_question() -> None:
     driver.say("back", 100)
     driver.say("back", 101)  # back to 1 and over it again: it was asked already
     driver.say("next", 160)
-    assert [n.fields["index"] for _, n in driver.notes("checkin")] == [1]
+    assert [n["index"] for _, n in driver.records(RecordType.CHECKIN)] == [1]
 
 
 def test_client_answer_is_relayed_and_the_window_closes() -> None:
@@ -454,7 +463,7 @@ def test_client_answer_is_relayed_and_the_window_closes() -> None:
         Feedback("deeper", 1),
     ]
     assert CLIENT_ANSWERS.isdisjoint(driver.session.accepts())
-    assert driver.say("lighter", 64) == [Note("ignored", {"command": "lighter"})]
+    assert driver.say("lighter", 64) == [Ignored(Command.LIGHTER)]
     driver.run_to(400)
     assert len(driver.of(Feedback)) == 1
 
@@ -495,7 +504,7 @@ def test_the_answer_window_counts_from_the_end_of_the_question() -> None:
     late.say("next", 60)
     late.spoken("checkin", 63.7)
     late.spoken("checkin", 66)  # reported once: a second report does not restart it
-    assert late.say("deeper", 68.8) == [Note("ignored", {"command": "deeper"})]
+    assert late.say("deeper", 68.8) == [Ignored(Command.DEEPER)]
     assert late.of(Feedback) == [(68.7, Feedback(None, 1))]
     assert late.spoken("checkin", 70) == []  # after the window: nothing
 
@@ -506,7 +515,7 @@ def test_fine_gets_the_follow_up_question_with_its_own_window() -> None:
     driver.say("next", 60)
     asked = driver.say("fine", 63, Command.GOOD)
     assert asked == [
-        Note("follow_up", {"index": 1, "answer": "fine"}),
+        FollowUp(1, "fine"),
         Say(FOLLOW_UP, Route.ROOM, kind="checkin_follow_up"),
     ]
     assert driver.session.status(63).awaiting == "client_answer"
@@ -552,7 +561,7 @@ def test_an_answer_not_understood_is_told_to_the_practitioner_only() -> None:
     assert driver.session.not_understood("hmm", 10) == []  # no check-in: nothing to say
     driver.say("next", 60)
     actions = driver.session.not_understood("well it is sort of", 62)
-    assert actions == [Note("unclear_answer", {"phrase": "well it is sort of"}),
+    assert actions == [UnclearAnswer("well it is sort of"),
                        Say(ANSWER_UNCLEAR, Route.PRACTITIONER, kind="feedback")]
     assert driver.session.status(62).awaiting == "client_answer"  # still listening
     assert driver.say("lighter", 63)[-1] == Feedback("lighter", 1)
@@ -562,9 +571,9 @@ def test_back_at_the_first_step_and_yes_with_nothing_pending() -> None:
     driver = Driver(uniform_script(3))
     assert driver.say("back", 5) == [Say(FIRST_STEP, kind="notice")]
     assert driver.say("yes", 6) == [
-        Note("ignored", {"command": "yes"}), Say(NOTHING_TO_CONFIRM, kind="notice")]
+        Ignored(Command.YES), Say(NOTHING_TO_CONFIRM, kind="notice")]
     assert driver.say("no", 7) == [
-        Note("ignored", {"command": "no"}), Say(NOTHING_TO_CONFIRM, kind="notice")]
+        Ignored(Command.NO), Say(NOTHING_TO_CONFIRM, kind="notice")]
     assert driver.session.status(7).index == 1
 
 
@@ -572,15 +581,15 @@ def test_end_asks_and_yes_ends() -> None:
     driver = Driver(uniform_script(3))
     assert CONFIRM_COMMANDS.isdisjoint(driver.session.accepts())
     assert driver.say("end session", 10) == [
-        Note("confirm", {"state": "asked"}), Say(CONFIRM_END, kind="confirm")
+        Confirm(ConfirmState.ASKED), Say(CONFIRM_END, kind="confirm")
     ]
     assert driver.session.accepts() >= CONFIRM_COMMANDS
     assert driver.session.status(10).awaiting == "confirm_end"
     assert texts(driver.say("help", 11)) == [HELP_CONFIRM]  # help does not cancel it
     assert driver.say("yes", 12) == [  # ended early: said so, and the client still rests
-        Note("ended_early", {"index": 1, "number": 1}),
+        EndedEarly(1, 1),
         Say(ended_early_text(1, 3), kind="ended"),
-        Note("rest", {"seconds": 120.0}),
+        RestStarted(120.0),
         Say(REST_SAY, Route.ROOM, kind="rest"),
     ]
     assert texts(driver.say("help", 13)) == [HELP_REST]
@@ -602,7 +611,8 @@ def test_end_answered_no_or_left_unanswered_carries_on() -> None:
     assert texts(driver.say("yes", 7)) == [NOTHING_TO_CONFIRM]
     driver.say("end session", 20)
     driver.run_to(40)
-    assert driver.notes("confirm")[-1] == (30.0, Note("confirm", {"state": "lapsed"}))
+    lapsed = Confirm(ConfirmState.LAPSED)
+    assert driver.records(RecordType.CONFIRM)[-1] == (30.0, lapsed.record(30.0))
     assert (30.0, Say(CONFIRM_LAPSED, kind="confirm")) in driver.says()
     assert texts(driver.say("yes", 41)) == [NOTHING_TO_CONFIRM]
     assert not driver.session.ended
@@ -612,9 +622,9 @@ def test_another_command_cancels_a_pending_end_and_is_handled() -> None:
     driver = Driver(uniform_script(3))
     driver.say("end session", 5)
     actions = driver.say("next", 6)
-    assert actions[0] == Note("confirm", {"state": "cancelled"})
+    assert actions[0] == Confirm(ConfirmState.CANCELLED)
     assert StepStarted(2, 2, 2) in actions
-    assert driver.say("yes", 7)[0] == Note("ignored", {"command": "yes"})
+    assert driver.say("yes", 7)[0] == Ignored(Command.YES)
     # "end session" again asks again (restarting the wait); a client answer leaves it pending.
     driver.say("end session", 8)
     assert texts(driver.say("end session", 15)) == [CONFIRM_END]
@@ -627,7 +637,7 @@ def test_client_answer_leaves_a_pending_end_alone() -> None:
     driver.say("end session", 61)
     driver.say("lighter", 62)
     assert driver.session.status(62).awaiting == "confirm_end"
-    assert Note("ended_early", {"index": 2, "number": 2}) in driver.say("yes", 63)
+    assert EndedEarly(2, 2) in driver.say("yes", 63)
 
 
 def test_rest_next_back_and_skip() -> None:
@@ -635,7 +645,7 @@ def test_rest_next_back_and_skip() -> None:
     driver.say("next", 60)
     rest = driver.say("next", 120)
     assert rest == [
-        Note("rest", {"seconds": 180.0}), Say(REST_SAY, Route.ROOM, kind="rest")
+        RestStarted(180.0), Say(REST_SAY, Route.ROOM, kind="rest")
     ]
     assert driver.session.status(120).phase == "rest"
     assert driver.session.status(120).index == 2
@@ -829,7 +839,7 @@ def test_any_sequence_never_crashes_and_stays_in_range(
         if before.phase == "ended":
             assert actions == []
         elif command not in accepted:  # not meaningful now: logged, changes nothing
-            assert actions[0] == Note("ignored", {"command": str(command)})
+            assert actions[0] == Ignored(command)
             assert actions[1:] == ([Say(NOTHING_TO_CONFIRM, kind="notice")]
                                    if command in CONFIRM_COMMANDS else [])
             assert status == before

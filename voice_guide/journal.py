@@ -3,7 +3,8 @@
 One file per session. The first line is a header record (`"type": "session"`: session id,
 protocol path and digest, settings, wall-clock start); every later line is one event in the same
 form as the `simulate` event log (`Heard.record(t)` and the actions' `record(t)`), plus a few
-bookkeeping records of the live loop (`clock` heartbeats, `exit`, `resume`). Each line is
+bookkeeping records of the live run (`clock` heartbeats, `exit`, `resume_session`): every type
+is one of `events.RecordType`, and readers here dispatch on it. Each line is
 written, flushed and fsynced on its own, so a crash or power loss loses at most the line in
 flight. Reading skips a corrupt or truncated line with a warning and keeps everything else.
 
@@ -17,19 +18,31 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from voice_guide.events import (
+    Ended,
+    EndedEarly,
+    EndReason,
+    Feedback,
+    JournalGap,
+    RecordType,
+    StepStarted,
+    record_type,
+)
 from voice_guide.prompts import JOURNAL_NOT_SAVED
 
-HEADER_TYPE = "session"
+HEADER_TYPE = RecordType.SESSION
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 class Recordable(Protocol):
@@ -221,10 +234,9 @@ class JournalWriter:
         `then`, if the disk takes them now; None if it still does not."""
         first, last = self._held[0][0], self._held[-1][0]
         lines = [line for _, line in self._held]
-        at = 1 if json.loads(lines[0]).get("type") == HEADER_TYPE else 0  # header stays first
-        gap = {"t": first, "type": "journal_gap", "held": len(lines), "from": first, "to": last,
-               "reason": self._trouble}
-        lines.insert(at, _line(gap))
+        at = 1 if record_type(json.loads(lines[0])) is HEADER_TYPE else 0  # header stays first
+        gap = JournalGap(len(lines), first, last, self._trouble)
+        lines.insert(at, _line(gap.record(first)))
         try:
             self._append("".join(lines) + then)
         except OSError as error:
@@ -233,7 +245,7 @@ class JournalWriter:
         self._held.clear()
         self._announced = False
         return JournalNotice(
-            f"the journal {self.path} is written again ({gap['held']} records held back in "
+            f"the journal {self.path} is written again ({gap.held} records held back in "
             "memory are in it now); the session can be resumed again"
         )
 
@@ -268,7 +280,7 @@ def make_header(
     started = (started or datetime.now().astimezone()).replace(microsecond=0)
     return {
         "t": 0.0,
-        "type": HEADER_TYPE,
+        "type": str(HEADER_TYPE),
         "version": FORMAT_VERSION,
         "id": session_id or new_session_id(started),
         "started": started.isoformat(),
@@ -335,13 +347,16 @@ class Journal:
 
     @property
     def finished(self) -> bool:
-        return any(record["type"] == "end" for record in self.records)
+        return any(record_type(record) is RecordType.END for record in self.records)
 
     @property
-    def end_reason(self) -> str | None:
+    def end_reason(self) -> EndReason | None:
         for record in reversed(self.records):
-            if record["type"] == "end":
-                return str(record.get("reason"))
+            if record_type(record) is RecordType.END:
+                try:
+                    return Ended.from_record(record).reason
+                except ValueError:
+                    return None
         return None
 
     @property
@@ -379,7 +394,7 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
 
 
 def read_journal(path: Path, *, warn: bool = True) -> Journal:
-    """Read a journal, skipping (with a warning on stderr) every line that is not a whole record.
+    """Read a journal, skipping (with a logged warning) every line that is not a whole record.
 
     Raises OSError only when the file itself cannot be opened (or is too large to be a journal).
     """
@@ -397,7 +412,7 @@ def read_journal(path: Path, *, warn: bool = True) -> Journal:
             what = "truncated" if torn else "corrupt"
             warnings.append(f"{path}:{number}: skipped {what} journal line ({problem})")
             continue
-        if record["type"] == HEADER_TYPE:
+        if record_type(record) is HEADER_TYPE:
             if header is None:
                 header = record
             continue
@@ -406,7 +421,7 @@ def read_journal(path: Path, *, warn: bool = True) -> Journal:
         warnings.append(f"{path}: no session header; protocol and settings unknown")
     if warn:
         for message in warnings:
-            print(f"voice-guide: warning: {message}", file=sys.stderr)
+            log.warning("warning: %s", message)  # the CLI's format adds "voice-guide: "
     return Journal(path, header, tuple(records), tuple(warnings))
 
 
@@ -434,7 +449,7 @@ def list_journals(directory: Path) -> list[Journal]:
         try:
             journals.append(read_journal(path, warn=False))
         except OSError as error:
-            print(f"voice-guide: warning: {path}: cannot read ({error.strerror})", file=sys.stderr)
+            log.warning("warning: %s: cannot read (%s)", path, error.strerror)
     return sorted(journals, key=_journal_order)
 
 
@@ -472,7 +487,7 @@ class Summary:
     total_seconds: float
     feedback: tuple[tuple[int, str | None], ...]  # (move index, answer or None)
     finished: bool
-    end_reason: str | None
+    end_reason: EndReason | None  # None: unfinished (or an end this version cannot read)
     ended_early_at: int | None = None  # the step number a confirmed early end happened at
 
     def as_json(self) -> dict[str, Any]:
@@ -488,15 +503,39 @@ class Summary:
         }
 
 
+# What `summarize` reads, and what it leaves aside on purpose (every record's `t` still counts
+# toward the total time). Together they are every record type (a test holds them to that).
+SUMMARY_READS = frozenset({
+    RecordType.STEP, RecordType.PAUSE, RecordType.RESUME, RecordType.REST, RecordType.FEEDBACK,
+    RecordType.ENDED_EARLY, RecordType.END,
+})
+SUMMARY_IGNORES = frozenset({
+    RecordType.SESSION,  # the header: protocol and settings, no time in a move
+    # inputs: what they changed is in the session's own records that follow them
+    RecordType.HEARD, RecordType.UNKNOWN, RecordType.SPOKEN,
+    # said and decided, but no move started or stopped
+    RecordType.SAY, RecordType.SILENCE, RecordType.PREP, RecordType.IGNORED,
+    RecordType.UNCLEAR_ANSWER, RecordType.CONFIRM, RecordType.TIME_UP, RecordType.FOLLOW_UP,
+    RecordType.CHECKIN,  # its answer is the `feedback` record
+    # bookkeeping and the edges: nothing about the massage (a resumed session's clock carries
+    # on from the journal's last record, so a stopped run leaves no gap to leave out)
+    RecordType.CLOCK, RecordType.EXIT, RecordType.RESUME_SESSION, RecordType.JOURNAL_GAP,
+    RecordType.AUDIO, RecordType.LISTENING, RecordType.MICROPHONE_LOST, RecordType.MICROPHONE_BACK,
+    RecordType.ROUTE_FALLBACK, RecordType.UNDELIVERED,
+})
+
+
 def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
-    """Fold the event records into a summary. Paused time is not counted as time in a step."""
+    """Fold the event records into a summary. Paused time is not counted as time in a step.
+    A record whose fields cannot be read is left out (a summary never fails on a journal)."""
     per_step: dict[int, list[float]] = {}  # index -> [number, seconds]
     feedback: list[tuple[int, str | None]] = []
     current: int | None = None
     since: float | None = None  # session time the current step's running clock started
     paused = False
     last_t = 0.0
-    end_reason: str | None = None
+    finished = False
+    end_reason: EndReason | None = None
     ended_early_at: int | None = None
 
     def bank(t: float) -> None:
@@ -504,37 +543,43 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
             per_step[current][1] += max(0.0, t - since)
 
     for record in records:
-        t, kind = float(record["t"]), record["type"]
+        t = float(record["t"])
         last_t = max(last_t, t)
-        if kind == "step":
-            bank(t)
-            current = int(record.get("index", 0))
-            per_step.setdefault(current, [float(record.get("number", current)), 0.0])
-            since = t
-        elif kind == "pause":
-            bank(t)
-            paused, since = True, t
-        elif kind == "resume":
-            if paused:
-                paused, since = False, t
-        elif kind in ("rest", "rest_started"):
-            bank(t)
-            current = since = None
-        elif kind == "feedback":
-            feedback.append((int(record.get("index", 0)), record.get("answer")))
-        elif kind == "ended_early":
-            ended_early_at = int(record.get("number", 0)) or None
-        elif kind == "end":
-            bank(t)
-            current = since = None
-            end_reason = str(record.get("reason"))
-        elif kind == "exit":
-            bank(t)
-            since = t  # the process stopped here; a resumed session starts counting again
+        try:
+            match record_type(record):
+                case RecordType.STEP:
+                    step = StepStarted.from_record(record)
+                    bank(t)
+                    current = step.index
+                    per_step.setdefault(current, [float(step.number), 0.0])
+                    since = t
+                case RecordType.PAUSE:
+                    bank(t)
+                    paused, since = True, t
+                case RecordType.RESUME:
+                    if paused:
+                        paused, since = False, t
+                case RecordType.REST:
+                    bank(t)
+                    current = since = None
+                case RecordType.FEEDBACK:
+                    answer = Feedback.from_record(record)
+                    feedback.append((answer.index, answer.answer))
+                case RecordType.ENDED_EARLY:
+                    ended_early_at = EndedEarly.from_record(record).number or None
+                case RecordType.END:
+                    bank(t)
+                    current = since = None
+                    finished = True
+                    end_reason = Ended.from_record(record).reason
+                case _:
+                    pass  # SUMMARY_IGNORES, or a type written by a newer version
+        except (ValueError, TypeError):
+            continue
     bank(last_t)
     steps = tuple(
         StepTime(index, int(number), seconds)
         for index, (number, seconds) in sorted(per_step.items())
     )
-    return Summary(steps, last_t, tuple(feedback), end_reason is not None, end_reason,
-                   ended_early_at if end_reason == "ended" else None)
+    return Summary(steps, last_t, tuple(feedback), finished, end_reason,
+                   ended_early_at if end_reason is EndReason.ENDED else None)

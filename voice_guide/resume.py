@@ -11,16 +11,17 @@ lost).
 from __future__ import annotations
 
 import dataclasses
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_guide.commands import Command
-from voice_guide.events import Heard
+from voice_guide.events import Heard, RecordType, Spoken, record_type
 from voice_guide.journal import Journal, file_digest
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
+
+log = logging.getLogger(__name__)
 
 
 class ResumeError(Exception):
@@ -44,21 +45,25 @@ def replay(script: Script, journal: Journal) -> Replayed:
     session.start(float(journal.header.get("t", 0.0)), prep=bool(journal.header.get("prep")))
     commands = 0
     for record in journal.records:
-        if record["type"] == "spoken":  # a question played: its answer window counts from here
-            session.spoken(str(record.get("kind")), float(record["t"]))
-            continue
-        if record["type"] != "heard":
-            continue
-        heard = heard_from(record)
-        if heard is None:
-            print(
-                f"voice-guide: warning: {journal.path}: skipped unknown command "
-                f"{record.get('command')!r} at t={record['t']}",
-                file=sys.stderr,
-            )
-            continue
-        session.heard(heard, float(record["t"]))
-        commands += 1
+        t = float(record["t"])
+        match record_type(record):
+            case RecordType.SPOKEN:  # a question played: its answer window counts from here
+                try:
+                    session.spoken(Spoken.from_record(record).kind, t)
+                except ValueError:
+                    log.warning("warning: %s: skipped a spoken record of unknown kind %r at t=%s",
+                                journal.path, record.get("kind"), record["t"])
+            case RecordType.HEARD:
+                try:
+                    heard = Heard.from_record(record)
+                except ValueError:
+                    log.warning("warning: %s: skipped unknown command %r at t=%s", journal.path,
+                                record.get("command"), record["t"])
+                    continue
+                session.heard(heard, t)
+                commands += 1
+            case _:
+                pass  # the session's own actions follow from these inputs; the rest is notes
     last_t = journal.last_t
     session.tick(last_t)
     return Replayed(session, last_t, commands)
@@ -69,17 +74,6 @@ def settings_from(header: dict[str, Any]) -> SessionSettings:
     known = {f.name for f in dataclasses.fields(SessionSettings)}
     stored = header.get("settings") or {}
     return SessionSettings(**{k: v for k, v in stored.items() if k in known})
-
-
-def heard_from(record: dict[str, Any]) -> Heard | None:
-    try:
-        command = Command(str(record.get("command")))
-    except ValueError:
-        return None
-    t = float(record["t"])
-    return Heard(
-        command, str(record.get("phrase", command)), float(record.get("confidence", 1.0)), t, t
-    )
 
 
 def protocol_changed(journal: Journal) -> bool:

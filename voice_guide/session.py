@@ -6,8 +6,8 @@ Events in (`start`, `heard` a command, `tick` the clock, `spoken`: a question fi
 wall clock or randomness inside: the caller passes `now` (session seconds) with every call, and a
 Session is a pure function of its call sequence (see `tick`).
 
-Phases: "idle" (before `start`), "prep" (the preparation checklist, only with `prep=True`),
-"steps", "rest", "ended".
+Phases (`events.Phase`): idle (before `start`), prep (the preparation checklist, only with
+`prep=True`), steps, rest, ended.
 
 Decisions where the issue is silent:
 - Timers of the massage (a step's time, the rest, hands-on time between check-ins) run on active
@@ -43,7 +43,7 @@ Decisions where the issue is silent:
   left; "skip" ends the rest early (closing cue, session completed); "back" returns to the last
   step.
 - Commands the session does not accept now (yes/no with nothing pending, a client answer outside
-  a window) are logged as `Note("ignored")` and change nothing (yes/no get a short reply); after
+  a window) are logged as `Ignored` and change nothing (yes/no get a short reply); after
   the end, nothing is logged.
 - A `now` earlier than one already seen is taken as the latest time seen (time never runs back).
 """
@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
 
 from voice_guide.commands import (
     CLIENT_ANSWERS,
@@ -63,16 +65,29 @@ from voice_guide.commands import (
 )
 from voice_guide.events import (
     Action,
+    CheckIn,
+    CheckInReason,
+    Confirm,
+    ConfirmState,
     Ended,
+    EndedEarly,
+    EndReason,
     Feedback,
+    FollowUp,
     Heard,
-    Note,
+    Ignored,
     Paused,
+    Phase,
+    PrepStarted,
+    RestStarted,
     Resumed,
     Route,
     Say,
+    SayKind,
     Silence,
     StepStarted,
+    TimeUp,
+    UnclearAnswer,
 )
 from voice_guide.prompts import (
     ALREADY_PAUSED,
@@ -123,9 +138,16 @@ class SessionSettings:
     speech_words_per_minute: float = 150.0
 
 
+class Awaiting(StrEnum):
+    """What the session waits for an answer to, besides commands."""
+
+    CONFIRM_END = "confirm_end"  # "End the session now? Say yes or no."
+    CLIENT_ANSWER = "client_answer"  # the client's answer to a pressure check-in
+
+
 @dataclass(frozen=True)
 class SessionStatus:
-    phase: str  # "idle" | "prep" | "steps" | "rest" | "ended"
+    phase: Phase
     index: int  # 1-based position in the expanded script, always within 1..total_steps
     total_steps: int
     step: Step | None  # the current step while in "steps", else None
@@ -133,7 +155,7 @@ class SessionStatus:
     seconds_left_in_step: float  # never negative (in "rest": rest left)
     seconds_left_in_session: float  # this step's rest + later steps + the rest period
     paused: bool
-    awaiting: str | None  # "confirm_end" | "client_answer" | None
+    awaiting: Awaiting | None
     prep_item: int | None = None  # 1-based checklist item while in "prep"
     seconds_left_in_rest: float | None = None  # while in "rest"
 
@@ -144,12 +166,15 @@ class PlannedCheckIn:
 
     seconds: float  # hands-on time when it is asked
     index: int  # the move it is about (asked after it, or during it)
-    reason: str  # "step" (the move is flagged) or "interval" (`every_minutes` passed)
+    reason: CheckInReason
     during: bool  # asked in the middle of the move rather than after it
 
 
+# How the session moved forward: a check-in is not asked after a skipped move (it was not worked).
+_Move = Literal["next", "auto", "skip"]
+
 # The kinds of the questions whose end starts the client's answer window (see `spoken`).
-QUESTION_KINDS = ("checkin", "checkin_follow_up")
+QUESTION_KINDS: tuple[SayKind, ...] = ("checkin", "checkin_follow_up")
 
 # Timer names; at the same instant they fire in this order (a move's end before a check-in due
 # at that instant, so the question is asked after the move rather than at the next one's start).
@@ -164,7 +189,7 @@ class Session:
             raise ValueError("a script needs at least one step")
         self.script = script
         self.settings = settings
-        self._phase = "idle"
+        self._phase = Phase.IDLE
         self._schedule = Schedule(0.0, _PRIORITY)
         self._now = 0.0
         self._prep_item = 0  # 0-based
@@ -183,15 +208,15 @@ class Session:
     def start(self, now: float, *, prep: bool = False) -> list[Action]:
         """Open the session: the preparation checklist first when `prep`, else the opening cue,
         the station and step 1. A second call does nothing."""
-        if self._phase != "idle":
+        if self._phase is not Phase.IDLE:
             return []
         self._schedule = Schedule(now, _PRIORITY)
         self._now = now
         if prep and self.script.preparation:
-            self._phase = "prep"
+            self._phase = Phase.PREP
             self._prep_item = 0
             return [
-                Note("prep", {"items": len(self.script.preparation)}),
+                PrepStarted(len(self.script.preparation)),
                 Say(PREP_INTRO, kind="prep_intro"),
                 self._say_prep_item(),
             ]
@@ -199,15 +224,15 @@ class Session:
 
     def heard(self, heard: Heard, now: float) -> list[Action]:
         """Process every timer due up to `now` first, then the command."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return []
         now = max(now, self._now)
         actions = self._run_timers(now)
-        if self._phase == "ended":
+        if self._phase is Phase.ENDED:
             return actions
         command = heard.command
         if command not in self.accepts():
-            ignored: list[Action] = [Note("ignored", {"command": str(command)})]
+            ignored: list[Action] = [Ignored(command)]
             if command in CONFIRM_COMMANDS:  # the practitioner expects an answer to "yes"
                 ignored.append(Say(NOTHING_TO_CONFIRM, kind="notice"))
             return actions + ignored
@@ -216,15 +241,15 @@ class Session:
     def tick(self, now: float) -> list[Action]:
         """Process every timer due up to `now`, in time order, each at its own deadline: so
         `tick(t1); tick(t2)` leaves exactly the state `tick(t2)` alone does."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return []
         return self._run_timers(max(now, self._now))
 
-    def spoken(self, kind: str, now: float) -> list[Action]:
+    def spoken(self, kind: SayKind, now: float) -> list[Action]:
         """A `Say` of `kind` has finished playing (the live player knows when). The question of
         the open check-in starts the client's answer window now: it counts from the end of the
         question, which may have waited behind other speech or played slower than estimated."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return []
         now = max(now, self._now)
         actions = self._run_timers(now)
@@ -237,18 +262,18 @@ class Session:
         """Words that were neither a command nor an answer. During a check-in they were most
         likely the client's: the practitioner is told, on their own route (the client is not
         quizzed by a machine), and the window stays open. Otherwise only the timers run."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return []
         now = max(now, self._now)
         actions = self._run_timers(now)
         if self._answer_index is None:
             return actions
-        return [*actions, Note("unclear_answer", {"phrase": phrase}),
+        return [*actions, UnclearAnswer(phrase),
                 Say(ANSWER_UNCLEAR, kind="feedback")]
 
     def accepts(self) -> frozenset[Command]:
         """The commands meaningful now (narrows the recognizer's grammar)."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return frozenset()
         accepted = set(GLOBAL_COMMANDS)
         if self._schedule.pending(_CONFIRM):
@@ -259,7 +284,7 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """When `tick` will next do something (None: not until a command comes)."""
-        if self._phase in ("idle", "ended"):
+        if self._phase in (Phase.IDLE, Phase.ENDED):
             return None
         return self._schedule.next_deadline()
 
@@ -270,24 +295,24 @@ class Session:
         in_step = left_in_step = 0.0
         step: Step | None = None
         rest_left: float | None = None
-        if self._phase == "steps":
+        if self._phase is Phase.STEPS:
             step = steps[self._index - 1]
             in_step = self._schedule.active(now) - self._step_started_active
             left_in_step = max(0.0, step.seconds - in_step)
             later = sum(s.seconds for s in steps[self._index :])
             left_in_session = left_in_step + later + self._rest_seconds
-        elif self._phase == "rest":  # the step times measure the rest period
+        elif self._phase is Phase.REST:  # the step times measure the rest period
             rest_left = self._schedule.left(_REST, now) or 0.0
             in_step, left_in_step = max(0.0, self._rest_seconds - rest_left), rest_left
             left_in_session = rest_left
-        elif self._phase == "ended":
+        elif self._phase is Phase.ENDED:
             left_in_session = 0.0
         else:
             left_in_session = float(self.script.total_seconds + self._rest_seconds)
         if self._schedule.pending(_CONFIRM):
-            awaiting: str | None = "confirm_end"
+            awaiting: Awaiting | None = Awaiting.CONFIRM_END
         elif self._answer_index is not None:
-            awaiting = "client_answer"
+            awaiting = Awaiting.CLIENT_ANSWER
         else:
             awaiting = None
         return SessionStatus(
@@ -300,13 +325,13 @@ class Session:
             seconds_left_in_session=left_in_session,
             paused=self._schedule.paused,
             awaiting=awaiting,
-            prep_item=self._prep_item + 1 if self._phase == "prep" else None,
+            prep_item=self._prep_item + 1 if self._phase is Phase.PREP else None,
             seconds_left_in_rest=rest_left,
         )
 
     @property
     def ended(self) -> bool:
-        return self._phase == "ended"
+        return self._phase is Phase.ENDED
 
     # --- settings resolved against the protocol -----------------------------------------------
 
@@ -337,7 +362,7 @@ class Session:
 
     def _run_timers(self, now: float) -> list[Action]:
         actions: list[Action] = []
-        while self._phase not in ("idle", "ended") and (due := self._schedule.pop_due(now)):
+        while self._phase not in (Phase.IDLE, Phase.ENDED) and (due := self._schedule.pop_due(now)):
             self._now = max(self._now, due.at)
             actions += self._fire(due.name, due.at)
         self._now = now
@@ -345,16 +370,16 @@ class Session:
 
     def _fire(self, name: str, at: float) -> list[Action]:
         if name == _CONFIRM:
-            return [Note("confirm", {"state": "lapsed"}), Say(CONFIRM_LAPSED, kind="confirm")]
+            return [Confirm(ConfirmState.LAPSED), Say(CONFIRM_LAPSED, kind="confirm")]
         if name == _ANSWER:
             return [self._close_window(self._first_answer)]
         if name == _CHECKIN:
-            asked = self._ask(self._index, at, reason="interval")
+            asked = self._ask(self._index, at, reason=CheckInReason.INTERVAL)
             if not asked:  # a question is open now: it counts, the interval starts again
                 self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
             return asked
         if name == _STEP:
-            actions: list[Action] = [Note("time_up", {"index": self._index})]
+            actions: list[Action] = [TimeUp(self._index)]
             if self.settings.auto:
                 return actions + self._forward(at, how="auto")
             return [*actions, Say(TIME_UP, kind="time_up")]
@@ -375,7 +400,7 @@ class Session:
             return [Say(HELP_CONFIRM, kind="help")]  # asking what to say is not a "no"
         if self._schedule.pending(_CONFIRM) and command is not Command.END:
             self._schedule.cancel(_CONFIRM)
-            actions.append(Note("confirm", {"state": "cancelled"}))
+            actions.append(Confirm(ConfirmState.CANCELLED))
         if self._schedule.paused:
             if command in (Command.NEXT, Command.RESUME):
                 return actions + self._resume(now)
@@ -397,29 +422,29 @@ class Session:
         return actions + handler(now)
 
     def _next(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             if self._prep_item + 1 < len(self.script.preparation):
                 self._prep_item += 1
                 return [self._say_prep_item()]
             return self._begin_steps(now)
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return [self._say_rest_left(now)]
         return self._forward(now, how="next")
 
     def _skip(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             return self._begin_steps(now)
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return self._finish_rest()
         return self._forward(now, how="skip")
 
     def _back(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             if self._prep_item == 0:
                 return [Say(FIRST_ITEM, kind="notice")]
             self._prep_item -= 1
             return [self._say_prep_item()]
-        if self._phase == "rest":  # back to the last move (or the one an early end left)
+        if self._phase is Phase.REST:  # back to the last move (or the one an early end left)
             self._schedule.cancel(_REST)
             index = self._early_end or len(self.script.steps)
             self._early_end = None
@@ -431,33 +456,33 @@ class Session:
         return self._enter_step(self._index - 1, now)
 
     def _repeat(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             return [self._say_prep_item()]
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return [self._say_rest_left(now)]
         return [Say(step_text(self._step), kind="step")]
 
     def _details(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             return [Say(NO_PREP_DETAILS, kind="details")]
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return [self._say_rest_left(now)]
         return [Say(self._step.details.strip() or NO_STEP_DETAILS, kind="details")]
 
     def _where(self, now: float) -> list[Action]:
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             text = prep_where_text(self._prep_item + 1, len(self.script.preparation))
             return [Say(text, kind="where")]
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return [self._say_rest_left(now)]
         last_number = max(s.number for s in self.script.steps)
         return [Say(where_text(self._step, last_number), kind="where")]
 
     def _time_left(self, now: float) -> list[Action]:
-        if self._phase == "rest":
+        if self._phase is Phase.REST:
             return [self._say_rest_left(now)]
         status = self.status(now)
-        if self._phase == "prep":
+        if self._phase is Phase.PREP:
             text = prep_time_text(status.seconds_left_in_session)
         else:
             text = step_time_text(status.seconds_left_in_step, status.seconds_left_in_session)
@@ -478,9 +503,9 @@ class Session:
     def _help(self, now: float) -> list[Action]:
         if self._schedule.paused:
             text = HELP_PAUSED
-        elif self._phase == "prep":
+        elif self._phase is Phase.PREP:
             text = HELP_PREP
-        elif self._phase == "rest":
+        elif self._phase is Phase.REST:
             text = HELP_REST
         else:
             text = HELP_STEPS
@@ -488,15 +513,15 @@ class Session:
 
     def _ask_end(self, now: float) -> list[Action]:
         self._schedule.set_real(_CONFIRM, self.settings.confirm_seconds, now)
-        return [Note("confirm", {"state": "asked"}), Say(CONFIRM_END, kind="confirm")]
+        return [Confirm(ConfirmState.ASKED), Say(CONFIRM_END, kind="confirm")]
 
     def _confirm_answer(self, command: Command, now: float) -> list[Action]:
         self._schedule.cancel(_CONFIRM)
         if command is not Command.YES:
-            return [Note("confirm", {"state": "declined"}), Say(CONFIRM_DECLINED, kind="confirm")]
-        if self._phase == "prep":
-            return [Say(ENDED_IN_PREP, kind="ended"), *self._finish("ended")]
-        if self._phase == "rest":  # the rest cut short still ends with the water cue
+            return [Confirm(ConfirmState.DECLINED), Say(CONFIRM_DECLINED, kind="confirm")]
+        if self._phase is Phase.PREP:
+            return [Say(ENDED_IN_PREP, kind="ended"), *self._finish(EndReason.ENDED)]
+        if self._phase is Phase.REST:  # the rest cut short still ends with the water cue
             return self._finish_rest()
         # Ended early: the client still gets the rest, the practitioner the closing cue (a
         # pause is over: the rest runs on the clock of the massage).
@@ -506,7 +531,7 @@ class Session:
         resumed: list[Action] = [Resumed()] if self._schedule.paused else []
         self._schedule.resume(now)
         return [
-            Note("ended_early", {"index": self._index, "number": step.number}),
+            EndedEarly(self._index, step.number),
             *resumed,
             Say(ended_early_text(step.number, last), kind="ended"),
             *self._start_rest(now),
@@ -519,8 +544,10 @@ class Session:
                 and word in checkins.follow_up_on):
             # "Fine" may be said in an unconvincing tone, which a machine cannot hear: ask on.
             self._first_answer = str(command)
+            index = self._answer_index
+            assert index is not None  # client answers are accepted only while a window is open
             return [
-                Note("follow_up", {"index": self._answer_index, "answer": word}),
+                FollowUp(index, word),
                 self._question(checkins.follow_up, "checkin_follow_up", now),
             ]
         return [Say(RELAY[command], kind="feedback"), self._close_window(str(command))]
@@ -542,14 +569,14 @@ class Session:
         self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
         return [Say(self.script.opening, Route.ROOM, kind="opening"), *self._enter_step(1, at)]
 
-    def _forward(self, at: float, *, how: str) -> list[Action]:
+    def _forward(self, at: float, *, how: _Move) -> list[Action]:
         completed = self._index
         if completed == len(self.script.steps):
             return self._start_rest(at)
         return self._checkin_after(completed, at, how=how) + self._enter_step(completed + 1, at)
 
     def _enter_step(self, index: int, at: float) -> list[Action]:
-        self._phase = "steps"
+        self._phase = Phase.STEPS
         self._index = index
         step = self._step
         actions: list[Action] = [StepStarted(index, step.number, step.origin)]
@@ -561,30 +588,31 @@ class Session:
         self._schedule.set_active(_STEP, step.seconds, at)
         return actions
 
-    def _checkin_after(self, completed: int, at: float, *, how: str) -> list[Action]:
+    def _checkin_after(self, completed: int, at: float, *, how: _Move) -> list[Action]:
         """At a forward boundary: the question a flagged move asks for, or the time-based one
         when it falls due at this very instant."""
         if self.script.steps[completed - 1].checkin and how != "skip":
-            return self._ask(completed, at, reason="step")
+            return self._ask(completed, at, reason=CheckInReason.STEP)
         left = self._schedule.left(_CHECKIN, at)
         if left is not None and left < _SAME_INSTANT:
-            return self._ask(completed, at, reason="interval")
+            return self._ask(completed, at, reason=CheckInReason.INTERVAL)
         return []
 
-    def _ask(self, index: int, at: float, *, reason: str) -> list[Action]:
+    def _ask(self, index: int, at: float, *, reason: CheckInReason) -> list[Action]:
         """Ask the client about pressure, about move `index`; [] when it need not be asked."""
-        if self._answer_index is not None or (reason == "step" and index in self._asked):
+        repeated = reason is CheckInReason.STEP and index in self._asked
+        if self._answer_index is not None or repeated:
             return []
         self._asked.add(index)
         self._answer_index = index
         self._schedule.set_active(_CHECKIN, self._checkin_interval, at)
         return [
-            Note("checkin", {"index": index, "reason": reason}),
+            CheckIn(index, reason),
             Say(CHECKIN_HINT, kind="checkin_hint"),
             self._question(self.script.checkins.question, "checkin", at),
         ]
 
-    def _question(self, text: str, kind: str, at: float) -> Say:
+    def _question(self, text: str, kind: SayKind, at: float) -> Say:
         """A question to the client; its answer window ends `answer_seconds` after it has been
         said (estimated here, reported by `spoken`)."""
         self._asking = kind
@@ -592,26 +620,26 @@ class Session:
         return Say(text, Route.ROOM, kind=kind)
 
     def _start_rest(self, at: float) -> list[Action]:
-        self._phase = "rest"
+        self._phase = Phase.REST
         self._schedule.cancel(_STEP)
         self._checkin_left = self._schedule.left(_CHECKIN, at)  # kept for "back"
         self._schedule.cancel(_CHECKIN)
         self._schedule.set_active(_REST, self._rest_seconds, at)
         return [
-            Note("rest", {"seconds": self._rest_seconds}),
+            RestStarted(self._rest_seconds),
             Say(self.script.rest.say, Route.ROOM, kind="rest"),
         ]
 
     def _finish_rest(self) -> list[Action]:
-        reason = "completed" if self._early_end is None else "ended"
+        reason = EndReason.COMPLETED if self._early_end is None else EndReason.ENDED
         return [Say(self.script.rest.closing, kind="closing"), *self._finish(reason)]
 
-    def _finish(self, reason: str) -> list[Action]:
+    def _finish(self, reason: EndReason) -> list[Action]:
         actions: list[Action] = []
         if self._answer_index is not None:  # every check-in gets its feedback record
             actions.append(self._close_window(self._first_answer))
         self._schedule.cancel_all()
-        self._phase = "ended"
+        self._phase = Phase.ENDED
         return [*actions, Ended(reason)]
 
     def _say_prep_item(self) -> Say:
@@ -633,9 +661,8 @@ def planned_checkins(
     def collect(t: float, actions: list[Action]) -> None:
         moved = any(isinstance(a, StepStarted) for a in actions)
         for action in actions:
-            if isinstance(action, Note) and action.type == "checkin":
-                planned.append(PlannedCheckIn(
-                    t, int(action.fields["index"]), str(action.fields["reason"]), not moved))
+            if isinstance(action, CheckIn):
+                planned.append(PlannedCheckIn(t, action.index, action.reason, not moved))
 
     collect(0.0, session.start(0.0))
     while (deadline := session.next_deadline()) is not None:

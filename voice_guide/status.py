@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
+from voice_guide.events import Phase
 from voice_guide.prompts import (
     FLAG_CLIENT_ANSWER,
     FLAG_CONFIRM_END,
@@ -27,6 +28,7 @@ from voice_guide.prompts import (
     clock,
     minutes_short,
 )
+from voice_guide.session import Awaiting
 
 
 class SessionStatusLike(Protocol):
@@ -34,7 +36,7 @@ class SessionStatusLike(Protocol):
     frozen dataclass matches)."""
 
     @property
-    def phase(self) -> str: ...
+    def phase(self) -> Phase: ...
     @property
     def index(self) -> int: ...
     @property
@@ -50,14 +52,14 @@ class SessionStatusLike(Protocol):
     @property
     def paused(self) -> bool: ...
     @property
-    def awaiting(self) -> str | None: ...
+    def awaiting(self) -> Awaiting | None: ...
 
 
 @dataclass(frozen=True)
 class StatusView:
     """What the panel shows, already worded. Built by `view_of` from the session's status."""
 
-    phase: str  # prep | steps | rest | ended
+    phase: Phase
     headline: str  # "STEP 17 (REPEAT OF 9)  MOVE 20/34" or "REST" ...
     title: str  # the move's title
     station: str  # "Client's left, right side of the back"
@@ -74,7 +76,7 @@ class StatusView:
 
 def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
     step = status.step
-    if status.phase == "steps" and step is not None:
+    if status.phase == Phase.STEPS and step is not None:
         # The seed step number (as on the written protocol), then the position among all moves.
         repeat = f" (REPEAT OF {step.origin})" if step.origin != step.number else ""
         headline = f"STEP {step.number}{repeat}  MOVE {status.index}/{status.total_steps}"
@@ -83,18 +85,17 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         in_step = f"{clock(status.seconds_in_step)} / {clock(float(step.seconds))}"
         timer = "move time"
     else:
-        headline = {"prep": "PREPARATION", "rest": "REST", "ended": "SESSION ENDED"}.get(
-            status.phase, status.phase.upper()
-        )
+        headline = {Phase.PREP: "PREPARATION", Phase.REST: "REST",
+                    Phase.ENDED: "SESSION ENDED"}.get(status.phase, status.phase.upper())
         title = station = ""
         # In the rest: how much of it is left (the status's step times measure the rest).
-        in_step = clock(status.seconds_left_in_step) if status.phase == "rest" else ""
+        in_step = clock(status.seconds_left_in_step) if status.phase == Phase.REST else ""
         timer = "rest left"
     if status.paused:
         flag = FLAG_PAUSED
-    elif status.awaiting == "confirm_end":
+    elif status.awaiting == Awaiting.CONFIRM_END:
         flag = FLAG_CONFIRM_END
-    elif status.awaiting == "client_answer":
+    elif status.awaiting == Awaiting.CLIENT_ANSWER:
         flag = FLAG_CLIENT_ANSWER
     else:
         flag = ""
