@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from voice_guide.cli.history import session_json
+from voice_guide.cli.history import session_json, session_line
 from voice_guide.commands import Command
 from voice_guide.events import (
     AudioReport,
@@ -267,6 +267,7 @@ def test_an_old_unfinished_journal_reads_summarizes_and_resumes(tmp_path: Path) 
     # Move 2: 30-40 s, paused to 50 s, then on to 70 s; the stopped run leaves no gap.
     assert [(s.index, s.seconds) for s in summary.steps] == [(1, 30.0), (2, 30.0), (3, 10.0)]
     assert summary.total_seconds == 80.0 and not summary.finished
+    assert "  1:20  3 steps, 3 moves  unfinished  feedback: none" in session_line(journal)
 
     replayed = replay(load(TINY), journal)
     assert replayed.commands == 5  # next, stop, resume, yes, next
@@ -289,6 +290,7 @@ def test_an_old_finished_journal_summarizes_with_its_early_end(tmp_path: Path) -
     listed = session_json(journal)
     assert (listed["end_reason"], listed["ended_early_at"], listed["moves"]) == ("ended", 2, 2)
     assert json.loads(json.dumps(listed)) == listed
+    assert "ended early at step 2  feedback: deeper" in session_line(journal)
 
 
 # --- States keep their strings -------------------------------------------------------------------

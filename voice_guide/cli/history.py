@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_guide.cli import fail
+from voice_guide.events import EndReason
 from voice_guide.journal import Journal, list_journals, sessions_dir, summarize
 from voice_guide.prompts import clock, count
 
@@ -67,9 +68,11 @@ def session_line(journal: Journal) -> str:
     data = session_json(journal)
     started = journal.started
     date = started.strftime("%Y-%m-%d %H:%M") if started else "unknown date"
-    state = {"completed": "completed", "ended": "ended early", None: "unfinished"}.get(
-        data["end_reason"], str(data["end_reason"])
-    )
+    if not data["finished"]:
+        state = "unfinished"
+    else:  # an end whose reason this version cannot read: "ended" is all that is known
+        state = {EndReason.COMPLETED: "completed", EndReason.ENDED: "ended early"}.get(
+            data["end_reason"], "ended")
     if data["ended_early_at"] is not None:
         state += f" at step {data['ended_early_at']}"
     answers = [a["answer"] or "no answer" for a in data["feedback"]]
