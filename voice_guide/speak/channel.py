@@ -260,7 +260,7 @@ class OutputChannel:
         self._gate_key = next(_GATE_KEYS)
         utterance.started_at = at
         if self.audible:
-            self.gate.begin(self._gate_key, at, at + len(self._samples) / self.rate)
+            self.gate.begin(self._gate_key, at)
 
     def _end_current(self, at: float) -> None:
         if self._current is not None and self.audible:

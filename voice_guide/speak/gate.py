@@ -25,22 +25,18 @@ machine's cores busy; `LEAD_SECONDS` is the margin for those estimates.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
 from voice_guide.events import Heard
 
-log = logging.getLogger(__name__)
-
 TAIL_SECONDS = 0.3  # the microphone stays muted this long after audible speech ends
 LEAD_SECONDS = 0.05  # ... and from this long before it is due to begin
-SPAN_HISTORY = 64  # ended spans kept: blocks come in within a second of their capture
+SPAN_HISTORY = 64  # ended spans kept: each block is looked at soon after it was captured
 MIC_RATE = 16_000  # the listener's sample rate
 
 
@@ -69,17 +65,14 @@ class MicGate:
         self._lock = threading.Lock()
         self._open: dict[int, float] = {}  # key -> start, of what is playing now
         self._ended: deque[tuple[float, float]] = deque(maxlen=history)
-        self._subscribers: list[Callable[[float], None]] = []
 
     # --- the speaking side ----------------------------------------------------------------------
 
-    def begin(self, key: int, start: float, expected_end: float | None = None) -> None:
+    def begin(self, key: int, start: float) -> None:
         """Audible sound `key` is heard from `start` (until `end(key, ...)`). Cheap and
         non-blocking beyond a short lock: it runs in an output stream's callback."""
         with self._lock:
             self._open[key] = start
-        if expected_end is not None:
-            self._tell(expected_end + self.tail)
 
     def end(self, key: int, end: float) -> None:
         """Sound `key` is over at `end` (played out, or cut off). Unknown keys are ignored."""
@@ -88,7 +81,6 @@ class MicGate:
             if start is None:
                 return
             self._ended.append((start, max(start, end)))
-        self._tell(end + self.tail)
 
     # --- the listening side ---------------------------------------------------------------------
 
@@ -112,20 +104,6 @@ class MicGate:
         if self.muted(captured_at, captured_at + seconds):
             listener.mute_until(listener.time + seconds)
         return list(listener.feed(block))
-
-    # The live loop in app.py still mutes by subscription; microphone.py feeds blocks through
-    # `feed` instead, and this goes when app.py does.
-    def subscribe(self, callback: Callable[[float], None]) -> None:
-        """`callback(until)` when audible sound begins (its expected end plus the tail) or ends
-        (its end plus the tail). Called on the output stream's callback thread."""
-        self._subscribers.append(callback)
-
-    def _tell(self, until: float) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(until)
-            except Exception:  # a listener's bug must not stop playback
-                log.exception("mic gate subscriber failed")
 
 
 def capture_time(time_info: Any, now: float | None = None) -> float:
