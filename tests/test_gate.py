@@ -12,7 +12,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -20,15 +19,15 @@ from pulse import PulseServer
 from speech import Voice as SynthVoice
 from speech import pad, synthesize
 
-from voice_guide.devices import open_input_stream, open_output_stream, resolve_input, resolve_output
+from voice_guide.devices import open_output_stream, resolve_input, resolve_output
 from voice_guide.events import Heard, Route
+from voice_guide.microphone import CapturedBlock, MicrophoneStream, Resampler
 from voice_guide.speak.channel import STREAM_RATE, Utterance, at_rate
-from voice_guide.speak.gate import LEAD_SECONDS, TAIL_SECONDS, MicGate, capture_time
+from voice_guide.speak.gate import LEAD_SECONDS, TAIL_SECONDS, MicGate
 from voice_guide.speak.routes import Player
 from voice_guide.speak.tts import Pcm, Tts
 
 MIC_RATE = 16_000
-MIC_BLOCK = 320  # 20 ms, as the live microphone delivers them
 PROMPT = "Say next when you are ready."
 
 
@@ -79,33 +78,36 @@ def test_an_unknown_end_changes_nothing() -> None:
 # --- real streams: a microphone on the room sink's monitor ---------------------------------
 
 
-@dataclass
 class Microphone:
-    """The room's microphone as the live session reads it: 20 ms blocks, each stamped in the
-    input callback with when it was captured (`capture_time`), handed on by a queue."""
+    """The room's microphone as the live session reads it (`voice_guide.microphone`): 20 ms
+    blocks, each stamped in the input callback with when it was captured, handed on by a queue,
+    resampled to 16 kHz on the reading side when the device has its own rate."""
 
-    blocks: queue.Queue[tuple[np.ndarray, float]] = field(default_factory=queue.Queue)
-    stream: object = None
+    def __init__(self) -> None:
+        self.blocks: queue.Queue[CapturedBlock | None] = queue.Queue()
+        self.stream: MicrophoneStream | None = None
 
     def __enter__(self) -> Microphone:
-        def captured(indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
-            self.blocks.put((indata[:, 0].copy(), capture_time(time_info)))
-
-        self.stream = open_input_stream(
-            resolve_input("room.monitor"), samplerate=MIC_RATE, channels=1, dtype="int16",
-            blocksize=MIC_BLOCK, latency="low", callback=captured,
-        )
-        self.stream.start()  # type: ignore[attr-defined]
+        self.stream = MicrophoneStream.open(resolve_input("room.monitor"), self.blocks)
+        self.stream.active = True
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.stream.stop()  # type: ignore[attr-defined]
-        self.stream.close()  # type: ignore[attr-defined]
+        assert self.stream is not None
+        self.stream.stop()
+
+    def resampler(self) -> Resampler:
+        assert self.stream is not None
+        return Resampler(self.stream.rate)
 
     def drain(self) -> list[tuple[np.ndarray, float]]:
+        """The blocks so far, at 16 kHz, with their capture times."""
+        resample = self.resampler()
         taken = []
         while not self.blocks.empty():
-            taken.append(self.blocks.get())
+            block = self.blocks.get()
+            if block is not None:
+                taken.append((resample(block.samples), block.captured_at))
         return taken
 
 
@@ -136,7 +138,7 @@ def test_the_microphone_hears_room_speech_only_inside_the_span_the_gate_was_told
     spans = [(u.started_at, u.ended_at) for u in said]
     assert all(start is not None and end is not None for start, end in spans)
     heard = [(at, at + len(block) / MIC_RATE) for block, at in blocks if loud(block)]
-    assert len(heard) * MIC_BLOCK / MIC_RATE > pcm.duration  # most of the speech was heard
+    assert sum(t1 - t0 for t0, t1 in heard) > pcm.duration  # most of the speech was heard
     for t0, t1 in heard:
         assert player.gate.muted(t0, t1)
         assert any(start - LEAD_SECONDS <= t1 and t0 <= end + TAIL_SECONDS  # type: ignore[operator]
@@ -172,15 +174,19 @@ def prompt_then_someone_says_next(
     heard: list[Heard] = []
     done = threading.Event()
 
-    def listen(mic: Microphone) -> None:
+    def listen(mic: Microphone) -> None:  # as the live listening thread does
+        resample = mic.resampler()
         while not done.is_set() or not mic.blocks.empty():
             try:
-                block, captured_at = mic.blocks.get(timeout=0.05)
+                block = mic.blocks.get(timeout=0.05)
             except queue.Empty:
                 continue
-            fed.append((listener.time, captured_at))
-            heard.extend(gate.feed(listener, block, captured_at) if gated
-                         else listener.feed(block))
+            if block is None:
+                continue
+            samples = resample(block.samples)
+            fed.append((listener.time, block.captured_at))
+            heard.extend(gate.feed(listener, samples, block.captured_at) if gated
+                         else listener.feed(samples))
         heard.extend(listener.flush())
 
     # "next" as the practitioner's voice says it, at the stream rate (nothing to resample in
