@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from voice_guide.cli import main
+from voice_guide.events import ExitReason
 from voice_guide.protocol import Script, load
 from voice_guide.session import SessionSettings
 from voice_guide.simulate import (
@@ -330,7 +331,7 @@ def test_typed_answers_in_own_words_and_not_understood_in_a_live_session(tmp_pat
     assert {"t": 317.0, "type": "feedback", "answer": "deeper", "index": 4} in records
     heard = [r for r in records if r["type"] == "heard"]
     assert heard[-1]["command"] == "deeper" and heard[-1]["phrase"] == "a little deeper"
-    guide.close(320.0, "eof")
+    guide.close(320.0, ExitReason.EOF)
 
 
 def test_a_played_question_starts_the_answer_window_in_a_live_session(tmp_path: Path) -> None:
@@ -359,7 +360,7 @@ def test_a_played_question_starts_the_answer_window_in_a_live_session(tmp_path: 
     assert guide.session.next_deadline() == 329.0  # 8 s from its end, not from 315
     assert guide.phrase("deeper", 328.5)
     assert guide.records[-1] == {"t": 328.5, "type": "feedback", "answer": "deeper", "index": 4}
-    guide.close(330.0, "eof")
+    guide.close(330.0, ExitReason.EOF)
 
 
 def test_the_log_is_what_run_journals_for_the_same_typed_phrases(tmp_path: Path) -> None:

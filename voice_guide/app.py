@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_guide.events import Note
+from voice_guide.events import AudioReport
 from voice_guide.guide import Guide, PrintedSpeech, SpeakerSpeech, SpeechOutput
 from voice_guide.journal import (
     JournalBusy,
@@ -319,11 +319,15 @@ def any_output_device() -> bool:
     return True
 
 
-def audio_note(alsa: Any, speaker: Any) -> Note:
+def audio_note(alsa: Any, speaker: Any) -> AudioReport:
     """The session's sound glitches, journaled at its end: ALSA's underrun lines (kept off the
     terminal) and the output underflows the player counted."""
-    fields: dict[str, Any] = alsa.summary() if alsa is not None else {}
-    if speaker is not None:
-        fields["output_underflows"] = speaker.player.underruns()
-    return Note("audio", fields)
+    alsa_counts = alsa.summary() if alsa is not None else {}
+    return AudioReport(
+        alsa_underruns=alsa_counts.get("alsa_underruns", 0),
+        alsa_overruns=alsa_counts.get("alsa_overruns", 0),
+        alsa_lines=alsa_counts.get("alsa_lines", 0),
+        alsa_examples=tuple(alsa_counts.get("alsa_examples", ())),
+        output_underflows=speaker.player.underruns() if speaker is not None else None,
+    )
 

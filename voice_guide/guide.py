@@ -19,7 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
-from voice_guide.events import Action, Ended, Heard, Route, Say, Silence
+from voice_guide.events import (
+    Action,
+    Ended,
+    Exit,
+    ExitReason,
+    Heard,
+    Heartbeat,
+    Phase,
+    ResumedSession,
+    Route,
+    Say,
+    Silence,
+    Spoken,
+    Unknown,
+)
 from voice_guide.journal import JournalNotice, Summary, summarize
 from voice_guide.prompts import WELCOME, resume_text, summary_lines, summary_speech
 from voice_guide.session import QUESTION_KINDS, Session
@@ -101,11 +115,8 @@ class Guide:
         """Carry on a replayed session: mark the resume in the journal and say where we are."""
         self.records.extend(prior)
         status = self.session.status(now)
-        self._write({
-            "t": round(now, 3), "type": "resume_session", "phase": status.phase,
-            "index": status.index, "seconds_in_step": round(status.seconds_in_step, 1),
-            "paused": status.paused,
-        })
+        self._write(ResumedSession(Phase(status.phase), status.index, status.seconds_in_step,
+                                   status.paused).record(now))
         self.emit([Say(resume_text(status), Route.PRACTITIONER, "resume")], now)
 
     # --- inputs -----------------------------------------------------------------------------
@@ -125,7 +136,7 @@ class Guide:
             return True
         words = text.strip()
         awaited = self.session.accepts() >= CLIENT_ANSWERS
-        self._write({"t": round(now, 3), "type": "unknown", "phrase": words})
+        self._write(Unknown(words).record(now))
         self.emit(self.session.not_understood(words, now), now)
         if not awaited and self.panel is not None and not self.ended:
             self.panel.message(f"(not a command: {words!r}; say help)")
@@ -135,7 +146,7 @@ class Guide:
         """A question finished playing: journaled, and the client's answer window starts now."""
         if self.ended:
             return
-        self._write({"t": round(now, 3), "type": "spoken", "kind": say.kind})
+        self._write(Spoken(say.kind).record(now))
         self.emit(self.session.spoken(say.kind, now), now)
 
     def tick(self, now: float) -> None:
@@ -145,7 +156,7 @@ class Guide:
     def heartbeat(self, now: float) -> None:
         """A `clock` record: a session resumed after a crash carries on from here."""
         if not self.ended:
-            self._write({"t": round(now, 3), "type": "clock"})
+            self._write(Heartbeat().record(now))
 
     def note(self, note: Recordable, now: float, *, tell: str = "") -> None:
         """Something the edges noticed (a route fell back, the microphone was lost): journaled,
@@ -173,13 +184,13 @@ class Guide:
     def ended(self) -> bool:
         return self.session.ended
 
-    def close(self, now: float, reason: str) -> None:
+    def close(self, now: float, reason: ExitReason) -> None:
         """End of this run. An unfinished session gets an `exit` record and stays resumable."""
         if self._closed:
             return
         if not self.ended:
             self._closing_notes(now)
-            self._write({"t": round(now, 3), "type": "exit", "reason": reason})
+            self._write(Exit(reason).record(now))
         self._closed = True
         notice = self.journal.close()
         if notice is not None:

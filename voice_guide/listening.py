@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_guide.commands import Command
-from voice_guide.events import Note
+from voice_guide.events import ListeningStarted, MicrophoneBack, MicrophoneLost
 from voice_guide.loop import Inbox, ListeningStopped, Noticed
 from voice_guide.microphone import RATE, CapturedBlock, MicrophoneStream, Resampler
 from voice_guide.prompts import MIC_BACK, MIC_FALLBACK, MIC_LOST
@@ -162,8 +162,7 @@ class ListeningThread:
         self._configured_source = self._source
         if self._source is not None:
             self._events = PulseEvents(lambda line: self._changed.set())
-        self._tell("", "listening", device=self.endpoint.label, source=self._source,
-                   engine=self.engine)
+        self._tell(ListeningStarted(self.endpoint.label, self._source, self.engine))
 
     def _activate(self, microphone: MicrophoneStream) -> None:
         self._microphone, self.using = microphone, microphone.endpoint
@@ -228,9 +227,9 @@ class ListeningThread:
         log.warning("microphone %s lost (%s); %s", lost.label, why,
                     f"listening on {fallback.label}" if fallback is not None
                     else "listening paused")
-        self._tell(MIC_FALLBACK if fallback is not None else MIC_LOST, "microphone_lost",
-                   device=lost.label, reason=why,
-                   listening_on=fallback.label if fallback is not None else None)
+        listening_on = fallback.label if fallback is not None else None
+        self._tell(MicrophoneLost(lost.label, why, listening_on),
+                   MIC_FALLBACK if fallback is not None else MIC_LOST)
 
     def _fallback(self, lost: Any, lost_source: str | None) -> Any:
         """The server's default source if it is a real microphone (not a monitor: that hears
@@ -284,7 +283,7 @@ class ListeningThread:
         self._activate(trial)
         self.lost = None
         log.warning("microphone %s is back", self.endpoint.label)
-        self._tell(MIC_BACK, "microphone_back", device=self.endpoint.label)
+        self._tell(MicrophoneBack(self.endpoint.label), MIC_BACK)
 
     def _source_of(self, endpoint: Any) -> str | None:
         """The sound-server source `endpoint` records from, when the server can tell."""
@@ -294,9 +293,11 @@ class ListeningThread:
             return str(endpoint.pulse)
         return pulse_default_source() if endpoint.is_default else None
 
-    def _tell(self, text: str, note: str, **fields: Any) -> None:
+    def _tell(
+        self, note: ListeningStarted | MicrophoneLost | MicrophoneBack, text: str = ""
+    ) -> None:
         """Journal `note`, and say `text` to the practitioner (on the loop's thread)."""
-        self.inbox.put(Noticed(Note(note, fields), text))
+        self.inbox.put(Noticed(note, text))
 
 
 def one_line(error: BaseException) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from voice_guide.events import Heard, Say
+from voice_guide.events import ExitReason, Heard, Say
 
 if TYPE_CHECKING:
     from voice_guide.guide import Guide, Recordable
@@ -52,7 +52,7 @@ class Noticed:
     """Something an edge noticed (a route fell back, the microphone was lost or is back):
     journaled, and `tell` said to the practitioner when it is not empty."""
 
-    note: Recordable  # an events record: Note, or its own class (MicrophoneLost, ...)
+    note: Recordable  # an events record: MicrophoneLost, RouteFallback, ...
     tell: str = ""
 
 
@@ -74,12 +74,12 @@ Input = Heard | Typed | Played | Noticed | ListeningStopped | InputEnded
 class StopReason(Enum):
     """Why a live session stopped: the journal's `exit` reason and `run`'s exit status."""
 
-    ENDED = ("ended", 0)  # the session closed: completed, or a confirmed "end session"
-    INPUT_ENDED = ("eof", 0)  # typed input ended; the session stays resumable
-    INTERRUPTED = ("interrupt", 130)  # Ctrl-C (128 + SIGINT, as shells report it)
-    TERMINATED = ("interrupt", 143)  # SIGTERM (128 + SIGTERM); journaled as an interrupt
+    ENDED = (ExitReason.ENDED, 0)  # the session closed: completed, or a confirmed "end session"
+    INPUT_ENDED = (ExitReason.EOF, 0)  # typed input ended; the session stays resumable
+    INTERRUPTED = (ExitReason.INTERRUPT, 130)  # Ctrl-C (128 + SIGINT, as shells report it)
+    TERMINATED = (ExitReason.INTERRUPT, 143)  # SIGTERM (128 + SIGTERM); journaled as interrupt
 
-    def __init__(self, journal_reason: str, exit_status: int) -> None:
+    def __init__(self, journal_reason: ExitReason, exit_status: int) -> None:
         self.journal_reason = journal_reason
         self.exit_status = exit_status
 
@@ -138,7 +138,7 @@ def run_loop(
         reason = StopReason.INTERRUPTED
     finally:
         guide.speech.silence(clock.now())
-        guide.close(clock.now(), reason.journal_reason if reason is not None else "error")
+        guide.close(clock.now(), ExitReason.ERROR if reason is None else reason.journal_reason)
         guide.speech.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
