@@ -197,7 +197,7 @@ def stream_figures(
           f"largest shift {max(c[1] for c in correlations):.1f} ms")
     print(f"Idle CPU with both routes' streams open: {idle:.1f} % of one core")
     # The fallback logs an error and warnings each time, as it should; not wanted here.
-    logging.getLogger("voice_guide.speak.player").setLevel(logging.CRITICAL)
+    logging.getLogger("voice_guide.speak.routes").setLevel(logging.CRITICAL)
     fallbacks = [_fallback_latency(server, speech, options) for _ in range(3)]
     print(f"(voice {speech.active.name}, {speech.render(prompt).rate} Hz; the player's streams "
           f"run at {RATE} Hz)")

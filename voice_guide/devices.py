@@ -417,15 +417,6 @@ def _repoint_handlers(old: Any, new: Any) -> None:
                 handler.setStream(new)
 
 
-def reinitialize_portaudio() -> None:
-    """Make PortAudio enumerate devices again (it does so only when it initialises), e.g. after
-    a sound server started. Only when no stream is open."""
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 # PULSE_SINK/PULSE_SOURCE are process-wide: one stream opens at a time while they are set.
