@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# the machine user's own config file must not change what the tests run (tests of the config
+# file remove this and give a config home of their own)
+os.environ.setdefault("VOICE_GUIDE_CONFIG", "none")
 
 from pulse import PulseServer, PulseUnavailable, client_environment, start_pulse
 
