@@ -14,7 +14,7 @@ from heard import pieces_heard
 from pulse import PulseServer, Recorder, active_span
 
 from voice_guide.devices import resolve_output
-from voice_guide.events import Note, Route
+from voice_guide.events import Route, RouteFallback, Undelivered
 from voice_guide.speak.channel import Utterance
 from voice_guide.speak.gate import TAIL_SECONDS, MicGate
 from voice_guide.speak.routes import Player
@@ -50,7 +50,7 @@ def loudness(audio: np.ndarray) -> float:
 
 @pytest.fixture
 def player(pulse: PulseServer):  # type: ignore[no-untyped-def]
-    notes: list[Note] = []
+    notes: list[RouteFallback | Undelivered] = []
     undelivered: list[str] = []
     chosen = Player(
         resolve_output("earbud"), resolve_output("room"),
@@ -161,9 +161,9 @@ def test_removed_room_sink_falls_back_and_replays_from_the_start(
     assert pieces_heard(heard, as_float(pcm)[:RATE], RATE) >= 0.5
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("room failed" in message for message in errors)
-    fallbacks = [n for n in player.notes if n.type == "route_fallback"]  # type: ignore[attr-defined]
-    assert fallbacks and fallbacks[0].fields["route"] == "room"
-    assert fallbacks[0].fields["to"] == "earbud"
+    fallbacks = [n for n in player.notes if isinstance(n, RouteFallback)]  # type: ignore[attr-defined]
+    assert fallbacks and fallbacks[0].route == Route.ROOM
+    assert fallbacks[0].to == "earbud"
 
 
 @pytest.mark.audio

@@ -32,7 +32,6 @@ from voice_guide.events import (
     ListeningStarted,
     MicrophoneBack,
     MicrophoneLost,
-    Note,
     Paused,
     Phase,
     PrepStarted,
@@ -130,14 +129,6 @@ def test_records_read_back_are_the_ones_written() -> None:
         Spoken.from_record({"t": 1.0, "type": "spoken", "kind": "a kind nobody says"})
     with pytest.raises(ValueError):
         Heard.from_record({"t": 1.0, "type": "heard", "command": "dance"})
-
-
-def test_a_note_takes_only_a_type_of_the_vocabulary() -> None:
-    note = Note("route_fallback", {"route": "room"})
-    assert note.type is RecordType.ROUTE_FALLBACK
-    assert note.record(1.0) == {"t": 1.0, "type": "route_fallback", "route": "room"}
-    with pytest.raises(ValueError):
-        Note("rest_started")
 
 
 def test_everything_a_whole_simulated_session_writes_is_in_the_vocabulary() -> None:

@@ -20,7 +20,7 @@ The states and kinds inside records are closed too, with the same strings as bef
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
@@ -389,22 +389,6 @@ class RestStarted:
 
     def record(self, t: float) -> Record:
         return _record(t, RecordType.REST, seconds=self.seconds)
-
-
-@dataclass(frozen=True)
-class Note:
-    """A record without a class of its own: `type` must still be one of `RecordType` (a string
-    is accepted and converted; one outside the vocabulary raises ValueError). Prefer the
-    record's own class (`AudioReport`, `MicrophoneLost`, ...)."""
-
-    type: RecordType | str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "type", RecordType(self.type))  # frozen: set once, here
-
-    def record(self, t: float) -> Record:
-        return _record(t, RecordType(self.type), **self.fields)
 
 
 Action = (

@@ -21,10 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from voice_guide.devices import DEFAULT_ENDPOINT, Endpoint
-from voice_guide.events import Note, Route
+from voice_guide.events import Route, RouteFallback, Undelivered
 from voice_guide.speak.channel import (
     OUTPUT_BLOCK,
     OUTPUT_LATENCY,
@@ -50,7 +49,7 @@ class Player:
         *,
         practitioner_audible: bool = False,
         gate: MicGate | None = None,
-        on_note: Callable[[Note], None] | None = None,
+        on_note: Callable[[RouteFallback | Undelivered], None] | None = None,
         on_undelivered: Callable[[Utterance], None] | None = None,
         latency: float = OUTPUT_LATENCY,
         blocksize: int = OUTPUT_BLOCK,
@@ -199,10 +198,8 @@ class Player:
                     "route %s falls back from %s to %s",
                     route, channel.endpoint.label, fallback.endpoint.label,
                 )
-                self._note(
-                    "route_fallback", route=str(route), failed=channel.endpoint.label,
-                    to=fallback.endpoint.label, reason=reason,
-                )
+                self._note(RouteFallback(route, failed=channel.endpoint.label,
+                                         to=fallback.endpoint.label, reason=reason))
         for utterance in pending:
             utterance.replays += 1
             log.warning("replaying %r on route %s from the start", utterance.text, utterance.route)
@@ -221,10 +218,10 @@ class Player:
     def _undelivered(self, utterance: Utterance) -> None:
         log.error("no working audio output for %r", utterance.text)
         utterance._finish("undelivered", time.monotonic())
-        self._note("undelivered", route=str(utterance.route), text=utterance.text)
+        self._note(Undelivered(utterance.route, utterance.text))
         if self._on_undelivered is not None:
             self._on_undelivered(utterance)
 
-    def _note(self, type_: str, **fields: Any) -> None:
+    def _note(self, note: RouteFallback | Undelivered) -> None:
         if self._on_note is not None:
-            self._on_note(Note(type_, fields))
+            self._on_note(note)

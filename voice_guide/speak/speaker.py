@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from voice_guide.devices import resolve_output
-from voice_guide.events import Note, Say
+from voice_guide.events import RouteFallback, Say, Undelivered
 from voice_guide.speak.channel import Utterance
 from voice_guide.speak.gate import MicGate
 from voice_guide.speak.routes import Player
@@ -42,7 +42,7 @@ class Speaker:
         practitioner_audible: bool = False,
         voice: Voice | None = None,
         gate: MicGate | None = None,
-        on_note: Callable[[Note], None] | None = None,
+        on_note: Callable[[RouteFallback | Undelivered], None] | None = None,
         print_text: PrintText = log_unspoken,
     ) -> Speaker:
         """Resolve the devices (DeviceError names what exists) and open both routes' streams."""
