@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             beds_named = "corpus music" if only_music else "every corpus bed (music, animals)"
             print(f"  human \"go\"s over {beds_named} at 30 dB (`listen`): heard {heard} of "
                   f"{said}, {wrong} wrong or extra")
+        heard, said, wrong = music_switched_on(recognizer, args.split, snr=30.0)
+        print(f"  human \"go\"s 4-24 s after corpus music is switched on in a quiet room, at "
+              f"30 dB (`listen`): heard {heard} of {said}, {wrong} wrong or extra")
         heard_kal = synthetic_session(recognizer)
         print(f"  a session by flite kal16 in pink noise at 20 dB (go, go, repeat, stop, go): "
               f"heard {', '.join(heard_kal) or 'nothing'}")
@@ -159,6 +162,37 @@ def commands_over_beds(recognizer: Recognizer, split: str, snr: float, only_musi
                 wrong += 1
         heard += len(found)
     return heard, sessions * SESSION_WORDS, wrong
+
+
+def music_switched_on(recognizer: Recognizer, split: str, snr: float,
+                      sessions: int = 12) -> tuple[int, int, int]:
+    """A quiet room, then music from 8 s on; six human "go"s from 12 s, 4 s apart, through
+    what `listen` does: (heard, said, other commands heard). The first "go"s come while the
+    segmenter is still learning the music as the room's new background."""
+    beds = [read_wav_16k(r.path) for r in human_corpus.recordings("noise")
+            if r.seconds >= 5 and any(m in r.path.name for m in MUSIC)]
+    go = [r for r in human_corpus.recordings("word", split) if r.label == "go"]
+    heard = wrong = 0
+    for session in range(sessions):
+        pieces, times, at = [np.zeros(16_000 * 12, np.int16)], [], 12.0
+        for k in range(6):
+            clip = read_wav_16k(go[(session * 6 + k) * 5 % len(go)].path)
+            times.append(at)
+            at += len(clip) / 16_000 + 3.0
+            pieces += [clip, np.zeros(16_000 * 3, np.int16)]
+        quiet = np.concatenate(pieces)
+        switched = 8 * 16_000
+        bedded = mix(quiet, beds[session % len(beds)], snr, seed=session)
+        audio = np.concatenate([quiet[:switched], bedded[switched:]])
+        found: set[int] = set()
+        for h in listen_to(recognizer, audio):
+            near = [i for i, t in enumerate(times) if h.start < t + 1.0 and h.end > t]
+            if near and str(h.command) == "next":
+                found.add(near[0])
+            else:
+                wrong += 1
+        heard += len(found)
+    return heard, sessions * 6, wrong
 
 
 def synthetic_session(recognizer: Recognizer, snr: float = 20.0) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import human_corpus
 import numpy as np
 import pytest
 from speech import (
@@ -23,6 +24,7 @@ from speech import (
 
 from voice_guide.listen.engine import Segment
 from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
+from voice_guide.wav import read_wav_16k
 
 RATE = 16_000
 
@@ -197,6 +199,29 @@ def test_a_command_over_noise_that_started_earlier_is_its_own_utterance(
     assert len(found) == 1, [(s.start, s.end) for s in found]
     assert found[0].start <= 9.0 + 0.05 and found[0].end >= 9.0 + len(clip) / RATE - 0.1
     assert found[0].end - found[0].start < 2.0
+
+
+@pytest.mark.skipif(not human_corpus.available(), reason=human_corpus.ABSENT)
+def test_a_command_soon_after_music_starts_is_its_own_utterance() -> None:
+    """Someone switches the music on in a quiet room: within a few seconds it is the
+    background (learned after 2.5 s without a pause), and a command 20 dB over it, 4 or 6 s
+    after it started, is cut as one utterance. Real recordings of music from the corpus."""
+    names = ("guitar", "Hungarian", "Fishin", "Sugar", "Vibe", "trumpet")
+    music = [r for r in human_corpus.recordings("noise") if any(n in r.path.name for n in names)]
+    clip = synthesize("next", NEURAL_VOICES[1]).astype(np.float64)
+    rng = np.random.default_rng(0)
+    cut = []
+    for item in music:
+        for after in (4.0, 6.0):
+            stream = rng.normal(0.0, 3.0, round((8 + after + 3) * RATE))  # a quiet room
+            bed = np.resize(read_wav_16k(item.path).astype(np.float64), len(stream) - 8 * RATE)
+            stream[8 * RATE :] += bed * np.sqrt(np.mean(clip**2) / np.mean(bed**2)) / 10
+            at = round((8 + after) * RATE)
+            stream[at : at + len(clip)] += clip
+            found = segments_of(np.clip(stream, -32768, 32767).astype(np.int16))
+            cut.append(any(s.start <= at / RATE + 0.05 and s.end >= (at + len(clip)) / RATE - 0.1
+                           and s.end - s.start < 2.0 for s in found))
+    assert sum(cut) >= len(cut) - 2, cut
 
 
 def test_long_talk_is_not_learned_as_background() -> None:

@@ -16,7 +16,8 @@ Energy against a learned picture of the background, per 10 ms frame:
   first `max_speech` is offered once as a `cut_off` segment instead: over music or animal
   sounds a word's end is often lost in the bed, and the utterance only looks long. Sound
   that goes on without any pause for `learn_after` seconds is a new background, not a speaker:
-  its levels are learned, so continuous babble does not deafen the segmenter;
+  its levels are learned, so continuous babble, or music switched on, does not deafen the
+  segmenter for long; when that sound stops, the quieter background before it is back at once;
 - every segment says how long the stream was quiet before its speech began (`pause_before`), so
   the listener can require commands to be whole utterances (said after a pause).
 Silence costs one vectorized energy computation per block, a short loop over its frames and a
@@ -55,7 +56,9 @@ class SegmenterSettings:
     background: float = 3.0  # seconds of background levels remembered
     floor_percentile: float = 10.0
     top_percentile: float = 95.0
-    learn_after: float = 4.0  # sound without a pause this long is background, not a speaker
+    learn_after: float = 2.5  # sound without a pause this long is background, not a speaker
+    restore_after: float = 0.4  # such sound gone this long (quieter than it ever was, back to
+    # the background before it): the background before it is back at once
     warmup: float = 0.5  # the first stretch of the stream, looked at whole for its background
     # (and for speech in it: `_end_warmup`)
     warmup_speech_db: float = 12.0  # in the warm-up, frames this far above its quietest are speech
@@ -78,6 +81,7 @@ class Segmenter:
         self._max_frames = round(s.max_speech * FRAMES_PER_S)
         self._min_frames = round(s.min_speech * FRAMES_PER_S)
         self._learn_frames = round(s.learn_after * FRAMES_PER_S)
+        self._restore_frames = max(1, round(s.restore_after * FRAMES_PER_S))
         self._warmup_frames = max(self._onset_frames, round(s.warmup * FRAMES_PER_S))
         self._warmup: list[tuple[np.ndarray, float]] = []  # the first frames, until a floor
         history = round(s.pre_roll * FRAMES_PER_S) + self._onset_frames
@@ -88,6 +92,10 @@ class Segmenter:
         self._floor: float | None = None
         self._top: float | None = None
         self._last_speech_end = -math.inf  # stream time the last utterance's speech ended
+        # the background before a long sound was learned in its place, and how many frames in a
+        # row have since been back at it
+        self._before: tuple[np.ndarray, int, float | None, float | None] | None = None
+        self._back_run = 0
         self._reset_state()
 
     @property
@@ -180,6 +188,8 @@ class Segmenter:
                     return self._end_warmup(self._samples_seen + FRAME)
                 return None
             else:
+                if self._before is not None and self._back_to_before(level):
+                    return None
                 if len(self._pending_levels) == self._pending_levels.maxlen:
                     self._learn(self._pending_levels[0])
                 self._pending_levels.append(level)
@@ -240,7 +250,10 @@ class Segmenter:
             segment = self._close()
             self._reset_state()
             return segment
-        if self._silent_run == self._first_look_frames and self._speech_frames >= self._min_frames:
+        # no first look over a loud sound learned as background: it may be someone talking on,
+        # and a sentence's first word must wait for the words after it
+        if (self._silent_run == self._first_look_frames and self._speech_frames >= self._min_frames
+                and self._before is None):
             return self._segment(provisional=True)
         return None
 
@@ -289,9 +302,31 @@ class Segmenter:
             if top is not None and self._pause_peak <= top + self.settings.stop_db:
                 self._levels, self._levels_count, self._floor, self._top = (
                     levels, count, floor, top)
-            else:
-                self._last_speech_end = -math.inf  # it was no one speaking
+            else:  # (or someone talking on through pauses that never fell back: the next
+                # utterance still counts its pause from this sound's end)
+                self._before, self._back_run = self._snapshot, 0
         self._reset_state()
+
+    def _back_to_before(self, level: float) -> bool:
+        """After a long sound became the background: when it stops (`restore_after` of frames
+        quieter than its own floor and back at the background before it), that background is
+        back at once. Otherwise its top would hold for `background` seconds, and a command said
+        soon after someone talked at length, or after the music stopped, would go unheard."""
+        assert self._before is not None and self._floor is not None
+        levels, count, floor, top = self._before
+        back = top is not None and level < self._floor and level <= top + self.settings.stop_db
+        self._back_run = self._back_run + 1 if back else 0
+        if self._back_run < self._restore_frames:
+            return False
+        self._levels, self._levels_count, self._floor, self._top = levels, count, floor, top
+        # it may have been someone talking at length after all: what follows is judged by the
+        # pause since it stopped (a word after a comma is not a command said after silence)
+        self._last_speech_end = (self._samples_seen - (self._back_run - 1) * FRAME) / SAMPLE_RATE
+        self._before, self._back_run = None, 0
+        self._history.clear()
+        self._pending_levels.clear()
+        self._onset_count = 0
+        return True
 
     def _open(self) -> None:
         frames = list(self._history)
