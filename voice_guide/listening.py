@@ -79,10 +79,8 @@ class ListeningThread:
         self._blocks: queue.Queue[CapturedBlock | None] = queue.Queue()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
-        # The stream in use and how it is doing (the watch thread swaps streams).
-        self.using: Any = None  # the Endpoint recorded from; None while listening is paused
-        self.lost: str | None = None  # why listening is paused
-        self._microphone: MicrophoneStream | None = None  # the stream in use
+        # The stream in use (None while listening is paused); the watch thread swaps it.
+        self._microphone: MicrophoneStream | None = None
         self._source: str | None = None  # the sound-server source recorded from, when known
         self._configured_source: str | None = None  # the configured one's, at the start
         self._next_look = 0.0
@@ -165,7 +163,7 @@ class ListeningThread:
         self._tell(ListeningStarted(self.endpoint.label, self._source, self.engine))
 
     def _activate(self, microphone: MicrophoneStream) -> None:
-        self._microphone, self.using = microphone, microphone.endpoint
+        self._microphone = microphone
         self._source = self._source_of(microphone.endpoint)
         microphone.active = True
 
@@ -214,7 +212,7 @@ class ListeningThread:
     def _lose(self, microphone: MicrophoneStream, why: str, now: float) -> None:
         lost, lost_source = microphone.endpoint, self._source
         microphone.close()
-        self._microphone, self.using, self._source = None, None, None
+        self._microphone, self._source = None, None
         self._next_look = now + MIC_RETRY_SECONDS
         fallback = self._fallback(lost, lost_source)
         if fallback is not None:
@@ -223,7 +221,6 @@ class ListeningThread:
             except Exception as error:
                 log.warning("cannot listen on %s: %s", fallback.label, one_line(error))
                 fallback = None
-        self.lost = None if fallback is not None else why
         log.warning("microphone %s lost (%s); %s", lost.label, why,
                     f"listening on {fallback.label}" if fallback is not None
                     else "listening paused")
@@ -281,7 +278,6 @@ class ListeningThread:
         if previous is not None:
             previous.close()
         self._activate(trial)
-        self.lost = None
         log.warning("microphone %s is back", self.endpoint.label)
         self._tell(MicrophoneBack(self.endpoint.label), MIC_BACK)
 

@@ -50,7 +50,7 @@ class MicrophoneStream:
         self.blocks = blocks
         self.stream: Any = None
         self.rate = RATE
-        self.opened_at = self.last = time.monotonic()  # `last`: the latest callback
+        self.last = time.monotonic()  # the latest callback (or the opening)
         self.first: float | None = None  # the first callback
         self.ended = False  # the stream ended by itself
         self.active = False
@@ -69,7 +69,7 @@ class MicrophoneStream:
         except Exception:  # the device cannot do 16 kHz itself: take its rate
             stream = open_input_stream(endpoint, **common)
         microphone.stream, microphone.rate = stream, int(stream.samplerate)
-        microphone.opened_at = microphone.last = time.monotonic()
+        microphone.last = time.monotonic()
         try:
             stream.start()
         except Exception:

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     130 Ctrl-C, 143 SIGTERM), 2 for a problem found at start-up."""
     from voice_guide.app import LiveError, run_session
 
+    show_progress()  # before anything logs: a library's first log call would configure it
     if args.journal is not None and args.journal.is_dir():
         # Checked first: otherwise a folder "already exists" as a journal, or cannot be read.
         example = args.journal / "session.jsonl"
@@ -79,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
     _, problem = voice_from(args, "run")
     if problem:
         return fail(problem)
-    show_progress()
     try:
         stopped = run_session(session_options(args), listening_options(args),
                               speech_options(args), interactive=sys.stdin.isatty())
