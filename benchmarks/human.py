@@ -101,7 +101,8 @@ def spoken_sessions(recognizer: Recognizer, split: str, noises: list[np.ndarray]
     command; and how many commands were heard in all."""
     from voice_guide.events import Route
     from voice_guide.protocol import load
-    from voice_guide.simulate_audio import CHARS_PER_SECOND, TAIL_SECONDS, simulate_audio
+    from voice_guide.simulate_audio import CHARS_PER_SECOND, simulate_audio
+    from voice_guide.speak.gate import TAIL_SECONDS
 
     script = load()
     # the opening cue to the client plays on the room speaker first: the microphone is muted
@@ -153,14 +154,8 @@ def commands_over_beds(recognizer: Recognizer, split: str, snr: float, only_musi
             at += (len(clip) + len(gap)) / 16_000
             pieces += [clip, gap]
         audio = mix(np.concatenate(pieces), beds[session % len(beds)], snr, seed=session)
-        found: set[int] = set()
-        for h in listen_to(recognizer, audio):
-            near = [i for i, t in enumerate(times) if h.start < t + 1.0 and h.end > t]
-            if near and str(h.command) == "next":
-                found.add(near[0])
-            else:
-                wrong += 1
-        heard += len(found)
+        found, other = _gos_heard(recognizer, audio, times)
+        heard, wrong = heard + found, wrong + other
     return heard, sessions * SESSION_WORDS, wrong
 
 
@@ -184,15 +179,24 @@ def music_switched_on(recognizer: Recognizer, split: str, snr: float,
         switched = 8 * 16_000
         bedded = mix(quiet, beds[session % len(beds)], snr, seed=session)
         audio = np.concatenate([quiet[:switched], bedded[switched:]])
-        found: set[int] = set()
-        for h in listen_to(recognizer, audio):
-            near = [i for i, t in enumerate(times) if h.start < t + 1.0 and h.end > t]
-            if near and str(h.command) == "next":
-                found.add(near[0])
-            else:
-                wrong += 1
-        heard += len(found)
+        found, other = _gos_heard(recognizer, audio, times)
+        heard, wrong = heard + found, wrong + other
     return heard, sessions * 6, wrong
+
+
+def _gos_heard(recognizer: Recognizer, audio: np.ndarray, times: list[float]) -> tuple[int, int]:
+    """What `listen` hears in `audio` with a "go" starting at each of `times`: how many of them
+    were heard (as "next", in an utterance overlapping the word's first second), and how many
+    other commands were heard."""
+    found: set[int] = set()
+    other = 0
+    for h in listen_to(recognizer, audio):
+        near = [i for i, t in enumerate(times) if h.start < t + 1.0 and h.end > t]
+        if near and str(h.command) == "next":
+            found.add(near[0])
+        else:
+            other += 1
+    return len(found), other
 
 
 def synthetic_session(recognizer: Recognizer, snr: float = 20.0) -> list[str]:

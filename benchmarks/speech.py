@@ -53,8 +53,8 @@ from pulse import (  # the tests' PulseAudio helpers
     start_pulse,
 )
 
-from voice_guide.app import known_texts
 from voice_guide.events import Route
+from voice_guide.prompts import known_texts
 from voice_guide.protocol import load
 from voice_guide.speak import natural
 from voice_guide.speak.player import _at_rate

@@ -43,7 +43,7 @@ from voice_guide.status import StatusPanel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "known_texts", "run_session"]
+__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "run_session"]
 
 
 class LiveError(Exception):

@@ -14,7 +14,8 @@ one-line message lists what exists.
 
 A stream whose source is removed is not stopped by the sound server: it is moved to another
 source, possibly the monitor of our own earbud output. `pulse_sources()` and `PulseEvents` (the
-server's `pactl subscribe`) let the microphone side notice (voice_guide/app.py, `Listening`).
+server's `pactl subscribe`) let the microphone side notice (voice_guide/listening.py,
+`ListeningThread`).
 
 ALSA writes its own lines (`ALSA lib pcm.c:8570:(snd_pcm_recover) underrun occurred`) to the C
 level stderr, over the status panel: `AlsaMessages` takes fd 2 over for a live session, sends

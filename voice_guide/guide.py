@@ -34,7 +34,7 @@ from voice_guide.events import (
     Spoken,
     Unknown,
 )
-from voice_guide.journal import JournalNotice, Summary, summarize
+from voice_guide.journal import JournalNotice, Recordable, Summary, summarize
 from voice_guide.prompts import WELCOME, resume_text, summary_lines, summary_speech
 from voice_guide.session import QUESTION_KINDS, Session
 from voice_guide.status import StatusPanel, view_of
@@ -42,12 +42,6 @@ from voice_guide.status import StatusPanel, view_of
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-
-
-class Recordable(Protocol):
-    """Anything journaled: it turns into one record at session time `t`."""
-
-    def record(self, t: float) -> Record: ...
 
 
 class JournalSink(Protocol):

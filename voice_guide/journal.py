@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 
 class Recordable(Protocol):
+    """Anything journaled (an `events` record class): one record at session time `t`."""
+
     def record(self, t: float) -> dict[str, Any]: ...
 
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from voice_guide.events import ExitReason, Heard, Say
 
 if TYPE_CHECKING:
-    from voice_guide.guide import Guide, Recordable
+    from voice_guide.guide import Guide
+    from voice_guide.journal import Recordable
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
 from voice_guide.simulate import VirtualClock
-from voice_guide.speak.gate import TAIL_SECONDS as TAIL_SECONDS  # benchmarks.human reads it
 from voice_guide.speak.gate import MicGate
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from importlib import metadata
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    # one format for every command's warnings (core modules log; they never print)
+    logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

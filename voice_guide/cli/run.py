@@ -92,7 +92,7 @@ def show_progress() -> None:
     """Warnings of every module, and the live session's own start-up lines (which journal,
     which voice, which engine), on stderr as `voice-guide: ...`; ALSA's lines and other
     modules' details stay off the terminal (they would scroll over the status panel)."""
-    logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="voice-guide: %(message)s")  # (main's)
     for name in ("voice_guide.app", "voice_guide.listening"):
         logging.getLogger(name).setLevel(logging.INFO)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 from pathlib import Path
@@ -94,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
     from voice_guide.devices import DeviceError, list_devices, resolve_output
     from voice_guide.speak.tts import SpeechError, Tts
 
-    logging.basicConfig(format="voice-guide: %(message)s", level=logging.WARNING)
     if not args.text.strip():
         return fail("say: TEXT is empty")
     voice, problem = voice_from(args, "say")

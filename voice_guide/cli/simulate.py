@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # What the simulation warns about (a voice that cannot render) is printed as our lines are.
-    logging.basicConfig(format="voice-guide: %(message)s", level=logging.WARNING)
     if args.audio is not None:
         return _run_audio(args)
     if args.out is not None:
