@@ -128,6 +128,7 @@ def _run_session(
             speaker.close()
         raise
     log.info("journal %s", start.journal.path)
+    log.info("%s", devices_line(microphone, speaker))
     if listening is not None and microphone is None:
         missing = f"{no_microphone}; {no_speaker}" if no_speaker else no_microphone
         what = "no audio" if no_speaker else "no microphone"
@@ -143,10 +144,13 @@ def _run_session(
     if alsa is not None or speaker is not None:
         guide.closing_notes = lambda: [audio_note(alsa, speaker)]
     clock = SessionClock(start.resume_at)  # session time runs from here
-    if start.prior is None:
-        guide.open(0.0, prep=not options.skip_prep)
-    else:
-        guide.reopen(clock.now(), start.prior)
+
+    def begin() -> None:
+        if start.prior is None:
+            guide.open(0.0, prep=not options.skip_prep)
+        else:
+            guide.reopen(clock.now(), start.prior)
+
     ears = None
     if listening is not None and microphone is not None:
         gate = speaker.gate if speaker is not None else None
@@ -157,7 +161,7 @@ def _run_session(
     typing = ears is None and interactive and panel.tty
     try:
         return run_loop(guide, clock, inbox, stdin=sys.stdin,
-                        echo_typed=panel.input_echoed if typing else None)
+                        echo_typed=panel.input_echoed if typing else None, begin=begin)
     finally:
         if ears is not None:
             ears.close()
@@ -257,6 +261,26 @@ def start_speaking(options: SpeechOptions, panel: StatusPanel, inbox: Inbox) -> 
         return None, one_line(error)
     log.info("%s", speaking_line(speaker.tts))  # already loaded: which voice speaks
     return speaker, ""
+
+
+def devices_line(microphone: Any, speaker: Any) -> str:
+    """The start-up line saying which microphone and outputs the session uses, e.g.
+    `microphone: room.monitor; practitioner: earbud; room: room (muted while it speaks)`."""
+    from voice_guide.events import Route
+
+    parts = [f"microphone: {microphone.label if microphone is not None else 'none (typed)'}"]
+    if speaker is None:
+        parts.append("outputs: none (printed)")
+    else:
+        player = speaker.player
+        practitioner, room = player.output_for(Route.PRACTITIONER), player.output_for(Route.ROOM)
+        if practitioner == room:
+            parts.append(f"both routes: {room.label} (recognition muted while it speaks)")
+        else:
+            heard = " (recognition muted while it speaks)" if player.practitioner_audible else ""
+            parts += [f"practitioner: {practitioner.label}{heard}",
+                      f"room: {room.label} (recognition muted while it speaks)"]
+    return "; ".join(parts)
 
 
 def voice_of(options: SpeechOptions) -> Any:  # -> speak.tts.Voice

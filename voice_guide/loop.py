@@ -123,13 +123,18 @@ def run_loop(
     *,
     stdin: TextIO,
     echo_typed: Callable[[], None] | None = None,
+    begin: Callable[[], None] | None = None,
 ) -> StopReason:
     """Run until the session ends, input ends, or Ctrl-C / SIGTERM; close the guide (journal,
-    speech, panel) either way. `stdin` is read if listening stops; `echo_typed` is told of each
-    typed line (the panel redraws below what the terminal echoed)."""
+    speech, panel) either way. `begin` (the welcome, or the resume) runs first, once SIGTERM is
+    handled: a signal as the session opens still ends it cleanly. `stdin` is read if listening
+    stops; `echo_typed` is told of each typed line (the panel redraws below what the terminal
+    echoed)."""
     previous = _terminate_as_interrupt()
     reason: StopReason | None = None  # None: an unexpected error, journaled as one
     try:
+        if begin is not None:
+            begin()
         reason = _serve(guide, clock, inbox, stdin, echo_typed)
         if guide.ended:
             guide.speech.drain()  # let the closing words play out
