@@ -41,7 +41,8 @@ from voice_guide.speak.gate import MicGate
 
 log = logging.getLogger(__name__)
 
-MIC_STALL_SECONDS = 1.5  # a running input stream without a callback this long has stopped
+MIC_STALL_SECONDS = 3.0  # a running input stream without a callback this long has stopped
+# (not less: on a busy machine callbacks can come more than a second late)
 MIC_CONFIRM_SECONDS = 0.5  # a reopened microphone is back once it has delivered this long
 MIC_RETRY_SECONDS = 1.0  # while lost: how often it is looked for, besides the server's events
 MIC_WATCH_SECONDS = 0.1

@@ -48,7 +48,9 @@ STREAM_RATE = 22_050  # both voices render at this rate, so playing does not res
 # while it decodes a command: a shorter buffer than this gave underruns with one in the process.
 OUTPUT_LATENCY = 0.1
 OUTPUT_BLOCK = 0  # frames per callback; 0: PortAudio chooses
-STALL_SECONDS = 0.75  # a running stream whose callback has not come for this long has failed
+STALL_SECONDS = 2.0  # a running stream whose callback has not come for this long has failed
+# (not less: on a busy machine a callback can come a second late, and a false failure moves the
+# practitioner's cues to another device)
 WATCH_INTERVAL = 0.05  # how often the watch looks at every channel
 
 Outcome = Literal["", "played", "interrupted", "undelivered"]
