@@ -9,6 +9,7 @@ VOICE_GUIDE_REQUIRE_AUDIO=1 (for CI), which turns that into a failure.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 # the machine user's own config file must not change what the tests run (tests of the config
 # file remove this and give a config home of their own)
 os.environ.setdefault("VOICE_GUIDE_CONFIG", "none")
+# Ctrl-C tests send SIGINT to `voice-guide` processes. A suite started in the background by a
+# non-interactive shell inherits SIGINT ignored, and so would every process it starts (Python
+# then installs no KeyboardInterrupt): a handler here is reset to the default in the children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from pulse import PulseServer, PulseUnavailable, client_environment, start_pulse
 
