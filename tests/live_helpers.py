@@ -4,6 +4,8 @@ journal read while it runs, waiting on it, and speaking into a sink of the priva
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,18 @@ REPO = Path(__file__).resolve().parent.parent
 def live_env(tmp_path: Path) -> dict[str, str]:
     """A process environment with its own data directory (journals, profiles), unbuffered."""
     return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+
+
+def start_room_run(tmp_path: Path, journal: Path) -> subprocess.Popen[str]:
+    """`voice-guide run` as in a treatment room of the private PulseAudio: microphone
+    `room.monitor`, earbuds `earbud`, kiosk speaker `room`; pocketsphinx (light on the CPU)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", "pocketsphinx",
+         "--input-device", "room.monitor", "--practitioner-device", "earbud",
+         "--room-device", "room", "--journal", str(journal)],
+        cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
 
 
 def records(path: Path) -> list[dict]:

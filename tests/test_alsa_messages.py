@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from live_helpers import REPO, live_env, records, wait_for
+from live_helpers import REPO, records, start_room_run, wait_for
 from pulse import PulseServer
 
 # Makes ALSA speak: an underrun (the callback sleeps 0.4 s, its buffer is 0.05 s), then an input
@@ -101,13 +101,7 @@ def test_a_live_run_keeps_alsa_off_the_terminal_and_journals_the_underruns(
     pulse: PulseServer, tmp_path: Path
 ) -> None:
     journal = tmp_path / "session.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", "pocketsphinx",
-         "--input-device", "room.monitor", "--practitioner-device", "earbud",
-         "--room-device", "room", "--journal", str(journal)],
-        cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )
+    process = start_room_run(tmp_path, journal)
     try:
         wait_for(lambda: process.poll() is not None
                  or any(r["type"] == "listening" for r in records(journal)), "listening")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_helpers import REPO, live_env, play_into, records, wait_for
+from live_helpers import REPO, live_env, play_into, records, start_room_run, wait_for
 from pulse import PulseServer, Recorder, active_span, best_correlation
 from speech import RATE, Voice, synthesize
 
@@ -175,13 +175,7 @@ def test_no_microphone_says_so_in_one_line_and_runs_in_text_mode(tmp_path: Path)
 @pytest.mark.audio
 def test_unplugged_earbuds_fall_back_and_the_journal_says_so(pulse: PulseServer, tmp_path: Path):
     journal = tmp_path / "session.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", "pocketsphinx",
-         "--input-device", "room.monitor", "--practitioner-device", "earbud",
-         "--room-device", "room", "--journal", str(journal)],
-        cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )
+    process = start_room_run(tmp_path, journal)
     try:
         wait_for(lambda: any(r["t"] >= 2.0 for r in records(journal)), "2 s of session")
         pulse.unload_sink("earbud")  # mid-sentence: step 1 is still being read out
