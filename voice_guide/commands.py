@@ -74,6 +74,19 @@ def parse(utterance: str) -> Command | None:
     return _BY_PHRASE.get(normalize(utterance))
 
 
+def read_words(words: str, accepts: frozenset[Command]) -> tuple[Command, str] | None:
+    """What typed or spoken words mean now, as (command, the words as a phrase): a phrase of
+    an accepted command, or, while the client's answer is awaited (`accepts` holds the
+    answers), the client's own words ("a little deeper" -> DEEPER). None: no command. (A
+    command not accepted now is still returned: the session decides what to do with it.)"""
+    phrase = normalize(words)
+    command = parse(phrase)
+    if command is None and accepts >= CLIENT_ANSWERS:
+        answer = client_answer(phrase)
+        command = answer[0] if answer is not None else None
+    return (command, phrase) if command is not None else None
+
+
 def client_answer(utterance: str) -> tuple[Command, str] | None:
     """A client's answer to a pressure check-in in their own words, as (command, the word that
     decided it): "a little deeper" -> (DEEPER, "deeper"), "it's fine" -> (GOOD, "fine"),

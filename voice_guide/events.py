@@ -35,7 +35,7 @@ class RecordType(StrEnum):
     SESSION = "session"  # the journal's header (`journal.make_header`)
     # What came in
     HEARD = "heard"  # a command (`Heard`)
-    UNKNOWN = "unknown"  # a typed or scripted phrase that was no command (`Unknown`)
+    UNKNOWN = "unknown"  # a typed, scripted or spoken phrase that was no command (`Unknown`)
     SPOKEN = "spoken"  # a question to the client finished playing (`Spoken`)
     # What the session did
     SAY = "say"
@@ -171,8 +171,18 @@ class Heard:
 
 
 @dataclass(frozen=True)
+class Unclear:
+    """Words the recognizer heard, while the client's answer was awaited, that were neither a
+    command nor an answer: the practitioner is told, as for typed words. Stream times."""
+
+    text: str
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass(frozen=True)
 class Unknown:
-    """A typed or scripted phrase that was no command."""
+    """A typed, scripted or spoken phrase that was no command."""
 
     phrase: str
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
+from voice_guide.commands import CLIENT_ANSWERS, Command, read_words
 from voice_guide.events import (
     Action,
     Ended,
@@ -32,6 +32,7 @@ from voice_guide.events import (
     Say,
     Silence,
     Spoken,
+    Unclear,
     Unknown,
 )
 from voice_guide.journal import JournalNotice, Recordable, Summary, summarize
@@ -128,9 +129,17 @@ class Guide:
         if heard is not None:
             self._heard(heard, now, {})
             return True
-        words = text.strip()
+        return self._not_understood(text.strip(), now, {})
+
+    def unclear(self, unclear: Unclear, now: float) -> None:
+        """Spoken words that were neither a command nor an answer (heard while the client's
+        answer was awaited): journaled and told to the practitioner, as typed words are."""
+        times = {"start": round(unclear.start, 3), "end": round(unclear.end, 3)}
+        self._not_understood(unclear.text, now, times)
+
+    def _not_understood(self, words: str, now: float, times: dict[str, float]) -> bool:
         awaited = self.session.accepts() >= CLIENT_ANSWERS
-        self._write(Unknown(words).record(now))
+        self._write({**Unknown(words).record(now), **times})
         self.emit(self.session.not_understood(words, now), now)
         if not awaited and self.panel is not None and not self.ended:
             self.panel.message(f"(not a command: {words!r}; say help)")
@@ -277,14 +286,10 @@ def heard_from_phrase(
     """A typed or scripted phrase as a `Heard` at session time `t` (lower-cased, spaces
     collapsed, as the recognizer writes a phrase); None if it is not a command. When `accepts`
     holds the client's answers (a check-in is open), the client's own words count."""
-    words = " ".join(phrase.lower().split())
-    command = parse(words)
-    if command is None and accepts >= CLIENT_ANSWERS:
-        answer = client_answer(words)
-        command = answer[0] if answer is not None else None
-    if command is None:
+    reading = read_words(phrase, accepts)
+    if reading is None:
         return None
-    return Heard(command, words, confidence=1.0, start=t, end=t)
+    return Heard(reading[0], " ".join(phrase.lower().split()), confidence=1.0, start=t, end=t)
 
 
 # --- speech outputs -----------------------------------------------------------------------------

@@ -150,7 +150,7 @@ class ListeningThread:
         self.engine = recognizer.name
         if reason:
             log.info("%s", reason)
-        return Listener(recognizer, self.accepts)
+        return Listener(recognizer, self.accepts, answers=True)
 
     def _start_listening(self) -> None:
         """Open the configured microphone; watch the sound server when it is one of its

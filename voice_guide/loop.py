@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from voice_guide.events import ExitReason, Heard, Say
+from voice_guide.events import ExitReason, Heard, Say, Unclear
 
 if TYPE_CHECKING:
     from voice_guide.guide import Guide
@@ -69,7 +69,7 @@ class InputEnded:
     """Typed input reached its end."""
 
 
-Input = Heard | Typed | Played | Noticed | ListeningStopped | InputEnded
+Input = Heard | Unclear | Typed | Played | Noticed | ListeningStopped | InputEnded
 
 
 class StopReason(Enum):
@@ -179,6 +179,8 @@ def _serve(
                 return StopReason.INPUT_ENDED
             case Heard():
                 guide.heard(message, now)
+            case Unclear():
+                guide.unclear(message, now)
             case Typed(line=line) if line.strip():
                 if echo_typed is not None:
                     echo_typed()

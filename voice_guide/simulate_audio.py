@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_guide.events import Heard, Route, Say
+from voice_guide.events import Heard, Route, Say, Unclear
 from voice_guide.guide import Guide, MemoryJournal
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.protocol import Script
@@ -66,7 +66,7 @@ def simulate_audio(
     from voice_guide.listen.pipeline import Listener
 
     session = Session(script, settings or SessionSettings())
-    listener = Listener(recognizer, session.accepts)
+    listener = Listener(recognizer, session.accepts, answers=True)
     gate = MicGate()  # the live mute path, on the recording's clock
     speaker = VirtualSpeaker(gate, out, render)
     journal = MemoryJournal()
@@ -85,14 +85,20 @@ def simulate_audio(
             break
         clock.advance(t)
         for heard in gate.feed(listener, audio[offset : offset + block], offset / SAMPLE_RATE):
-            heard_all.append(heard)
-            guide.heard(heard, t)
+            _hand(guide, heard, heard_all, t)
     if not guide.ended and (until is None or until >= end_of_audio):
         for heard in listener.flush():  # the recording ends mid-utterance
-            heard_all.append(heard)
-            guide.heard(heard, t)
+            _hand(guide, heard, heard_all, t)
     clock.finish(until)  # after the recording: on while the session goes on by itself
     return AudioSimulation(journal.records, heard_all, speaker.files)
+
+
+def _hand(guide: Guide, heard: Heard | Unclear, heard_all: list[Heard], t: float) -> None:
+    if isinstance(heard, Unclear):
+        guide.unclear(heard, t)
+    else:
+        heard_all.append(heard)
+        guide.heard(heard, t)
 
 
 class VirtualSpeaker:

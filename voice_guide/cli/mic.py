@@ -106,9 +106,9 @@ def _check(microphone: Microphone, recognizer: Noting, seconds: float) -> int:
                               "\"next\"")
                 for warning in check.news():
                     meter.say(f"warning: {warning.text}")
-                heard += _new(listener.feed(block), recognizer, meter, listener.time)
+                heard += _new(_commands(listener.feed(block)), recognizer, meter, listener.time)
             if not heard:
-                heard += _new(listener.flush(), recognizer, meter, float("inf"))
+                heard += _new(_commands(listener.flush()), recognizer, meter, float("inf"))
         except KeyboardInterrupt:
             interrupted = True
     meter.clear()
@@ -127,6 +127,13 @@ def _background(floor: float) -> str:
     if floor <= FLOOR_DBFS + 1:  # a real microphone always hears some noise of its own
         return "digital silence (no noise at all: a virtual or muted input?)"
     return f"{floor:.0f} dBFS"
+
+
+def _commands(found: list[Any]) -> list[Heard]:
+    """The commands among what the listener heard (it hears no client's words here)."""
+    from voice_guide.events import Heard
+
+    return [h for h in found if isinstance(h, Heard)]
 
 
 def _new(found: list[Heard], recognizer: Noting, meter: Meter, now: float) -> list[Heard]:

@@ -23,13 +23,20 @@ again (a second decode would be a second chance for other speech to pass as a co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from voice_guide.commands import ALL_COMMANDS, Command, could_become_another
-from voice_guide.events import Heard
+from voice_guide.commands import (
+    ALL_COMMANDS,
+    CLIENT_ANSWERS,
+    Command,
+    could_become_another,
+    read_words,
+)
+from voice_guide.events import Heard, Unclear
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
 
@@ -51,22 +58,41 @@ class UtteranceRules:
     # Pieces closer than `min_pause_before` are decoded together up to this length (seconds,
     # from the first piece's start to the last one's end: a command's 2 s plus the rolls).
     max_joined: float = 2.45
+    # While the client's answer is awaited, pieces closer than `min_pause_before` are one answer
+    # up to this long ("a little ... deeper"), read once the pause after them is certain.
+    max_answer: float = 6.0
 
 
 def listen_to(
     recognizer: Recognizer, audio: np.ndarray, commands: CommandSource = ALL_COMMANDS,
     block: int = 1600,
 ) -> list[Heard]:
-    """Everything heard in a whole recording, fed in blocks (100 ms) as a microphone would."""
-    listener = Listener(recognizer, commands)
-    heard: list[Heard] = []
+    """Every command heard in a whole recording, fed in blocks (100 ms) as a microphone would."""
+    return [h for h in hear_all(recognizer, audio, commands, block) if isinstance(h, Heard)]
+
+
+def hear_all(
+    recognizer: Recognizer, audio: np.ndarray, commands: CommandSource = ALL_COMMANDS,
+    block: int = 1600, answers: bool = False,
+) -> list[Heard | Unclear]:
+    """Everything heard in a whole recording; `answers`: as while the client's answer is
+    awaited (the words of every utterance read as typed words are, `Unclear` when they are
+    neither a command nor an answer)."""
+    listener = Listener(recognizer, commands, answers=answers)
+    heard: list[Heard | Unclear] = []
     for offset in range(0, len(audio), block):
         heard += listener.feed(audio[offset : offset + block])
     return heard + listener.flush()
 
 
 class Listener:
-    """A segmenter feeding a recognizer; `commands` (a set, or a callback) narrows what is heard."""
+    """A segmenter feeding a recognizer; `commands` (a set, or a callback) narrows what is heard.
+
+    `answers`: while the commands accepted include the client's answers (a check-in's answer
+    window is open) and the engine can write free speech (`hear_words`), each whole utterance
+    is transcribed and read as typed words are (`commands.read_words`): a command, the
+    client's answer in their own words, or `Unclear` words the practitioner is told about.
+    No first look then: an answer is read once the pause after it is certain."""
 
     def __init__(
         self,
@@ -75,9 +101,11 @@ class Listener:
         segmenter: SegmenterSettings | None = None,
         start: float = 0.0,
         rules: UtteranceRules = UtteranceRules(),
+        answers: bool = False,
     ) -> None:
         self.recognizer = recognizer
         self.commands = commands
+        self.answers = answers
         self.rules = rules
         self._segmenter = Segmenter(segmenter or settings_for(recognizer), start=start)
         self._muted_until = float("-inf")
@@ -85,6 +113,7 @@ class Listener:
         self.joined = 0  # utterances not decoded: they followed other speech too closely
         self._first_look: FirstLook | None = None  # at the utterance still open
         self._previous: Segment | None = None  # the last utterance, when nothing was heard in it
+        self._held: Segment | None = None  # an answer, until the pause after it is certain
 
     @property
     def time(self) -> float:
@@ -95,8 +124,8 @@ class Listener:
         """Ignore input up to stream time `t` (the room speaker is talking, plus its tail)."""
         self._muted_until = max(self._muted_until, t)
 
-    def feed(self, block: np.ndarray) -> list[Heard]:
-        """Take the next samples; return the commands heard in utterances that ended in them."""
+    def feed(self, block: np.ndarray) -> list[Heard | Unclear]:
+        """Take the next samples; return what was heard in utterances that ended in them."""
         samples = np.asarray(block, dtype=np.int16).reshape(-1)
         if self._muted_until > self.time:
             muted = min(len(samples), round((self._muted_until - self.time) * SAMPLE_RATE))
@@ -104,19 +133,72 @@ class Listener:
             samples = samples[muted:]
             if len(samples) == 0:
                 return []
-        return self._recognize(self._segmenter.feed(samples))
+        heard = self._recognize(self._segmenter.feed(samples))
+        held = self._held
+        if held is not None:
+            quiet = self.time - held.last_speech
+            if ((quiet >= self.rules.min_pause_before and not self._segmenter.in_speech)
+                    or quiet >= self.rules.max_answer):
+                heard += self._read_answer()
+        return heard
 
-    def flush(self) -> list[Heard]:
+    def flush(self) -> list[Heard | Unclear]:
         """End of stream: decide the utterance still open, if any."""
-        return self._recognize(self._segmenter.flush())
+        return self._recognize(self._segmenter.flush()) + self._read_answer()
 
-    def _recognize(self, segments: list[Segment]) -> list[Heard]:
-        heard: list[Heard] = []
+    def _recognize(self, segments: list[Segment]) -> list[Heard | Unclear]:
+        heard: list[Heard | Unclear] = []
         for segment in segments:
+            if self._awaiting_answer():
+                heard += self._hold_answer(segment)
+                continue
             result = self._decide(segment)
             if result is not None:
                 heard.append(result)
         return heard
+
+    def _awaiting_answer(self) -> bool:
+        return (self.answers and hasattr(self.recognizer, "hear_words")
+                and self._accepted() >= CLIENT_ANSWERS)
+
+    def _accepted(self) -> frozenset[Command]:
+        return frozenset(self.commands() if callable(self.commands) else self.commands)
+
+    def _hold_answer(self, segment: Segment) -> list[Heard | Unclear]:
+        """Keep a final utterance until the pause after it is certain, joined with the piece
+        before it when they were said as one (a pause shorter than `min_pause_before`)."""
+        if segment.provisional or segment.cut_off or segment.start < self._muted_until:
+            return []
+        self._first_look = self._previous = None
+        held, self._held = self._held, segment
+        if held is None:
+            return []
+        if segment.pause_before < self.rules.min_pause_before:
+            whole = joined(held, segment, self.rules.max_answer)
+            if whole is not None:
+                self._held = whole
+                return []
+        self._held = held  # said apart: the earlier one is read first
+        out = self._read_answer()
+        self._held = segment
+        return out
+
+    def _read_answer(self) -> list[Heard | Unclear]:
+        """The held utterance's words, read as typed words are."""
+        segment, self._held = self._held, None
+        if segment is None:
+            return []
+        self.segments += 1
+        words = self.recognizer.hear_words(segment)  # type: ignore[attr-defined]
+        if words is None:  # not speech, or nothing Whisper is sure of: nothing to tell
+            return []
+        commands = self._accepted()
+        reading = read_words(words.text, commands)
+        if reading is None or reading[0] not in commands:
+            return [Unclear(words.text.strip(), segment.start, segment.end)]
+        command, phrase = reading
+        return [Heard(command, phrase, confidence=math.exp(words.logprob), start=segment.start,
+                      end=segment.end)]
 
     def _decide(self, segment: Segment) -> Heard | None:
         first_look = self._first_look  # at this utterance, if it is the same one
@@ -141,7 +223,7 @@ class Listener:
             segment = whole
         elif segment.provisional and segment.pause_before < self.rules.first_look_after:
             return None  # too soon after other speech to answer early: the final segment decides
-        commands = frozenset(self.commands() if callable(self.commands) else self.commands)
+        commands = self._accepted()
         if not commands:
             return None
         if first_look is not None and first_look.segment.last_speech == segment.last_speech:
@@ -169,6 +251,9 @@ def settings_for(recognizer: Recognizer) -> SegmenterSettings:
         settings = replace(settings, first_look=first_look)
     if getattr(recognizer, "offer_long", False):
         settings = replace(settings, offer_long=True)
+    max_utterance = getattr(recognizer, "max_utterance", None)
+    if max_utterance is not None:
+        settings = replace(settings, max_utterance=max_utterance)
     return settings
 
 

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from voice_guide.listen.engine import SAMPLE_RATE, Segment
+from voice_guide.listen.vad import WINDOW, SpeechProbability
 
 FRAME = 160  # samples: 10 ms at 16 kHz
 FRAMES_PER_S = SAMPLE_RATE // FRAME
@@ -51,6 +52,8 @@ class SegmenterSettings:
     min_speech: float = 0.08  # shorter bursts (clicks, knocks) are dropped
     max_speech: float = 2.0  # longer speech is not a command: dropped...
     offer_long: bool = False  # ...or offered once, its first `max_speech`, as a cut-off segment
+    max_utterance: float | None = None  # ...and kept whole up to this long, offered when it
+    # ends (a note, a client's sentence: an engine that transcribes); None: dropped
     pre_roll: float = 0.25  # audio kept before the detected start (soft onsets)
     post_roll: float = 0.2  # audio kept after the last speech frame (<= hangover)
     background: float = 3.0  # seconds of background levels remembered
@@ -62,6 +65,16 @@ class SegmenterSettings:
     warmup: float = 0.5  # the first stretch of the stream, looked at whole for its background
     # (and for speech in it: `_end_warmup`)
     warmup_speech_db: float = 12.0  # in the warm-up, frames this far above its quietest are speech
+    # Silero VAD's speech probability (`vad.py`) beside the energy: a frame it is this sure of
+    # opens an utterance (and keeps one open) however loud the bed is...
+    vad_open: float = 0.5
+    vad_keep: float = 0.3
+    # ...and energy above the background counts only where the detector gives at least this:
+    # music, water and fans are loud but are not speech (None: energy alone, no detector)
+    vad_floor: float | None = 0.1
+    # ...unless the room has been speech itself (the detector's mean over `background` seconds
+    # above this: others talking on, babble): then energy above that background decides alone
+    vad_busy: float = 0.5
 
 
 class Segmenter:
@@ -79,6 +92,7 @@ class Segmenter:
         self._first_look_frames = first_look if 0 < first_look < self._hangover_frames else None
         self._post_frames = min(round(s.post_roll * FRAMES_PER_S), self._hangover_frames)
         self._max_frames = round(s.max_speech * FRAMES_PER_S)
+        self._longest_frames = round((s.max_utterance or 0.0) * FRAMES_PER_S)
         self._min_frames = round(s.min_speech * FRAMES_PER_S)
         self._learn_frames = round(s.learn_after * FRAMES_PER_S)
         self._restore_frames = max(1, round(s.restore_after * FRAMES_PER_S))
@@ -96,6 +110,13 @@ class Segmenter:
         # row have since been back at it
         self._before: tuple[np.ndarray, int, float | None, float | None] | None = None
         self._back_run = 0
+        self._vad = SpeechProbability() if s.vad_floor is not None else None
+        self._vad_fed = 0  # samples fed to the detector since its last reset
+        self._speech_p = 0.0  # the detector's latest window: the probability of the frame now
+        self._busy = 0.0  # the detector's running mean over about `background` seconds (the
+        # plain mean of the frames so far, until there are that many)
+        self._busy_frames = max(1, round(s.background * FRAMES_PER_S))
+        self._frames_heard = 0
         self._reset_state()
 
     @property
@@ -135,8 +156,12 @@ class Segmenter:
             return []
         frames = samples[:usable].reshape(-1, FRAME)
         levels = _levels_dbfs(frames)
+        speech_p = self._speech_probabilities(samples[:usable], len(frames))
         segments: list[Segment] = []
-        for frame, level in zip(frames, levels.tolist(), strict=True):
+        for frame, level, p in zip(frames, levels.tolist(), speech_p, strict=True):
+            self._speech_p = p
+            self._frames_heard += 1
+            self._busy += (p - self._busy) / min(self._frames_heard, self._busy_frames)
             segment = self._step(frame, level)
             self._samples_seen += FRAME
             if segment is not None:
@@ -163,6 +188,9 @@ class Segmenter:
         self._history.clear()
         self._warmup = []
         self._last_speech_end = -math.inf
+        if self._vad is not None:  # what follows the mute is a new stream to the detector
+            self._vad.reset()
+            self._vad_fed, self._speech_p = 0, 0.0
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -176,6 +204,8 @@ class Segmenter:
         self._pause_peak = -math.inf  # loudest frame of the current pause (long sound only)
         self._unbroken = 0  # frames in a row above the floor since the sound began
         self._snapshot: tuple[np.ndarray, int, float | None, float | None] | None = None
+        self._long_pause: float | None = None  # set while long speech is kept whole: its
+        # pause_before, taken when it went past `max_speech`
 
     def _step(self, frame: np.ndarray, level: float) -> Segment | None:
         s = self.settings
@@ -211,7 +241,9 @@ class Segmenter:
         assert floor is not None and top is not None
         if self._state == "silence":
             self._history.append(frame)
-            loud = level > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs)
+            loud = self._speech_like(
+                level > max(floor + s.start_db, top + s.above_top_db, s.min_level_dbfs),
+                level, s.vad_open)
             if loud:
                 self._onset_count += 1
                 if self._onset_count >= self._onset_frames:
@@ -221,9 +253,14 @@ class Segmenter:
                 if level <= max(floor + s.stop_db, top):
                     self._onset_count = max(0, self._onset_count - 1)
             return None
-        voiced = level > max(floor + s.stop_db, top, s.min_level_dbfs)
+        voiced = self._speech_like(level > max(floor + s.stop_db, top, s.min_level_dbfs), level,
+                                   s.vad_keep)
         if self._state == "skipping":
             self._speech_frames += 1
+            if self._long_pause is not None:  # kept whole, unless a bed or over the longest
+                self._frames.append(frame)
+                if self._snapshot is not None or len(self._frames) > self._longest_frames:
+                    self._frames, self._long_pause = [], None
             if voiced:
                 self._silent_run = 0
                 self._pause_peak = -math.inf
@@ -232,7 +269,7 @@ class Segmenter:
                 self._silent_run += 1
                 self._pause_peak = max(self._pause_peak, level)
             if self._silent_run >= self._hangover_frames:
-                self._end_long_sound()
+                return self._end_long_sound()
             return None
         self._frames.append(frame)
         if voiced:
@@ -240,7 +277,10 @@ class Segmenter:
             self._silent_run = 0
             if self._speech_frames > self._max_frames:
                 cut = self._segment(provisional=False, cut_off=True) if s.offer_long else None
-                self._frames = []
+                if self._longest_frames:
+                    self._long_pause = cut.pause_before if cut else self._pause_before()
+                else:
+                    self._frames = []
                 self._state = "skipping"
                 self._last_speech_end = (self._samples_seen + FRAME) / SAMPLE_RATE
                 return cut
@@ -256,6 +296,30 @@ class Segmenter:
                 and self._before is None):
             return self._segment(provisional=True)
         return None
+
+    def _speech_like(self, energetic: bool, level: float, sure: float) -> bool:
+        """Energy above the background where the detector does not rule speech out, or the
+        detector at least `sure` of speech in a frame above the background's floor."""
+        s = self.settings
+        if s.vad_floor is None:
+            return energetic
+        if energetic and self._speech_p >= s.vad_floor:
+            return True
+        assert self._floor is not None
+        return (self._speech_p >= sure and self._busy < s.vad_busy
+                and level > max(self._floor + s.stop_db, s.min_level_dbfs))
+
+    def _speech_probabilities(self, samples: np.ndarray, frames: int) -> list[float]:
+        """The detector's probability for each of `frames` 10 ms frames of `samples`: that of
+        the latest 32 ms window complete at the frame's end (at most one window late)."""
+        if self._vad is None:
+            return [0.0] * frames
+        windows = self._vad.feed(samples)
+        fed = self._vad_fed
+        self._vad_fed += len(samples)
+        done = (fed + FRAME * np.arange(1, frames + 1)) // WINDOW - fed // WINDOW
+        latest = np.concatenate([[self._speech_p], windows.astype(np.float64)])
+        return latest[done].tolist()
 
     def _end_warmup(self, end_sample: int) -> Segment | None:
         """The first `warmup` of the stream, looked at as a whole. A recording, or a session, may
@@ -294,9 +358,13 @@ class Segmenter:
             return segment
         return None
 
-    def _end_long_sound(self) -> None:
+    def _end_long_sound(self) -> Segment | None:
         """Long sound paused. If the pause fell back to the background known before it, it was
-        someone talking at length: forget its levels. If not, the room got louder: keep them."""
+        someone talking at length: forget its levels. If not, the room got louder: keep them.
+        Speech kept whole (`max_utterance`) is the segment returned."""
+        long = None
+        if self._long_pause is not None and self._frames:
+            long = replace(self._segment(provisional=False), pause_before=self._long_pause)
         if self._snapshot is not None:
             levels, count, floor, top = self._snapshot
             if top is not None and self._pause_peak <= top + self.settings.stop_db:
@@ -306,6 +374,7 @@ class Segmenter:
                 # utterance still counts its pause from this sound's end)
                 self._before, self._back_run = self._snapshot, 0
         self._reset_state()
+        return long
 
     def _back_to_before(self, level: float) -> bool:
         """After a long sound became the background: when it stops (`restore_after` of frames
@@ -352,11 +421,14 @@ class Segmenter:
         keep = len(self._frames) - self._silent_run + self._post_frames
         audio = np.concatenate(self._frames[:keep])
         start = self._first_sample / SAMPLE_RATE
-        pause_before = self._onset_sample / SAMPLE_RATE - self._last_speech_end
+        pause_before = self._pause_before()
         speech_end = start + (len(self._frames) - self._silent_run) * FRAME / SAMPLE_RATE
         return Segment(audio=audio, start=start, end=start + len(audio) / SAMPLE_RATE,
                        pause_before=pause_before, provisional=provisional, speech_end=speech_end,
                        cut_off=cut_off)
+
+    def _pause_before(self) -> float:
+        return self._onset_sample / SAMPLE_RATE - self._last_speech_end
 
     def _learn(self, level: float) -> None:
         """Store one background level; refresh floor and top every 100 ms (and at first)."""

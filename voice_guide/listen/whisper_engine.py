@@ -42,6 +42,7 @@ NO_TIMESTAMPS = 50363
 PROMPT = [START_OF_TRANSCRIPT, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
 MAX_TOKENS = 12  # the longest phrase is 4 tokens: a longer transcript is never a command, so
 # decoding stops early on talk and noise
+WORDS_PER_SECOND_TOKENS = 6  # free speech (`hear_words`): at most this many tokens a second
 
 # Words Whisper writes for a command phrase: spellings, not synonyms the session should learn.
 VARIANTS: dict[str, str] = {
@@ -105,6 +106,9 @@ class WhisperRecognizer:
     # bleating the end of a word is lost in the bed and the utterance only looks long, while a
     # sentence is still rejected by its words (a command is the whole transcript).
     offer_long = True
+    # Speech past 2 s is kept whole up to this long and offered when it ends: a client's answer
+    # in a sentence, a note (`hear_words`); never a command
+    max_utterance = 15.0
 
     def __init__(self, settings: WhisperSettings = WhisperSettings()) -> None:
         try:
@@ -149,20 +153,37 @@ class WhisperRecognizer:
         return Heard(command=command, phrase=heard.phrase, confidence=math.exp(heard.logprob),
                      start=segment.start, end=segment.end)
 
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Whisper's transcript of one int16 16 kHz utterance (greedy, English)."""
-        features = log_mel(audio, self.settings.window_frames)
+    def hear_words(self, segment: Segment) -> Transcript | None:
+        """The words of a whole utterance of free speech (a client's answer, a note; up to
+        Whisper's 30 s), when Whisper thinks it is speech and is sure enough of them."""
+        audio = segment.audio
+        if len(audio) == 0 or not np.any(audio != audio[0]):
+            return None
+        seconds = len(audio) / SAMPLE_RATE
+        frames = min(NATIVE_FRAMES, max(self.settings.window_frames, round(seconds * 100) + 50))
+        tokens = max(MAX_TOKENS, round(seconds * WORDS_PER_SECOND_TOKENS))
+        heard = self.transcribe(audio, frames=frames, max_tokens=tokens, free=True)
+        if (heard.no_speech > self.settings.max_no_speech or not heard.text.strip()
+                or heard.logprob < self.settings.min_logprob):
+            return None
+        return heard
+
+    def transcribe(self, audio: np.ndarray, frames: int | None = None,
+                   max_tokens: int = MAX_TOKENS, free: bool = False) -> Transcript:
+        """Whisper's transcript of one int16 16 kHz utterance (greedy, English). `free`: free
+        speech, where a word may come twice ("a little, little deeper")."""
+        features = log_mel(audio, frames or self.settings.window_frames)
         result = self._model.generate(
             self._storage.from_array(features[np.newaxis]), [PROMPT], beam_size=1,
-            max_length=len(PROMPT) + MAX_TOKENS, return_scores=True, return_no_speech_prob=True,
-            repetition_penalty=1.5, no_repeat_ngram_size=1, suppress_blank=True,
+            max_length=len(PROMPT) + max_tokens, return_scores=True, return_no_speech_prob=True,
+            repetition_penalty=1.5, no_repeat_ngram_size=0 if free else 1, suppress_blank=True,
         )[0]
         # CTranslate2's score is the sum of token log-probabilities divided by the length
         # (length_penalty 1), i.e. already a mean
         logprob = float(result.scores[0]) if result.scores else -math.inf
         ids = result.sequences_ids[0]
         return Transcript(text=self._text(ids), logprob=logprob,
-                          no_speech=float(result.no_speech_prob), complete=len(ids) < MAX_TOKENS)
+                          no_speech=float(result.no_speech_prob), complete=len(ids) < max_tokens)
 
     def _text(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode([t for t in ids if t < END_OF_TEXT]))

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice_guide.events import Heard
+from voice_guide.events import Heard, Unclear
 
 TAIL_SECONDS = 0.3  # the microphone stays muted this long after audible speech ends
 LEAD_SECONDS = 0.05  # ... and from this long before it is due to begin
@@ -50,7 +50,7 @@ class GatedListener(Protocol):
 
     def mute_until(self, t: float) -> None: ...
 
-    def feed(self, block: np.ndarray) -> list[Heard]: ...
+    def feed(self, block: np.ndarray) -> list[Heard | Unclear]: ...
 
 
 class MicGate:
@@ -96,7 +96,7 @@ class MicGate:
     def feed(
         self, listener: GatedListener, block: np.ndarray, captured_at: float,
         rate: int = MIC_RATE,
-    ) -> list[Heard]:
+    ) -> list[Heard | Unclear]:
         """Hand one block of microphone input to `listener`, muted whole when it may hold our
         speech; what the listener heard. `captured_at`: when the block's first sample was
         captured (`capture_time`), `rate` the block's sample rate."""
