@@ -467,11 +467,17 @@ def words_power(speech: np.ndarray, words: Sequence[Placed]) -> float:
 
 
 def reverberate(speech: np.ndarray, response: np.ndarray) -> np.ndarray:
-    """`speech` heard in a room: convolved with its impulse response, the direct sound (the
-    response's peak) kept at the speech's own time; the reverberation rings on after it, so
-    the result is `len(response) - 1 - peak` samples longer."""
-    peak = int(np.argmax(np.abs(response)))
-    return fftconvolve(np.asarray(speech, np.float64), response)[peak:]
+    """`speech` heard in a room: convolved with its impulse response, the direct sound kept at
+    the speech's own time; the reverberation rings on after it, so the result is
+    `len(response) - 1 - direct_sound(response)` samples longer."""
+    return fftconvolve(np.asarray(speech, np.float64), response)[direct_sound(response):]
+
+
+def direct_sound(response: np.ndarray) -> int:
+    """Where the direct sound is in an impulse response: its first sample within 10 dB of the
+    peak (recorded responses have a little silence, and reflections as loud, after it)."""
+    magnitude = np.abs(response)
+    return int(np.argmax(magnitude >= magnitude.max() * 10 ** (-10 / 20)))
 
 
 def synthetic_response(rt60: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
