@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -297,12 +298,17 @@ def mix(audio: np.ndarray, noise: np.ndarray, snr_db: float, seed: int) -> np.nd
 
 
 class TimedRecognizer:
-    """Any recognizer, with the wall time of each decode recorded."""
+    """Any recognizer, with the wall time of each decode recorded. Its other attributes are the
+    inner one's: the listener reads the engine's `first_look` and `offer_long`, so a wrapper
+    that hid them would measure another segmenter than `listen` runs."""
 
     def __init__(self, inner: Recognizer) -> None:
         self.inner = inner
         self.name = inner.name
         self.decode_ms: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def recognize(self, segment: Segment, commands: frozenset) -> Heard | None:  # type: ignore[type-arg]
         began = time.perf_counter()
