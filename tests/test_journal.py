@@ -182,7 +182,7 @@ def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
     summary = summarize(records)
     assert [(s.index, s.seconds) for s in summary.steps] == [(1, 50.0), (2, 40.0), (3, 70.0)]
     assert summary.total_seconds == 200.0
-    assert summary.feedback == ((2, "deeper"), (3, None))
+    assert summary.feedback == (Feedback("deeper", 2), Feedback(None, 3))
     assert summary.finished and summary.end_reason == "completed"
     lines = summary_lines(summary)
     assert lines[0] == "Total time: 3:20 (3 steps, 3 moves)"
@@ -190,7 +190,7 @@ def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
                           "  move  3 (step 3): 1:10"]
     assert "step 2: deeper, step 3: no answer" in lines[-1]
     assert summary_speech(summary) == (
-        "Session complete. 3 steps, 3 moves in about 3 minutes. The client asked for: deeper.")
+        "Session complete. 3 steps, 3 moves in about 3 minutes. Pressure: deeper.")
     assert summary.as_json()["steps"][1] == {"index": 2, "number": 2, "seconds": 40.0}
 
 
@@ -212,7 +212,13 @@ def test_summary_words_steps_and_moves_and_says_an_early_end():
     assert lines[-1] == "Pressure feedback: step 6: lighter"
     assert summary_speech(summary) == (
         "Session ended early, at step 6: 2 steps, 3 moves in about 4 minutes. "
-        "The client asked for: lighter.")
+        "Pressure: lighter.")
+    # A "fine" whose follow-up went unanswered is kept as said, never "good" (issue 20, 2).
+    unconfirmed = summarize([*records[:2], Feedback("fine", 2, unconfirmed=True).record(40.0),
+                             *records[3:]])
+    assert summary_lines(unconfirmed)[-1] == "Pressure feedback: step 6: fine (unconfirmed)"
+    assert summary_speech(unconfirmed).endswith(
+        "Pressure: fine, with no answer to the follow-up.")
     # Not "Session complete" for a session ended before its first step either.
     before = summarize([Ended("ended").record(20.0)])
     assert summary_speech(before) == "Session ended: 0 steps, 0 moves in less than a minute."

@@ -487,7 +487,7 @@ class Summary:
 
     steps: tuple[StepTime, ...]
     total_seconds: float
-    feedback: tuple[tuple[int, str | None], ...]  # (move index, answer or None)
+    feedback: tuple[Feedback, ...]  # one per check-in: its move index and answer
     finished: bool
     end_reason: EndReason | None  # None: unfinished (or an end this version cannot read)
     ended_early_at: int | None = None  # the step number a confirmed early end happened at
@@ -499,7 +499,7 @@ class Summary:
                 {"index": s.index, "number": s.number, "seconds": round(s.seconds, 1)}
                 for s in self.steps
             ],
-            "feedback": [{"index": i, "answer": a} for i, a in self.feedback],
+            "feedback": [feedback_json(f) for f in self.feedback],
             "finished": self.finished,
             "end_reason": self.end_reason,
         }
@@ -527,11 +527,20 @@ SUMMARY_IGNORES = frozenset({
 })
 
 
+def feedback_json(feedback: Feedback) -> dict[str, Any]:
+    """One check-in's answer in JSON output (`history --json`): `unconfirmed` only when true,
+    as in the journal."""
+    answer: dict[str, Any] = {"index": feedback.index, "answer": feedback.answer}
+    if feedback.unconfirmed:
+        answer["unconfirmed"] = True
+    return answer
+
+
 def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
     """Fold the event records into a summary. Paused time is not counted as time in a step.
     A record whose fields cannot be read is left out (a summary never fails on a journal)."""
     per_step: dict[int, list[float]] = {}  # index -> [number, seconds]
-    feedback: list[tuple[int, str | None]] = []
+    feedback: list[Feedback] = []
     current: int | None = None
     since: float | None = None  # session time the current step's running clock started
     paused = False
@@ -565,8 +574,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
                     bank(t)
                     current = since = None
                 case RecordType.FEEDBACK:
-                    answer = Feedback.from_record(record)
-                    feedback.append((answer.index, answer.answer))
+                    feedback.append(Feedback.from_record(record))
                 case RecordType.ENDED_EARLY:
                     ended_early_at = EndedEarly.from_record(record).number or None
                 case RecordType.END:

@@ -28,6 +28,7 @@ from voice_guide.commands import Command
 from voice_guide.protocol import Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
+    from voice_guide.events import Feedback
     from voice_guide.journal import Summary
     from voice_guide.session import SessionStatus
 
@@ -203,8 +204,8 @@ def summary_lines(summary: Summary) -> list[str]:
         lines.append(f"  move {step.index:>2} (step {step.number}): {clock(step.seconds)}")
     numbers = {step.index: step.number for step in summary.steps}
     if summary.feedback:
-        answers = ", ".join(f"step {numbers.get(i, i)}: {a or 'no answer'}"
-                            for i, a in summary.feedback)
+        answers = ", ".join(f"step {numbers.get(f.index, f.index)}: {answer_text(f)}"
+                            for f in summary.feedback)
         lines.append(f"Pressure feedback: {answers}")
     else:
         lines.append("Pressure feedback: none asked")
@@ -220,10 +221,22 @@ def summary_speech(summary: Summary) -> str:
     else:
         opening = "Session complete."
     text = f"{opening} {done_text(summary)} in {about_minutes(summary.total_seconds)}."
-    answers = [a for _, a in summary.feedback if a]
+    answers = [answer_text(f, spoken=True) for f in summary.feedback if f.answer]
     if answers:
-        text += f" The client asked for: {', '.join(answers)}."
+        text += f" Pressure: {'; '.join(answers)}."
     return text
+
+
+def answer_text(feedback: Feedback, *, spoken: bool = False) -> str:
+    """A check-in's answer as a person would put it: "deeper", "no answer", and a "fine" whose
+    follow-up went unanswered kept as such: "fine (unconfirmed)" (said: "fine, with no answer
+    to the follow-up"), never "good": it may hide discomfort."""
+    if feedback.answer is None:
+        return "no answer"
+    if feedback.unconfirmed:
+        return (f"{feedback.answer}, with no answer to the follow-up" if spoken
+                else f"{feedback.answer} (unconfirmed)")
+    return feedback.answer
 
 
 def done_text(summary: Summary) -> str:

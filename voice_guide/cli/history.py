@@ -9,8 +9,8 @@ from typing import Any
 
 from voice_guide.cli import fail
 from voice_guide.events import EndReason
-from voice_guide.journal import Journal, list_journals, sessions_dir, summarize
-from voice_guide.prompts import clock, count
+from voice_guide.journal import Journal, feedback_json, list_journals, sessions_dir, summarize
+from voice_guide.prompts import answer_text, clock, count
 
 HELP = "list past sessions: date, protocol, duration, pressure feedback"
 
@@ -59,7 +59,7 @@ def session_json(journal: Journal) -> dict[str, Any]:
         "finished": summary.finished,
         "end_reason": summary.end_reason,
         "ended_early_at": summary.ended_early_at,
-        "feedback": [{"index": i, "answer": a} for i, a in summary.feedback],
+        "feedback": [feedback_json(f) for f in summary.feedback],
         "journal": str(journal.path),
     }
 
@@ -75,7 +75,7 @@ def session_line(journal: Journal) -> str:
             data["end_reason"], "ended")
     if data["ended_early_at"] is not None:
         state += f" at step {data['ended_early_at']}"
-    answers = [a["answer"] or "no answer" for a in data["feedback"]]
+    answers = [answer_text(f) for f in summarize(journal.records).feedback]
     feedback = ", ".join(answers) if answers else "none"
     return (
         f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
