@@ -36,7 +36,7 @@ from voice_guide.journal import (
 )
 from voice_guide.listening import ListeningOptions, ListeningThread, one_line
 from voice_guide.loop import Inbox, Noticed, Played, SessionClock, StopReason, read_lines, run_loop
-from voice_guide.prompts import known_texts
+from voice_guide.prompts import known_texts, long_session_warning
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load
 from voice_guide.session import Session, SessionSettings
 from voice_guide.status import StatusPanel
@@ -113,6 +113,9 @@ def _run_session(
     panel = StatusPanel(sys.stdout)
     inbox = Inbox()
     script = None if options.resume else load_protocol(options.protocol or DEFAULT_PROTOCOL)
+    warning = long_session_warning(script) if script is not None else None
+    if warning is not None:
+        log.warning("warning: %s", warning)
     if script is not None and options.journal is not None and options.journal.exists():
         raise LiveError(journal_exists(options.journal))
     speaker, no_speaker = (None, "") if speech is None else start_speaking(speech, panel, inbox)

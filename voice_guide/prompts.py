@@ -5,8 +5,9 @@ questions, the rest); this module holds the guide's own words around it, and the
 numbers of time are put into words:
 
 - `minutes(seconds)`: time spoken in whole minutes, rounded half up ("less than a minute",
-  "1 minute", "31 minutes"); `about_minutes` adds "about", `minutes_short` is the panel's
-  "31 min". All three round the same way (`whole_minutes`).
+  "1 minute", "31 minutes", from an hour on "8 hours 21 minutes"); `about_minutes` adds
+  "about", `minutes_short` is the panel's "31 min", "8 h 21 min". All three round the same way
+  (`whole_minutes`).
 - `clock(seconds)`: `m:ss` (`h:mm:ss` past an hour), rounded half up to the whole second, for
   every printed time (panel, summary, history, check).
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
-from voice_guide.protocol import Script, Step
+from voice_guide.protocol import LONG_SESSION_SECONDS, Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
     from voice_guide.events import Feedback
@@ -255,10 +256,14 @@ def whole_minutes(seconds: float) -> int:
 
 
 def minutes(seconds: float) -> str:
-    """Seconds spoken naturally: "less than a minute", "1 minute", "31 minutes"."""
+    """Seconds spoken naturally: "less than a minute", "1 minute", "31 minutes"; from an hour
+    on in hours and minutes: "1 hour", "8 hours 21 minutes"."""
     if seconds < 60:
         return "less than a minute"
-    return count(whole_minutes(seconds), "minute")
+    hours, mins = divmod(whole_minutes(seconds), 60)
+    if not hours:
+        return count(mins, "minute")
+    return count(hours, "hour") + (f" {count(mins, 'minute')}" if mins else "")
 
 
 def about_minutes(seconds: float) -> str:
@@ -268,12 +273,26 @@ def about_minutes(seconds: float) -> str:
 
 
 def minutes_short(seconds: float) -> str:
-    """The panel's "31 min", "under 1 min", "0 min"."""
+    """The panel's "31 min", "under 1 min", "0 min", "1 h 5 min"."""
     if seconds <= 0:
         return "0 min"
     if seconds < 60:
         return "under 1 min"
-    return f"{whole_minutes(seconds)} min"
+    hours, mins = divmod(whole_minutes(seconds), 60)
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
+def long_session_warning(script: Script) -> str | None:
+    """A protocol longer than any massage session (`LONG_SESSION_SECONDS`) is most likely a
+    mistake (minutes written as seconds, a repeat too wide): said, though it may be run."""
+    total = script.total_seconds + script.rest.seconds
+    if total <= LONG_SESSION_SECONDS:
+        return None
+    where = f"{script.source}: " if script.source is not None else ""
+    steps = len({step.number for step in script.steps})
+    return (f"{where}{count(steps, 'step')}, {count(len(script.steps), 'move')}: the session "
+            f"takes {minutes(total)} with the rest, longer than "
+            f"{minutes(LONG_SESSION_SECONDS)}; check the seconds of its steps and its repeats")
 
 
 def clock(seconds: float) -> str:
