@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,12 @@ from voice_guide.journal import (
 )
 from voice_guide.listening import ListeningOptions, ListeningThread, one_line
 from voice_guide.loop import Inbox, Noticed, Played, SessionClock, StopReason, read_lines, run_loop
-from voice_guide.prompts import known_texts, long_session_warning
+from voice_guide.prompts import (
+    WAITS_FOR_ROOM,
+    WAITS_FOR_SPEECH,
+    known_texts,
+    long_session_warning,
+)
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load
 from voice_guide.session import Session, SessionSettings
 from voice_guide.status import StatusPanel
@@ -159,6 +166,8 @@ def _run_session(
         gate = speaker.gate if speaker is not None else None
         ears = ListeningThread(listening, microphone, inbox, lambda: guide.accepted, gate)
         ears.start()
+        if gate is not None:
+            guide.waiting = waiting_for_speaker(gate, speaker)
     else:
         read_lines(sys.stdin, inbox)
     typing = ears is None and interactive and panel.tty
@@ -284,6 +293,18 @@ def devices_line(microphone: Any, speaker: Any) -> str:
             parts += [f"practitioner: {practitioner.label}{heard}",
                       f"room: {room.label} (recognition muted while it speaks)"]
     return "; ".join(parts)
+
+
+def waiting_for_speaker(gate: Any, speaker: Any) -> Callable[[], str]:
+    """For the panel: what listening waits for while the microphone is muted (the room speaker
+    plays, or with no earbuds any speech of the guide), "" while it listens."""
+    from voice_guide.events import Route
+
+    player = speaker.player
+    both = (player.practitioner_audible
+            or player.output_for(Route.PRACTITIONER) == player.output_for(Route.ROOM))
+    text = WAITS_FOR_SPEECH if both else WAITS_FOR_ROOM
+    return lambda: text if gate.muted(time.monotonic()) else ""
 
 
 def voice_of(options: SpeechOptions) -> Any:  # -> speak.tts.Voice

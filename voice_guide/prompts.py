@@ -110,6 +110,9 @@ JOURNAL_NOT_SAVED = (
 FLAG_PAUSED = "PAUSED - say resume"
 FLAG_CONFIRM_END = "END SESSION?  say yes or no"
 FLAG_CLIENT_ANSWER = "waiting for the client: lighter / deeper / good"
+# The microphone is muted while the guide can hear itself: a command said then is not heard.
+WAITS_FOR_ROOM = "listening waits for the room speaker"
+WAITS_FOR_SPEECH = "listening waits while the guide speaks aloud"  # no earbuds: both routes
 
 
 # --- Texts built from the protocol and the session ------------------------------------------------

@@ -158,6 +158,7 @@ class SessionStatus:
     paused: bool
     awaiting: Awaiting | None
     prep_item: int | None = None  # 1-based checklist item while in "prep"
+    prep_items: int = 0  # items in the checklist
     seconds_left_in_rest: float | None = None  # while in "rest"
 
 
@@ -327,6 +328,7 @@ class Session:
             paused=self._schedule.paused,
             awaiting=awaiting,
             prep_item=self._prep_item + 1 if self._phase is Phase.PREP else None,
+            prep_items=len(self.script.preparation),
             seconds_left_in_rest=rest_left,
         )
 
