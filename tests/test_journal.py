@@ -9,13 +9,24 @@ from pathlib import Path
 import pytest
 
 from voice_guide.commands import Command
-from voice_guide.events import Ended, Feedback, Heard, Paused, Resumed, Route, Say, StepStarted
+from voice_guide.events import (
+    Ended,
+    Feedback,
+    Heard,
+    Heartbeat,
+    Paused,
+    Resumed,
+    Route,
+    Say,
+    StepStarted,
+)
 from voice_guide.journal import (
     JournalBusy,
     JournalWriter,
     find_unfinished,
     list_journals,
     make_header,
+    nothing_happened,
     read_journal,
     sessions_dir,
     summarize,
@@ -156,6 +167,40 @@ def test_find_unfinished_picks_the_most_recent_session_that_has_not_ended(
     (directory / "junk.jsonl").write_bytes(b"\x00\x00garbage")
     assert find_unfinished(directory) == directory / "b.jsonl"
     assert [j.path.name for j in list_journals(directory)][-3:] == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_a_session_only_opened_is_passed_by_and_said_not_a_journal_in_one_line(
+    tmp_path: Path, protocol: Path, caplog: pytest.LogCaptureFixture
+):
+    directory = tmp_path / "sessions"
+    write_session(directory / "a.jsonl", protocol, end=False, minutes_ago=100)
+    opened = JournalWriter.create(directory / "b.jsonl", header(protocol, 10, sid="b"))
+    opened.event(0.0, Say("Welcome to Voice Guide.", Route.PRACTITIONER, "welcome"))
+    opened.event(0.0, StepStarted(1, 1, 1))  # --skip-prep: step 1 at once; then nothing
+    opened.event(12.0, Heartbeat())
+    opened.close()
+    assert read_journal(directory / "b.jsonl").empty
+    assert not read_journal(directory / "a.jsonl").empty  # a command was heard
+    assert find_unfinished(directory) == directory / "a.jsonl"
+    # Silent for longer than EMPTY_SECONDS in step 1: the massage went on, worth resuming.
+    assert not nothing_happened([StepStarted(1, 1, 1).record(0.0), Heartbeat().record(45.0)])
+    assert nothing_happened([Say("Preparation checklist.").record(0.0),
+                             Heartbeat().record(300.0)])  # no step, no command: only opened
+    # A file that is no journal: one warning, not one per line of it.
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"RIFF\x00\xff" + b"\n\x80\x81" * 50)
+    caplog.clear()
+    journal = read_journal(wav)
+    assert journal.unreadable == 51 and journal.header is None
+    assert caplog.messages == [
+        f"warning: {wav}: not a session journal: 51 lines could not be read as journal records"]
+    # A journal with a few damaged lines: the first three, then how many more.
+    damaged = tmp_path / "d.jsonl"
+    damaged.write_text((directory / "a.jsonl").read_text() + "garbage\n" * 6)
+    caplog.clear()
+    read_journal(damaged)
+    assert len(caplog.messages) == 4
+    assert caplog.messages[-1] == f"warning: {damaged}: 3 more journal lines skipped"
 
 
 def test_sessions_dir_follows_xdg_data_home(tmp_path: Path):

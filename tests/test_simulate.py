@@ -245,7 +245,7 @@ def test_fine_with_no_answer_to_the_follow_up_stays_fine_unconfirmed(tmp_path: P
     journal = tmp_path / "session.jsonl"
     journal.write_text("".join(json.dumps(r) + "\n" for r in log))
     read = read_journal(journal, warn=False)
-    assert session_line(read).endswith("feedback: fine (unconfirmed)")
+    assert f"feedback: fine (unconfirmed)  {journal}" in session_line(read)
     assert session_json(read)["feedback"] == [{"index": 4, "answer": "fine", "unconfirmed": True}]
 
 

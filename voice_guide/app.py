@@ -30,9 +30,12 @@ from voice_guide.guide import Guide, PrintedSpeech, SpeakerSpeech, SpeechOutput
 from voice_guide.journal import (
     JournalBusy,
     JournalWriter,
+    collapsed_warnings,
     find_unfinished,
     make_header,
     new_journal_path,
+    not_a_journal,
+    nothing_happened,
     read_journal,
     sessions_dir,
 )
@@ -172,11 +175,24 @@ def _run_session(
         read_lines(sys.stdin, inbox)
     typing = ears is None and interactive and panel.tty
     try:
-        return run_loop(guide, clock, inbox, stdin=sys.stdin,
-                        echo_typed=panel.input_echoed if typing else None, begin=begin)
+        stopped = run_loop(guide, clock, inbox, stdin=sys.stdin,
+                           echo_typed=panel.input_echoed if typing else None, begin=begin)
     finally:
         if ears is not None:
             ears.close()
+    if stopped in (StopReason.INTERRUPTED, StopReason.TERMINATED) and not guide.ended:
+        log.warning("%s", saved_line(start.journal.path, guide.records))
+    return stopped
+
+
+def saved_line(path: Path, records: list[dict[str, Any]]) -> str:
+    """What is said when a run is stopped (Ctrl-C, SIGTERM) before its session ended."""
+    from voice_guide.resume import resume_command
+
+    if nothing_happened(records):
+        return f"stopped; nothing happened in this session, so there is nothing to resume ({path})"
+    return (f"stopped; the session is saved in {path}: `{resume_command(path)}` carries on "
+            "where it stopped")
 
 
 def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
@@ -203,22 +219,31 @@ def journal_exists(path: Path) -> str:
 
 
 def resume_start(options: SessionOptions) -> Start:
-    from voice_guide.resume import ResumeError, protocol_changed, replay
+    from voice_guide.resume import ResumeError, discard_command, protocol_changed, replay
 
     path = options.journal or find_unfinished(sessions_dir())
     if path is None:
         raise LiveError(f"no unfinished session to resume in {sessions_dir()}")
     try:
-        journal = read_journal(path)
+        journal = read_journal(path, warn=False)
     except OSError as error:
         raise LiveError(f"{path}: cannot read the journal ({error.strerror})") from None
+    if journal.header is None and not journal.records:  # a WAV file named by mistake, say
+        raise LiveError(f"{path}: {not_a_journal(journal)}")
+    for warning in collapsed_warnings(journal):
+        log.warning("warning: %s", warning)
     header = journal.header or {}
     protocol = Path(str(header.get("protocol") or DEFAULT_PROTOCOL))
     if options.protocol is not None and options.protocol.resolve() != protocol:
         log.warning("warning: resuming with the session's own protocol %s", protocol)
+    try:
+        script = load_protocol(protocol)
+    except LiveError as error:  # deleted, or changed into something that does not load
+        give_up = f"`{discard_command(path)}` gives it up" if not journal.finished else ""
+        raise LiveError(f"{error}; the session in {path} cannot be resumed without it"
+                        + (f" ({give_up})" if give_up else "")) from None
     if protocol_changed(journal):
         log.warning("warning: %s changed since the session started", protocol)
-    script = load_protocol(protocol)
     try:
         replayed = replay(script, journal)
     except ResumeError as error:

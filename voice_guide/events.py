@@ -90,10 +90,12 @@ class Phase(StrEnum):
 
 
 class EndReason(StrEnum):
-    """How a session closed: after the rest period, or on a confirmed "end session"."""
+    """How a session closed: after the rest period, on a confirmed "end session", or given up
+    unfinished (`run --discard`: its journal kept, never resumed)."""
 
     COMPLETED = "completed"
     ENDED = "ended"
+    DISCARDED = "discarded"
 
 
 class ExitReason(StrEnum):
