@@ -180,7 +180,8 @@ def _run_session(
     finally:
         if ears is not None:
             ears.close()
-    if stopped in (StopReason.INTERRUPTED, StopReason.TERMINATED) and not guide.ended:
+    interrupted = stopped in (StopReason.INTERRUPTED, StopReason.TERMINATED)
+    if interrupted and not guide.ended and not start.journal.held:  # (held: lost, said so)
         log.warning("%s", saved_line(start.journal.path, guide.records))
     return stopped
 

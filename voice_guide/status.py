@@ -2,7 +2,9 @@
 
 `StatusPanel.show(view)` keeps a few large, high-contrast lines at the bottom of a terminal
 (station, step and move, time in the move or rest left, session time left, what was last heard),
-redrawn in place with plain ANSI codes; prompts (`StatusPanel.say`) scroll above it. When only
+redrawn in place with plain ANSI codes, each cut to the terminal's width (a wrapped line would
+be left behind at the next redraw); prompts (`StatusPanel.say`) scroll above it. While the
+microphone is muted for the room speaker the HEARD line says so (`StatusView.waiting`). When only
 the clock moved, just its line is rewritten (cursor saved and restored), so a command being typed
 below the panel is left alone and the clock keeps running between commands. When the output is
 not a terminal (piped, logged, driven by another program) it degrades to plain lines: one line
