@@ -127,7 +127,8 @@ def test_a_bad_file_prints_its_error_lines_and_exits_2(capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"voice-guide: {path}:28: steps[2].secnds: unknown field (did you mean 'seconds'?)\n")
+        f"voice-guide: {path}:28: step 2, secnds: unknown field (did you mean 'seconds', which "
+        "is required and missing?)\n")
 
 
 def test_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -210,5 +211,26 @@ def test_one_mistake_in_a_repeat_is_one_line() -> None:
     done = run_module(str(path))
     assert done.returncode == 2
     assert done.stderr == (
-        f"voice-guide: {path}:32: steps[3].repeat: step 3 cannot repeat itself; steps 4-9 do not "
+        f"voice-guide: {path}:32: step 3, repeat: step 3 cannot repeat itself; steps 4-9 do not "
         "exist (steps are 1, 2, 3)\n")
+
+
+def test_one_step_reads_in_the_singular_and_a_very_long_protocol_warns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    head = (PROTOCOLS / "tiny.yaml").read_text().split("steps:\n")[0] + "steps:\n"
+    one = tmp_path / "one.yaml"
+    one.write_text(head + "  - {number: 1, station: head, title: Hold, say: Hold., seconds: 60}\n")
+    assert main(["check", str(one)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Tiny routine: 1 step, 1 move, 1:00 hands-on") and err == ""
+    long = tmp_path / "long.yaml"
+    long.write_text(head + "".join(
+        f"  - {{number: {n}, station: head, title: Hold, say: Hold., seconds: 60}}\n"
+        for n in range(1, 501)))
+    assert main(["check", str(long)]) == 0  # a warning, not an error
+    out, err = capsys.readouterr()
+    assert out.startswith("Tiny routine: 500 steps, 500 moves, 8:20:00 hands-on")
+    assert err == (f"voice-guide: warning: {long}: 500 steps, 500 moves: the session takes "
+                   "8 hours 22 minutes with the rest, longer than 3 hours; check the seconds "
+                   "of its steps and its repeats\n")

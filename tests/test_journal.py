@@ -9,13 +9,24 @@ from pathlib import Path
 import pytest
 
 from voice_guide.commands import Command
-from voice_guide.events import Ended, Feedback, Heard, Paused, Resumed, Route, Say, StepStarted
+from voice_guide.events import (
+    Ended,
+    Feedback,
+    Heard,
+    Heartbeat,
+    Paused,
+    Resumed,
+    Route,
+    Say,
+    StepStarted,
+)
 from voice_guide.journal import (
     JournalBusy,
     JournalWriter,
     find_unfinished,
     list_journals,
     make_header,
+    nothing_happened,
     read_journal,
     sessions_dir,
     summarize,
@@ -158,6 +169,40 @@ def test_find_unfinished_picks_the_most_recent_session_that_has_not_ended(
     assert [j.path.name for j in list_journals(directory)][-3:] == ["a.jsonl", "b.jsonl", "c.jsonl"]
 
 
+def test_a_session_only_opened_is_passed_by_and_said_not_a_journal_in_one_line(
+    tmp_path: Path, protocol: Path, caplog: pytest.LogCaptureFixture
+):
+    directory = tmp_path / "sessions"
+    write_session(directory / "a.jsonl", protocol, end=False, minutes_ago=100)
+    opened = JournalWriter.create(directory / "b.jsonl", header(protocol, 10, sid="b"))
+    opened.event(0.0, Say("Welcome to Voice Guide.", Route.PRACTITIONER, "welcome"))
+    opened.event(0.0, StepStarted(1, 1, 1))  # --skip-prep: step 1 at once; then nothing
+    opened.event(12.0, Heartbeat())
+    opened.close()
+    assert read_journal(directory / "b.jsonl").empty
+    assert not read_journal(directory / "a.jsonl").empty  # a command was heard
+    assert find_unfinished(directory) == directory / "a.jsonl"
+    # Silent for longer than EMPTY_SECONDS in step 1: the massage went on, worth resuming.
+    assert not nothing_happened([StepStarted(1, 1, 1).record(0.0), Heartbeat().record(45.0)])
+    assert nothing_happened([Say("Preparation checklist.").record(0.0),
+                             Heartbeat().record(300.0)])  # no step, no command: only opened
+    # A file that is no journal: one warning, not one per line of it.
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"RIFF\x00\xff" + b"\n\x80\x81" * 50)
+    caplog.clear()
+    journal = read_journal(wav)
+    assert journal.unreadable == 51 and journal.header is None
+    assert caplog.messages == [
+        f"warning: {wav}: not a session journal: 51 lines could not be read as journal records"]
+    # A journal with a few damaged lines: the first three, then how many more.
+    damaged = tmp_path / "d.jsonl"
+    damaged.write_text((directory / "a.jsonl").read_text() + "garbage\n" * 6)
+    caplog.clear()
+    read_journal(damaged)
+    assert len(caplog.messages) == 4
+    assert caplog.messages[-1] == f"warning: {damaged}: 3 more journal lines skipped"
+
+
 def test_sessions_dir_follows_xdg_data_home(tmp_path: Path):
     assert sessions_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "voice-guide" / "sessions"
     default = sessions_dir({})
@@ -182,7 +227,7 @@ def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
     summary = summarize(records)
     assert [(s.index, s.seconds) for s in summary.steps] == [(1, 50.0), (2, 40.0), (3, 70.0)]
     assert summary.total_seconds == 200.0
-    assert summary.feedback == ((2, "deeper"), (3, None))
+    assert summary.feedback == (Feedback("deeper", 2), Feedback(None, 3))
     assert summary.finished and summary.end_reason == "completed"
     lines = summary_lines(summary)
     assert lines[0] == "Total time: 3:20 (3 steps, 3 moves)"
@@ -190,7 +235,7 @@ def test_summary_counts_time_per_step_without_pauses_and_lists_feedback():
                           "  move  3 (step 3): 1:10"]
     assert "step 2: deeper, step 3: no answer" in lines[-1]
     assert summary_speech(summary) == (
-        "Session complete. 3 steps, 3 moves in about 3 minutes. The client asked for: deeper.")
+        "Session complete. 3 steps, 3 moves in about 3 minutes. Pressure: deeper.")
     assert summary.as_json()["steps"][1] == {"index": 2, "number": 2, "seconds": 40.0}
 
 
@@ -212,7 +257,13 @@ def test_summary_words_steps_and_moves_and_says_an_early_end():
     assert lines[-1] == "Pressure feedback: step 6: lighter"
     assert summary_speech(summary) == (
         "Session ended early, at step 6: 2 steps, 3 moves in about 4 minutes. "
-        "The client asked for: lighter.")
+        "Pressure: lighter.")
+    # A "fine" whose follow-up went unanswered is kept as said, never "good" (issue 20, 2).
+    unconfirmed = summarize([*records[:2], Feedback("fine", 2, unconfirmed=True).record(40.0),
+                             *records[3:]])
+    assert summary_lines(unconfirmed)[-1] == "Pressure feedback: step 6: fine (unconfirmed)"
+    assert summary_speech(unconfirmed).endswith(
+        "Pressure: fine, with no answer to the follow-up.")
     # Not "Session complete" for a session ended before its first step either.
     before = summarize([Ended("ended").record(20.0)])
     assert summary_speech(before) == "Session ended: 0 steps, 0 moves in less than a minute."

@@ -136,6 +136,11 @@ def test_choosing_a_profile():
     profile, why = choose_profile("auto")
     assert profile is not None and profile.phrases == ["go", "stop"]
     assert why == "the profile 'default' (auto): go, stop (4 takes) heard in the enrolled voice"
+    # Many phrases are counted, so the start-up engine line stays one line (issue 20, 6).
+    random_profile(phrases=tuple(ENROLL_PHRASES)).save()
+    _, why = choose_profile("auto")
+    assert why == (f"the profile 'default' (auto): {len(ENROLL_PHRASES)} phrases "
+                   f"({2 * len(ENROLL_PHRASES)} takes) heard in the enrolled voice")
 
 
 def test_a_profile_made_by_other_embedding_models_is_refused():

@@ -53,6 +53,12 @@ def test_spoken_and_shown_minutes_round_alike() -> None:
     assert minutes_short(0) == "0 min"
     assert minutes_short(59) == "under 1 min"
     assert minutes_short(150) == "3 min"
+    # From an hour on, in hours (a 500-step protocol is not "about 501 minutes").
+    assert minutes(3600) == "1 hour"
+    assert minutes(3660) == "1 hour 1 minute"
+    assert about_minutes(30_060) == "about 8 hours 21 minutes"
+    assert minutes_short(30_060) == "8 h 21 min"
+    assert minutes_short(3599) == "1 h 0 min"  # 59:59 rounds to the hour, as spoken
     # The closing summary says its total the same way as "how long" does.
     summary = Summary((StepTime(1, 1, 150.0),), 150.0, (), True, "completed")
     assert summary_speech(summary) == "Session complete. 1 step, 1 move in about 3 minutes."

@@ -233,15 +233,15 @@ def test_copies_keep_the_station_of_their_move_unless_the_repeat_moves_them() ->
 
 @pytest.mark.parametrize(("extra", "message"), [
     ("    stations: {left_side: rigth_side}\n",
-     "mirror.yaml:15: steps[3].stations.left_side: unknown station 'rigth_side' (did you mean "
+     "mirror.yaml:15: step 3, stations.left_side: unknown station 'rigth_side' (did you mean "
      "'right_side'?)"),
     ("    stations: {right_side: left_side}\n",
-     "mirror.yaml:15: steps[3].stations.right_side: none of the repeated moves stands at "
+     "mirror.yaml:15: step 3, stations.right_side: none of the repeated moves stands at "
      "'right_side' (they stand at head, left_side)"),
     ("    stations: [left_side]\n",
-     "mirror.yaml:15: steps[3].stations: expected the stations of the repeated moves"),
+     "mirror.yaml:15: step 3, stations: expected the stations of the repeated moves"),
     ("    stations: {left_side: right_side}\n    station: head\n",
-     "mirror.yaml:15: steps[3].stations: give either `station`"),
+     "mirror.yaml:15: step 3, stations: give either `station`"),
 ])
 def test_bad_station_mappings_say_what_is_wrong(extra: str, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
@@ -269,47 +269,49 @@ def test_follow_up_questions_are_data() -> None:
 
 BAD = [
     ("bad_syntax.yaml", 28, "YAML syntax error: expected ',' or ']'"),
-    ("bad_unknown_key.yaml", 28, "steps[2].secnds: unknown field (did you mean 'seconds'?)"),
-    ("bad_top_unknown_key.yaml", 9, "chekins: unknown field (did you mean 'checkins'?)"),
-    ("bad_missing_say.yaml", 18, "steps[1].say: missing: this field is required"),
-    ("bad_zero_seconds.yaml", 22, "steps[1].seconds: expected a duration in seconds, a whole "
-                                  "number above 0, got a whole number (0)"),
-    ("bad_seconds_type.yaml", 28, "steps[2].seconds: expected a duration in seconds, a whole "
+    ("bad_unknown_key.yaml", 28, "step 2, secnds: unknown field (did you mean 'seconds', "
+                                  "which is required and missing?)"),
+    ("bad_top_unknown_key.yaml", 9, "chekins: unknown field (did you mean 'checkins', which is "
+                                    "required and missing?)"),
+    ("bad_missing_say.yaml", 18, "step 1, say: missing: this field is required"),
+    ("bad_zero_seconds.yaml", 22, "step 1, seconds: expected a duration in seconds above 0, "
+                                  "got 0"),
+    ("bad_seconds_type.yaml", 28, "step 2, seconds: expected a duration in seconds, a whole "
                                   "number above 0, got text 'ninety'"),
-    ("bad_duplicate_number.yaml", 23, "steps[2].number: step number 1 is already used at line 18"),
-    ("bad_unknown_station.yaml", 24, "steps[2].station: unknown station 'lfet' (did you mean "
+    ("bad_duplicate_number.yaml", 23, "step 1 (the 2nd step), number: step number 1 is "
+                                      "already used at line 18"),
+    ("bad_unknown_station.yaml", 24, "step 2, station: unknown station 'lfet' (did you mean "
                                      "'left'?); stations are: head, left"),
-    ("bad_repeat_missing.yaml", 32, "steps[3].repeat: step 7 does not exist (steps are 1, 2, 3)"),
-    ("bad_repeat_self.yaml", 32, "steps[3].repeat: step 3 cannot repeat itself"),
-    ("bad_repeat_of_repeat.yaml", 36, "steps[4].repeat: step 3 is itself a repeat"),
-    ("bad_repeat_range.yaml", 32, "steps[3].repeat: range '2-1' must go from a lower step number "
+    ("bad_repeat_missing.yaml", 32, "step 3, repeat: step 7 does not exist (steps are 1, 2, 3)"),
+    ("bad_repeat_self.yaml", 32, "step 3, repeat: step 3 cannot repeat itself"),
+    ("bad_repeat_of_repeat.yaml", 36, "step 4, repeat: step 3 is itself a repeat"),
+    ("bad_repeat_range.yaml", 32, "step 3, repeat: range '2-1' must go from a lower step number "
                                   "to a higher one"),
-    ("bad_side.yaml", 25, "steps[2].side: expected right or left"),
+    ("bad_side.yaml", 25, "step 2, side: expected right or left"),
     ("bad_checkin_minutes.yaml", 11, "checkins.every_minutes: expected a number of minutes above "
-                                     "0, got a whole number (-5)"),
-    ("bad_checkin_flag.yaml", 23, "steps[1].checkin: expected true or false, got text 'often'"),
-    ("bad_duplicate_field.yaml", 21, "steps[1].title: field given twice (first at line 20)"),
+                                     "0, got -5"),
+    ("bad_checkin_flag.yaml", 23, "step 1, checkin: expected true or false, got text 'often'"),
+    ("bad_duplicate_field.yaml", 21, "step 1, title: field given twice (first at line 20)"),
     ("bad_follow_up_on.yaml", 12, "checkins.follow_up_on: 'lighter' is not an answer meaning the "
                                   "pressure is good"),
     ("bad_follow_up_alone.yaml", 11, "checkins.follow_up_on: needs a follow_up question"),
-    ("bad_stations_on_a_move.yaml", 26, "steps[2].stations: only a repeat step can move its "
+    ("bad_stations_on_a_move.yaml", 26, "step 2, stations: only a repeat step can move its "
                                         "copies"),
     ("bad_empty.yaml", 1, "the file is empty"),
     ("bad_not_mapping.yaml", 2, "expected fields (name, preparation, opening"),
     # Types YAML gives that are not what the field means, and sanity limits (issue 12, 5).
-    ("bad_say_number.yaml", 21, "steps[1].say: expected text, got a whole number (42) (put it in "
+    ("bad_say_number.yaml", 21, "step 1, say: expected text, got 42 (put it in "
                                 "quotes if it is meant as text)"),
-    ("bad_cues_text.yaml", 23, "steps[1].cues: expected a list of texts, e.g. `cues: [Never press "
+    ("bad_cues_text.yaml", 23, "step 1, cues: expected a list of texts, e.g. `cues: [Never press "
                                "on the spine.]`, got text 'Never press on the spine.'"),
-    ("bad_repeat_twice.yaml", 32, "steps[3].repeat: step 2 is named more than once; a repeat "
+    ("bad_repeat_twice.yaml", 32, "step 3, repeat: step 2 is named more than once; a repeat "
                                   "copies each move once"),
-    ("bad_repeat_wide.yaml", 32, "steps[3].repeat: step 3 cannot repeat itself; steps 4-9 do not "
+    ("bad_repeat_wide.yaml", 32, "step 3, repeat: step 3 cannot repeat itself; steps 4-9 do not "
                                  "exist (steps are 1, 2, 3)"),
-    ("bad_seconds_too_long.yaml", 28, "steps[2].seconds: expected a duration in seconds of at most "
-                                      "3600, got a whole number (7200)"),
-    ("bad_station_number.yaml", 8, "stations.left.announce: expected text, got a whole number "
-                                   "(42)"),
-    ("bad_repeat_stations_text.yaml", 32, "steps[3].stations: expected the stations of the "
+    ("bad_seconds_too_long.yaml", 28, "step 2, seconds: expected a duration in seconds of at most "
+                                      "3600, got 7200"),
+    ("bad_station_number.yaml", 8, "stations.left.announce: expected text, got 42"),
+    ("bad_repeat_stations_text.yaml", 32, "step 3, stations: expected the stations of the "
                                           "repeated moves, each with the station its copies move "
                                           "to, e.g. `{left: right}`, got text 'left'"),
     ("bad_stations_text.yaml", 4, "stations: expected stations, each an id with its announcement"),
@@ -348,8 +350,8 @@ def test_several_problems_are_all_reported_in_line_order() -> None:
     problems = caught.value.problems
     assert [p.split(":")[1] for p in problems] == ["11", "22", "25"]
     assert "checkins.evry_minutes: unknown field (did you mean 'every_minutes'?)" in problems[0]
-    assert "steps[1].seconds" in problems[1]
-    assert "steps[2].side" in problems[2]
+    assert "step 1, seconds" in problems[1]
+    assert "step 2, side" in problems[2]
 
 
 def test_a_missing_file_is_a_protocol_error(tmp_path: Path) -> None:
@@ -426,7 +428,7 @@ def test_an_empty_repeat_is_an_error_not_a_silently_dropped_step() -> None:
     with pytest.raises(ProtocolError) as caught:
         loads(text, source="empty-repeat.yaml")
     assert caught.value.problems == (
-        "empty-repeat.yaml:29: steps[3].repeat: is empty; expected the steps to repeat: a number "
+        "empty-repeat.yaml:29: step 3, repeat: is empty; expected the steps to repeat: a number "
         "(`8`), a range (`3-5`), or a list of them (`[3, 5, 9-11]`)",)
 
 
@@ -523,7 +525,7 @@ def test_at_most_1000_moves_once_repeats_are_expanded() -> None:
     with pytest.raises(ProtocolError) as caught:
         loads(HEAD + flat_steps(250) + repeats, source="moves.yaml")
     assert caught.value.problems == (
-        "moves.yaml:271: steps[254]: the steps expand to more than 1000 moves here; a session has "
+        "moves.yaml:271: step 254: the steps expand to more than 1000 moves here; a session has "
         "at most 1000",)
     assert len(loads(HEAD + flat_steps(250) + repeats[: repeats.index("  - {number: 254")]).steps
                ) == 1000
@@ -534,7 +536,7 @@ def test_a_range_longer_than_a_protocol_is_refused_before_it_is_expanded() -> No
     with pytest.raises(ProtocolError) as caught:
         loads(text, source="range.yaml")
     assert caught.value.problems == (
-        "range.yaml:32: steps[3].repeat: range '1-1000000000' names 1000000000 steps; a protocol "
+        "range.yaml:32: step 3, repeat: range '1-1000000000' names 1000000000 steps; a protocol "
         "has at most 500",)
 
 
@@ -547,7 +549,7 @@ def test_a_spoken_text_is_at_most_2000_characters(length: int, ok: bool) -> None
     with pytest.raises(ProtocolError) as caught:
         loads(text, source="long.yaml")
     assert caught.value.problems == (
-        "long.yaml:21: steps[1].say: is 2001 characters long; a text is at most 2000 (split a long "
+        "long.yaml:21: step 1, say: is 2001 characters long; a text is at most 2000 (split a long "
         "instruction over several steps)",)
 
 
@@ -557,7 +559,7 @@ def test_a_say_list_is_at_most_2000_characters_together() -> None:
     with pytest.raises(ProtocolError) as caught:
         loads(text, source="flow.yaml")
     assert caught.value.problems == (
-        "flow.yaml:21: steps[1].say: is 2702 characters long together; a text is at most 2000 "
+        "flow.yaml:21: step 1, say: is 2702 characters long together; a text is at most 2000 "
         "(split a long instruction over several steps)",)
 
 
@@ -573,15 +575,15 @@ def test_a_60_mb_say_is_refused_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("every_minutes: 8", "every_minutes: 600",
-     "checkins.every_minutes: expected a number of minutes of at most 120, got a whole number "
-     "(600)"),
+     "checkins.every_minutes: expected a number of minutes of at most 120, got 600"),
     ("answer_seconds: 8", "answer_seconds: 1000",
      "checkins.answer_seconds: expected a number of seconds of at most 120"),
     ("  seconds: 120", "  seconds: 86400",
-     "rest.seconds: expected a duration in seconds of at most 3600, got a whole number (86400)"),
+     "rest.seconds: expected a duration in seconds of at most 3600, got 86400"),
     ("title: Opening hold", "title: 3.5",
-     "steps[1].title: expected text, got a decimal number (3.5) (put it in quotes"),
-    ("title: Opening hold", "title: yes", "steps[1].title: expected text, got true/false (yes)"),
+     "step 1, title: expected text, got 3.5 (put it in quotes"),
+    ("title: Opening hold", "title: yes",
+     "step 1, title: expected text, got yes (true or false to YAML)"),
 ])
 def test_numbers_past_their_limits_and_non_text(old: str, new: str, message: str) -> None:
     assert TINY.count(old) == 1
@@ -616,9 +618,64 @@ def test_a_repeat_of_several_repeats_is_one_message() -> None:
     with pytest.raises(ProtocolError) as caught:
         loads(text, source="r.yaml")
     assert caught.value.problems == (
-        "r.yaml:33: steps[4].repeat: step 3 is itself a repeat; a repeat can only name ordinary "
+        "r.yaml:33: step 4, repeat: step 3 is itself a repeat; a repeat can only name ordinary "
         "moves (list those moves instead)",
-        "r.yaml:34: steps[5].repeat: steps 8-9 do not exist (steps are 1, 2, 3, 4, 5); steps 3-4 "
+        "r.yaml:34: step 5, repeat: steps 8-9 do not exist (steps are 1, 2, 3, 4, 5); steps 3-4 "
         "are themselves repeats; a repeat can only name ordinary moves (list those moves "
         "instead)",
     )
+
+
+# --- messages a clinic owner reads (issue 20, 6) -------------------------------------------------
+
+
+def problems_of(text: str, source: str = "p.yaml") -> tuple[str, ...]:
+    with pytest.raises(ProtocolError) as caught:
+        loads(text, source=source)
+    return caught.value.problems
+
+
+def test_a_step_is_named_by_its_own_number_or_else_by_its_place() -> None:
+    numbered = HEAD + flat_steps(1, start=10) + (
+        "  - {number: 20, station: head, title: Hold, say: Hold., secnds: 60}\n")
+    assert problems_of(numbered) == (
+        "p.yaml:19: step 20, secnds: unknown field (did you mean 'seconds', which is required "
+        "and missing?)",)
+    unnumbered = HEAD + flat_steps(1) + "  - {station: head, title: Hold, say: Hold., seconds: 0}\n"
+    assert problems_of(unnumbered) == (
+        "p.yaml:19: the 2nd step, number: missing: this field is required",
+        "p.yaml:19: the 2nd step, seconds: expected a duration in seconds above 0, got 0")
+
+
+def test_items_of_a_list_are_counted_from_one_in_words() -> None:
+    text = TINY.replace("opening:", "preparation: [Warm the room., '']\nopening:")
+    assert problems_of(text) == ("p.yaml:3: preparation, item 2: is empty; expected text",)
+
+
+def test_an_empty_step_list_asks_for_a_step() -> None:
+    assert problems_of(HEAD.replace("steps:\n", "steps: []\n")) == (
+        "p.yaml:17: steps: expected at least one step, each starting `- number: 1`, got an "
+        "empty list",)
+
+
+def test_a_misspelt_key_and_its_value_are_reported_in_one_round() -> None:
+    text = TINY.replace("    seconds: 90\n", "    secnds: 90s\n")
+    assert problems_of(text) == (
+        "p.yaml:28: step 2, secnds: unknown field (did you mean 'seconds', which is required "
+        "and missing?)",
+        "p.yaml:28: step 2, seconds: expected a duration in seconds, a whole number above 0, got "
+        "text '90s'")
+    # A misspelt `repeat` is still a repeat step: not four "missing" fields of a move on top.
+    repeat = TINY.replace("    repeat: 2", "    repaet: 2")
+    assert problems_of(repeat) == (
+        "p.yaml:32: step 3, repaet: unknown field (did you mean 'repeat'?)",)
+
+
+def test_a_protocol_longer_than_any_session_loads_with_a_warning_in_hours() -> None:
+    from voice_guide.prompts import long_session_warning
+
+    assert long_session_warning(load()) is None
+    long = loads(HEAD + flat_steps(500), source="long.yaml")
+    assert long_session_warning(long) == (
+        "long.yaml: 500 steps, 500 moves: the session takes 8 hours 22 minutes with the rest, "
+        "longer than 3 hours; check the seconds of its steps and its repeats")

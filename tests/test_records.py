@@ -122,8 +122,8 @@ def test_records_read_back_are_the_ones_written() -> None:
     heard = Heard(Command.NEXT, "next please", 0.8, 3.0, 3.4)
     assert Heard.from_record({**heard.record(3.5), "start": 3.0, "end": 3.4}) == heard
     for item in (Spoken("checkin_follow_up"), StepStarted(4, 3, 2), Feedback(None, 2),
-                 Feedback("good", 2), Ended(EndReason.ENDED), EndedEarly(5, 4),
-                 Exit(ExitReason.INTERRUPT)):
+                 Feedback("good", 2), Feedback("fine", 2, unconfirmed=True),
+                 Ended(EndReason.ENDED), EndedEarly(5, 4), Exit(ExitReason.INTERRUPT)):
         assert type(item).from_record(item.record(9.0)) == item  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         Spoken.from_record({"t": 1.0, "type": "spoken", "kind": "a kind nobody says"})
@@ -273,11 +273,11 @@ def test_an_old_finished_journal_summarizes_with_its_early_end(tmp_path: Path) -
     assert journal.finished and journal.end_reason is EndReason.ENDED
     summary = summarize(journal.records)
     assert [(s.index, s.seconds) for s in summary.steps] == [(1, 70.0), (2, 12.0)]
-    assert summary.feedback == ((1, "deeper"),)
+    assert summary.feedback == (Feedback("deeper", 1),)
     assert summary.ended_early_at == 2 and summary.end_reason == "ended"
     assert summary_speech(summary) == (
         "Session ended early, at step 2: 2 steps, 2 moves in about 3 minutes. "
-        "The client asked for: deeper.")
+        "Pressure: deeper.")
     listed = session_json(journal)
     assert (listed["end_reason"], listed["ended_early_at"], listed["moves"]) == ("ended", 2, 2)
     assert json.loads(json.dumps(listed)) == listed

@@ -322,3 +322,31 @@ def test_sigkill_while_paused_resumes_paused(tmp_path: Path, env):
     types = [r["type"] for r in records(path)]
     assert types.count("resume_session") == 1 and types[-2:] == ["say", "exit"]
     assert json.loads(path.read_text().splitlines()[0])["type"] == "session"
+
+
+def test_discard_closes_an_unfinished_session_for_good(tmp_path: Path):
+    from voice_guide.events import EndReason
+    from voice_guide.journal import JournalBusy, summarize
+    from voice_guide.resume import discard
+
+    path = tmp_path / "j.jsonl"
+    guide = new_guide(path, SessionSettings(), prep=False)
+    guide.open(0.0, prep=False)
+    drive(guide, [(30.0, Command.NEXT), (45.0, None)])
+    with pytest.raises(JournalBusy):  # still running in this process: not given up under it
+        discard(path)
+    guide.journal.close()
+    discard(path)
+    journal = read_journal(path, warn=False)
+    assert journal.records[-1] == {"t": journal.last_t, "type": "end", "reason": "discarded"}
+    assert journal.finished and journal.end_reason is EndReason.DISCARDED
+    assert [s.index for s in summarize(journal.records).steps] == [1, 2]  # kept as it was
+    with pytest.raises(ResumeError, match="already ended"):
+        discard(path)
+    with pytest.raises(ResumeError, match="already ended"):
+        replay(SCRIPT, journal)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a journal\n")
+    with pytest.raises(ResumeError, match="not a session journal: 1 line could not be read"):
+        discard(other)
+    assert other.read_text() == "not a journal\n"  # left alone

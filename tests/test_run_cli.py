@@ -195,6 +195,10 @@ def test_ctrl_c_ends_cleanly_with_a_complete_journal(tmp_path: Path, env):
     _, err = process.communicate(timeout=15)
     assert process.returncode == 130, err  # the exit status of Ctrl-C
     assert "Traceback" not in err
+    # Said once it has stopped: saved, and how to carry on (issue 20, 4).
+    assert err.splitlines()[-1] == (
+        f"voice-guide: stopped; the session is saved in {path}: `voice-guide run --resume "
+        f"--journal {path}` carries on where it stopped")
     journal = read_journal(path, warn=False)
     assert journal.warnings == ()
     assert journal.records[-1]["type"] == "exit"
@@ -320,3 +324,64 @@ def test_history_of_a_folder_that_does_not_exist_says_so(tmp_path: Path, env):
     result = run("history", "--dir", str(empty), env=env)
     assert result.returncode == 0
     assert result.stdout == f"No sessions yet (journals are kept in {empty}).\n"
+
+
+# --- sessions a user can get out of (issue 20, 4) -----------------------------------------------
+
+
+def test_a_session_whose_protocol_is_gone_names_how_to_discard_it(tmp_path: Path, quick, env):
+    first = run("run", "--text", "--silent", "--skip-prep", str(quick), env=env, stdin="next\n")
+    assert first.returncode == 0, first.stderr
+    [path] = sessions(tmp_path)
+    quick.unlink()
+    resumed = run("run", "--text", "--silent", "--resume", env=env)
+    assert resumed.returncode == 2
+    assert resumed.stderr == (
+        f"voice-guide: {quick}: no such file; the session in {path} cannot be resumed without "
+        "it (`voice-guide run --discard` gives it up)\n")
+    discarded = run("run", "--discard", env=env)
+    assert discarded.returncode == 0, discarded.stderr
+    assert discarded.stdout.startswith("Discarded the session of ")
+    assert f"its journal {path} is kept and will not be resumed" in discarded.stdout
+    assert records(path)[-1] == {**records(path)[-1], "type": "end", "reason": "discarded"}
+    again = run("run", "--text", "--silent", "--resume", env=env)
+    assert again.stderr.startswith("voice-guide: no unfinished session to resume in ")
+    listed = run("history", env=env).stdout
+    assert "Quick routine" in listed and f"discarded  feedback: none  {path}" in listed
+    assert run("run", "--discard", "--journal", str(path), env=env).stderr == (
+        f"voice-guide: {path}: that session has already ended\n")
+
+
+def test_a_session_where_nothing_happened_is_not_offered_nor_listed(tmp_path: Path, env):
+    real = run("run", "--text", "--silent", "--skip-prep", env=env, stdin="next\n")
+    assert real.returncode == 0, real.stderr
+    [real_path] = sessions(tmp_path)
+    time.sleep(1.1)  # the journals' start times are to the second
+    opened = run("run", "--text", "--silent", env=env, stdin="")  # opened, nothing said
+    assert opened.returncode == 0, opened.stderr
+    [empty_path] = [p for p in sessions(tmp_path) if p != real_path]
+    resumed = run("run", "--text", "--silent", "--resume", env=env, stdin="where am i\n")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"journal {real_path}" in resumed.stderr  # the newer, empty one is passed by
+    assert "Step 2 of 22" in resumed.stdout
+    listed = run("history", env=env).stdout.splitlines()
+    assert len(listed) == 2 and str(real_path) in listed[0]
+    assert listed[1] == "(1 session where nothing happened left out: --all lists it)"
+    every = run("history", "--all", env=env).stdout
+    assert f"nothing happened  feedback: none  {empty_path}" in every
+
+
+def test_resuming_a_file_that_is_no_journal_is_one_line(tmp_path: Path, env):
+    import numpy as np
+
+    from voice_guide.wav import write_wav
+
+    wav = tmp_path / "file.wav"
+    write_wav(wav, np.random.default_rng(1).integers(-9000, 9000, 16_000 * 2, dtype=np.int16))
+    lines = len([line for line in wav.read_bytes().split(b"\n") if line.strip()])
+    result = run("run", "--text", "--silent", "--resume", "--journal", str(wav), env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"voice-guide: {wav}: not a session journal: {lines} lines could not be read as journal "
+        "records\n")
+    assert lines > 100  # one line instead of one warning each

@@ -527,18 +527,30 @@ def test_fine_gets_the_follow_up_question_with_its_own_window() -> None:
     assert driver.of(Feedback) == [(73, Feedback("deeper", 1))]
 
 
-def test_after_the_follow_up_fine_again_or_silence_keep_good() -> None:
+def test_after_the_follow_up_fine_again_is_good_and_silence_keeps_fine_unconfirmed() -> None:
     script = with_follow_up(make_script([Move(checkin=True), Move(checkin=True), Move()]))
     driver = Driver(script)
     driver.say("next", 60)
     driver.say("it's fine", 62, Command.GOOD)  # the client's own words: "fine" decides
-    assert driver.say("fine", 66, Command.GOOD) == [  # asked once only
+    assert driver.say("fine", 66, Command.GOOD) == [  # asked once only; said twice: good
         Say(RELAY[Command.GOOD], kind="feedback"), Feedback("good", 1)]
     driver.say("next", 120)
     driver.say("fine", 122, Command.GOOD)
-    driver.run_to(200)  # no answer to the follow-up: the client did say fine
-    assert [a for _, a in driver.of(Feedback)] == [Feedback("good", 1), Feedback("good", 2)]
+    driver.run_to(200)  # no answer to the follow-up: "fine" as said, never "good"
+    assert [a for _, a in driver.of(Feedback)] == [
+        Feedback("good", 1), Feedback("fine", 2, unconfirmed=True)]
     assert len(driver.says("checkin_follow_up")) == 2
+
+
+def test_a_session_ending_while_the_follow_up_waits_keeps_fine_unconfirmed() -> None:
+    driver = Driver(with_follow_up(make_script([Move(checkin=True), Move()])))
+    driver.say("next", 60)
+    driver.say("fine", 62, Command.GOOD)
+    driver.say("end session", 63)
+    driver.say("yes", 64)  # an early end: the rest
+    driver.say("skip", 65)  # the rest over: the session ends, the follow-up with it
+    assert driver.session.ended
+    assert [a for _, a in driver.of(Feedback)] == [Feedback("fine", 1, unconfirmed=True)]
 
 
 @pytest.mark.parametrize("phrase", ["perfect", "good", "that's perfect"])

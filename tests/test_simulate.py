@@ -104,16 +104,17 @@ def test_full_session_script_runs_the_whole_protocol() -> None:
     assert {r["route"] for r in says} == {"practitioner", "room"}
     assert all(set(r) >= {"t", "type", "text", "route", "kind"} for r in says)
     # The answers in the script, in the client's own words, are relayed; "fine" got the
-    # follow-up, answered once ("deeper please") and once not (the "fine" stands: good).
+    # follow-up, answered once ("deeper please") and once not (the "fine" stands, unconfirmed).
     answers = [(r["index"], r["answer"]) for r in log if r["type"] == "feedback"]
     assert answers == [(4, "lighter"), (10, "deeper"), (15, "deeper"), (19, "deeper"),
-                       (24, "good"), (29, "good")]
+                       (24, "fine"), (29, "good")]
     checkins = [(r["t"], r["index"], r["reason"]) for r in log if r["type"] == "checkin"]
     assert (857.0, 10, "interval") in checkins  # 8 minutes of hands-on time, mid-move
     follow_ups = [(r["t"], r["text"]) for r in log if r.get("kind") == "checkin_follow_up"]
     assert follow_ups == [(1620.0, "Would you like it lighter or deeper?"),
                           (2058.0, "Would you like it lighter or deeper?")]
-    assert {"t": 2068.8, "type": "feedback", "answer": "good", "index": 24} in log
+    assert {"t": 2068.8, "type": "feedback", "answer": "fine", "index": 24,
+            "unconfirmed": True} in log
     # Not understood during a check-in: the practitioner is told, the client hears nothing.
     unclear = [r for r in log if r["t"] == 2486.0]
     assert [r["type"] for r in unclear] == ["unknown", "unclear_answer", "say"]
@@ -222,6 +223,30 @@ def test_the_client_answers_in_their_own_words(phrase: str, answer: str | None) 
     else:
         assert {"t": asked, "type": "feedback", "answer": answer, "index": 4} in log
     assert not any(r["type"] in ("unknown", "unclear_answer") for r in log)
+
+
+def test_fine_with_no_answer_to_the_follow_up_stays_fine_unconfirmed(tmp_path: Path) -> None:
+    """Issue 20, 2: "fine" may hide discomfort; with the follow-up unanswered it is kept as it
+    was in the journal, the spoken summary, the printed one and `history`, never "good"."""
+    from voice_guide.cli.history import session_json, session_line
+    from voice_guide.journal import read_journal
+
+    asked = 315 + 1  # the check-in after step 4
+    lines = [*TO_STEP_5, ScriptedPhrase(asked, "fine", 5),
+             ScriptedPhrase(400, "end session", 6), ScriptedPhrase(401, "yes", 7),
+             ScriptedPhrase(402, "skip", 8)]  # nothing said after the follow-up
+    log = simulate(real_script(), lines)
+    feedback = [r for r in log if r["type"] == "feedback"]
+    assert feedback == [{"t": feedback[0]["t"], "type": "feedback", "answer": "fine", "index": 4,
+                         "unconfirmed": True}]
+    summary = [r["text"] for r in log if r.get("kind") == "summary"]
+    assert summary and "Pressure: fine, with no answer to the follow-up." in summary[0]
+    assert "good" not in summary[0]
+    journal = tmp_path / "session.jsonl"
+    journal.write_text("".join(json.dumps(r) + "\n" for r in log))
+    read = read_journal(journal, warn=False)
+    assert f"feedback: fine (unconfirmed)  {journal}" in session_line(read)
+    assert session_json(read)["feedback"] == [{"index": 4, "answer": "fine", "unconfirmed": True}]
 
 
 def test_own_words_outside_a_check_in_are_not_commands() -> None:

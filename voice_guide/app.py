@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +30,23 @@ from voice_guide.guide import Guide, PrintedSpeech, SpeakerSpeech, SpeechOutput
 from voice_guide.journal import (
     JournalBusy,
     JournalWriter,
+    collapsed_warnings,
     find_unfinished,
     make_header,
     new_journal_path,
+    not_a_journal,
+    nothing_happened,
     read_journal,
     sessions_dir,
 )
 from voice_guide.listening import ListeningOptions, ListeningThread, one_line
 from voice_guide.loop import Inbox, Noticed, Played, SessionClock, StopReason, read_lines, run_loop
-from voice_guide.prompts import known_texts
+from voice_guide.prompts import (
+    WAITS_FOR_ROOM,
+    WAITS_FOR_SPEECH,
+    known_texts,
+    long_session_warning,
+)
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load
 from voice_guide.session import Session, SessionSettings
 from voice_guide.status import StatusPanel
@@ -113,6 +123,9 @@ def _run_session(
     panel = StatusPanel(sys.stdout)
     inbox = Inbox()
     script = None if options.resume else load_protocol(options.protocol or DEFAULT_PROTOCOL)
+    warning = long_session_warning(script) if script is not None else None
+    if warning is not None:
+        log.warning("warning: %s", warning)
     if script is not None and options.journal is not None and options.journal.exists():
         raise LiveError(journal_exists(options.journal))
     speaker, no_speaker = (None, "") if speech is None else start_speaking(speech, panel, inbox)
@@ -156,15 +169,31 @@ def _run_session(
         gate = speaker.gate if speaker is not None else None
         ears = ListeningThread(listening, microphone, inbox, lambda: guide.accepted, gate)
         ears.start()
+        if gate is not None:
+            guide.waiting = waiting_for_speaker(gate, speaker)
     else:
         read_lines(sys.stdin, inbox)
     typing = ears is None and interactive and panel.tty
     try:
-        return run_loop(guide, clock, inbox, stdin=sys.stdin,
-                        echo_typed=panel.input_echoed if typing else None, begin=begin)
+        stopped = run_loop(guide, clock, inbox, stdin=sys.stdin,
+                           echo_typed=panel.input_echoed if typing else None, begin=begin)
     finally:
         if ears is not None:
             ears.close()
+    interrupted = stopped in (StopReason.INTERRUPTED, StopReason.TERMINATED)
+    if interrupted and not guide.ended and not start.journal.held:  # (held: lost, said so)
+        log.warning("%s", saved_line(start.journal.path, guide.records))
+    return stopped
+
+
+def saved_line(path: Path, records: list[dict[str, Any]]) -> str:
+    """What is said when a run is stopped (Ctrl-C, SIGTERM) before its session ended."""
+    from voice_guide.resume import resume_command
+
+    if nothing_happened(records):
+        return f"stopped; nothing happened in this session, so there is nothing to resume ({path})"
+    return (f"stopped; the session is saved in {path}: `{resume_command(path)}` carries on "
+            "where it stopped")
 
 
 def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
@@ -191,22 +220,31 @@ def journal_exists(path: Path) -> str:
 
 
 def resume_start(options: SessionOptions) -> Start:
-    from voice_guide.resume import ResumeError, protocol_changed, replay
+    from voice_guide.resume import ResumeError, discard_command, protocol_changed, replay
 
     path = options.journal or find_unfinished(sessions_dir())
     if path is None:
         raise LiveError(f"no unfinished session to resume in {sessions_dir()}")
     try:
-        journal = read_journal(path)
+        journal = read_journal(path, warn=False)
     except OSError as error:
         raise LiveError(f"{path}: cannot read the journal ({error.strerror})") from None
+    if journal.header is None and not journal.records:  # a WAV file named by mistake, say
+        raise LiveError(f"{path}: {not_a_journal(journal)}")
+    for warning in collapsed_warnings(journal):
+        log.warning("warning: %s", warning)
     header = journal.header or {}
     protocol = Path(str(header.get("protocol") or DEFAULT_PROTOCOL))
     if options.protocol is not None and options.protocol.resolve() != protocol:
         log.warning("warning: resuming with the session's own protocol %s", protocol)
+    try:
+        script = load_protocol(protocol)
+    except LiveError as error:  # deleted, or changed into something that does not load
+        give_up = f"`{discard_command(path)}` gives it up" if not journal.finished else ""
+        raise LiveError(f"{error}; the session in {path} cannot be resumed without it"
+                        + (f" ({give_up})" if give_up else "")) from None
     if protocol_changed(journal):
         log.warning("warning: %s changed since the session started", protocol)
-    script = load_protocol(protocol)
     try:
         replayed = replay(script, journal)
     except ResumeError as error:
@@ -281,6 +319,18 @@ def devices_line(microphone: Any, speaker: Any) -> str:
             parts += [f"practitioner: {practitioner.label}{heard}",
                       f"room: {room.label} (recognition muted while it speaks)"]
     return "; ".join(parts)
+
+
+def waiting_for_speaker(gate: Any, speaker: Any) -> Callable[[], str]:
+    """For the panel: what listening waits for while the microphone is muted (the room speaker
+    plays, or with no earbuds any speech of the guide), "" while it listens."""
+    from voice_guide.events import Route
+
+    player = speaker.player
+    both = (player.practitioner_audible
+            or player.output_for(Route.PRACTITIONER) == player.output_for(Route.ROOM))
+    text = WAITS_FOR_SPEECH if both else WAITS_FOR_ROOM
+    return lambda: text if gate.muted(time.monotonic()) else ""
 
 
 def voice_of(options: SpeechOptions) -> Any:  # -> speak.tts.Voice

@@ -90,10 +90,12 @@ class Phase(StrEnum):
 
 
 class EndReason(StrEnum):
-    """How a session closed: after the rest period, or on a confirmed "end session"."""
+    """How a session closed: after the rest period, on a confirmed "end session", or given up
+    unfinished (`run --discard`: its journal kept, never resumed)."""
 
     COMPLETED = "completed"
     ENDED = "ended"
+    DISCARDED = "discarded"
 
 
 class ExitReason(StrEnum):
@@ -262,18 +264,24 @@ class StepStarted:
 
 @dataclass(frozen=True)
 class Feedback:
-    """The client's answer to a pressure check-in: lighter, deeper, good, or None (no answer)."""
+    """The client's answer to a pressure check-in: lighter, deeper, good, or None (no answer).
+    `unconfirmed`: the answer was a word that got the follow-up question ("fine"), and the
+    follow-up got no answer; `answer` is then that word, kept as said (it may hide discomfort).
+    Written only when true, so the record of every other answer is as it always was."""
 
     answer: str | None
     index: int
+    unconfirmed: bool = False
 
     def record(self, t: float) -> Record:
-        return _record(t, RecordType.FEEDBACK, answer=self.answer, index=self.index)
+        extra = {"unconfirmed": True} if self.unconfirmed else {}
+        return _record(t, RecordType.FEEDBACK, answer=self.answer, index=self.index, **extra)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Feedback:
         answer = record.get("answer")
-        return cls(None if answer is None else str(answer), int(record.get("index", 0)))
+        return cls(None if answer is None else str(answer), int(record.get("index", 0)),
+                   record.get("unconfirmed") is True)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,9 @@ class Guide:
     records: list[Record] = field(default_factory=list)  # everything journaled, resumed included
     closing_notes: Callable[[], Iterable[Recordable]] | None = None  # last: the audio glitches
     accepted: frozenset[Command] = frozenset()  # what the session accepts now (for listeners)
+    # What listening waits for now, for the panel ("listening waits for the room speaker": the
+    # microphone is muted while it plays); "" when it listens. None: no microphone.
+    waiting: Callable[[], str] | None = None
     last_write: float = 0.0  # session time of the last record (the heartbeat counts from it)
     _last_heard: str = ""
     _closed: bool = False
@@ -181,7 +184,8 @@ class Guide:
 
     def show(self, now: float) -> None:
         if self.panel is not None and not self._closed and self.session.status(now).phase != "idle":
-            self.panel.show(view_of(self.session.status(now), self._last_heard))
+            waiting = self.waiting() if self.waiting is not None else ""
+            self.panel.show(view_of(self.session.status(now), self._last_heard, waiting))
 
     @property
     def ended(self) -> bool:

@@ -345,7 +345,8 @@ class Journal:
     path: Path
     header: dict[str, Any] | None
     records: tuple[dict[str, Any], ...]
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())  # the skipped lines first, one each
+    unreadable: int = 0  # lines that could not be read as records (skipped)
 
     @property
     def finished(self) -> bool:
@@ -362,6 +363,11 @@ class Journal:
         return None
 
     @property
+    def empty(self) -> bool:
+        """Nothing worth resuming happened (see `nothing_happened`)."""
+        return nothing_happened(self.records)
+
+    @property
     def last_t(self) -> float:
         """The latest session time journaled: where a resumed session's clock carries on."""
         return max((float(record["t"]) for record in self.records), default=0.0)
@@ -376,6 +382,24 @@ class Journal:
             return datetime.fromisoformat(str((self.header or {})["started"]))
         except (KeyError, ValueError):
             return None
+
+
+# A session younger than this in which no command was heard was only opened (see below).
+EMPTY_SECONDS = 30.0
+
+
+def nothing_happened(records: Iterable[Mapping[str, Any]]) -> bool:
+    """True for a session that was only opened: no command heard, and no step started or less
+    than `EMPTY_SECONDS` gone by (a `run --text </dev/null`, a start given up at once). It is
+    not worth resuming: `run --resume` passes it by, and `history` leaves it out."""
+    heard = stepped = False
+    last_t = 0.0
+    for record in records:
+        kind = record_type(record)
+        heard = heard or kind is RecordType.HEARD
+        stepped = stepped or kind is RecordType.STEP
+        last_t = max(last_t, float(record["t"]))
+    return not heard and (not stepped or last_t < EMPTY_SECONDS)
 
 
 # A 2-hour session journals about 4,000 records (a heartbeat every 2 s), well under 1 MB; a
@@ -419,12 +443,37 @@ def read_journal(path: Path, *, warn: bool = True) -> Journal:
                 header = record
             continue
         records.append(record)
+    skipped = len(warnings)
     if header is None:
         warnings.append(f"{path}: no session header; protocol and settings unknown")
+    journal = Journal(path, header, tuple(records), tuple(warnings), skipped)
     if warn:
-        for message in warnings:
+        for message in collapsed_warnings(journal):
             log.warning("warning: %s", message)  # the CLI's format adds "voice-guide: "
-    return Journal(path, header, tuple(records), tuple(warnings))
+    return journal
+
+
+def collapsed_warnings(journal: Journal, shown: int = 3) -> list[str]:
+    """The journal's warnings to print: a file that is no journal at all (a WAV file named by
+    mistake) in one line rather than one per line of it; else the first `shown` skipped lines,
+    and how many more."""
+    if journal.header is None and not journal.records:
+        return [f"{journal.path}: {not_a_journal(journal)}"]
+    skipped = list(journal.warnings[:journal.unreadable])
+    rest = list(journal.warnings[journal.unreadable:])
+    more = len(skipped) - shown
+    if more > 1:
+        skipped = [*skipped[:shown], f"{journal.path}: {more} more journal lines skipped"]
+    return skipped + rest
+
+
+def not_a_journal(journal: Journal) -> str:
+    """ "not a session journal: 130 lines could not be read" (or: it is empty)."""
+    lines = journal.unreadable
+    if not lines:
+        return "not a session journal: it is empty"
+    return (f"not a session journal: {lines} line{'s' * (lines != 1)} could not be read as "
+            "journal records")
 
 
 def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
@@ -456,9 +505,10 @@ def list_journals(directory: Path) -> list[Journal]:
 
 
 def find_unfinished(directory: Path) -> Path | None:
-    """The most recent journal in `directory` whose session has not ended."""
+    """The most recent journal in `directory` whose session has not ended, passing by those
+    where nothing happened (`Journal.empty`)."""
     for journal in reversed(list_journals(directory)):
-        if journal.header is not None and not journal.finished:
+        if journal.header is not None and not journal.finished and not journal.empty:
             return journal.path
     return None
 
@@ -487,7 +537,7 @@ class Summary:
 
     steps: tuple[StepTime, ...]
     total_seconds: float
-    feedback: tuple[tuple[int, str | None], ...]  # (move index, answer or None)
+    feedback: tuple[Feedback, ...]  # one per check-in: its move index and answer
     finished: bool
     end_reason: EndReason | None  # None: unfinished (or an end this version cannot read)
     ended_early_at: int | None = None  # the step number a confirmed early end happened at
@@ -499,7 +549,7 @@ class Summary:
                 {"index": s.index, "number": s.number, "seconds": round(s.seconds, 1)}
                 for s in self.steps
             ],
-            "feedback": [{"index": i, "answer": a} for i, a in self.feedback],
+            "feedback": [feedback_json(f) for f in self.feedback],
             "finished": self.finished,
             "end_reason": self.end_reason,
         }
@@ -527,11 +577,20 @@ SUMMARY_IGNORES = frozenset({
 })
 
 
+def feedback_json(feedback: Feedback) -> dict[str, Any]:
+    """One check-in's answer in JSON output (`history --json`): `unconfirmed` only when true,
+    as in the journal."""
+    answer: dict[str, Any] = {"index": feedback.index, "answer": feedback.answer}
+    if feedback.unconfirmed:
+        answer["unconfirmed"] = True
+    return answer
+
+
 def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
     """Fold the event records into a summary. Paused time is not counted as time in a step.
     A record whose fields cannot be read is left out (a summary never fails on a journal)."""
     per_step: dict[int, list[float]] = {}  # index -> [number, seconds]
-    feedback: list[tuple[int, str | None]] = []
+    feedback: list[Feedback] = []
     current: int | None = None
     since: float | None = None  # session time the current step's running clock started
     paused = False
@@ -565,8 +624,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:
                     bank(t)
                     current = since = None
                 case RecordType.FEEDBACK:
-                    answer = Feedback.from_record(record)
-                    feedback.append((answer.index, answer.answer))
+                    feedback.append(Feedback.from_record(record))
                 case RecordType.ENDED_EARLY:
                     ended_early_at = EndedEarly.from_record(record).number or None
                 case RecordType.END:

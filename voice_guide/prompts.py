@@ -5,8 +5,9 @@ questions, the rest); this module holds the guide's own words around it, and the
 numbers of time are put into words:
 
 - `minutes(seconds)`: time spoken in whole minutes, rounded half up ("less than a minute",
-  "1 minute", "31 minutes"); `about_minutes` adds "about", `minutes_short` is the panel's
-  "31 min". All three round the same way (`whole_minutes`).
+  "1 minute", "31 minutes", from an hour on "8 hours 21 minutes"); `about_minutes` adds
+  "about", `minutes_short` is the panel's "31 min", "8 h 21 min". All three round the same way
+  (`whole_minutes`).
 - `clock(seconds)`: `m:ss` (`h:mm:ss` past an hour), rounded half up to the whole second, for
   every printed time (panel, summary, history, check).
 
@@ -25,9 +26,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
-from voice_guide.protocol import Script, Step
+from voice_guide.protocol import LONG_SESSION_SECONDS, Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
+    from voice_guide.events import Feedback
     from voice_guide.journal import Summary
     from voice_guide.session import SessionStatus
 
@@ -108,6 +110,9 @@ JOURNAL_NOT_SAVED = (
 FLAG_PAUSED = "PAUSED - say resume"
 FLAG_CONFIRM_END = "END SESSION?  say yes or no"
 FLAG_CLIENT_ANSWER = "waiting for the client: lighter / deeper / good"
+# The microphone is muted while the guide can hear itself: a command said then is not heard.
+WAITS_FOR_ROOM = "listening waits for the room speaker"
+WAITS_FOR_SPEECH = "listening waits while the guide speaks aloud"  # no earbuds: both routes
 
 
 # --- Texts built from the protocol and the session ------------------------------------------------
@@ -203,8 +208,8 @@ def summary_lines(summary: Summary) -> list[str]:
         lines.append(f"  move {step.index:>2} (step {step.number}): {clock(step.seconds)}")
     numbers = {step.index: step.number for step in summary.steps}
     if summary.feedback:
-        answers = ", ".join(f"step {numbers.get(i, i)}: {a or 'no answer'}"
-                            for i, a in summary.feedback)
+        answers = ", ".join(f"step {numbers.get(f.index, f.index)}: {answer_text(f)}"
+                            for f in summary.feedback)
         lines.append(f"Pressure feedback: {answers}")
     else:
         lines.append("Pressure feedback: none asked")
@@ -220,10 +225,22 @@ def summary_speech(summary: Summary) -> str:
     else:
         opening = "Session complete."
     text = f"{opening} {done_text(summary)} in {about_minutes(summary.total_seconds)}."
-    answers = [a for _, a in summary.feedback if a]
+    answers = [answer_text(f, spoken=True) for f in summary.feedback if f.answer]
     if answers:
-        text += f" The client asked for: {', '.join(answers)}."
+        text += f" Pressure: {'; '.join(answers)}."
     return text
+
+
+def answer_text(feedback: Feedback, *, spoken: bool = False) -> str:
+    """A check-in's answer as a person would put it: "deeper", "no answer", and a "fine" whose
+    follow-up went unanswered kept as such: "fine (unconfirmed)" (said: "fine, with no answer
+    to the follow-up"), never "good": it may hide discomfort."""
+    if feedback.answer is None:
+        return "no answer"
+    if feedback.unconfirmed:
+        return (f"{feedback.answer}, with no answer to the follow-up" if spoken
+                else f"{feedback.answer} (unconfirmed)")
+    return feedback.answer
 
 
 def done_text(summary: Summary) -> str:
@@ -242,10 +259,14 @@ def whole_minutes(seconds: float) -> int:
 
 
 def minutes(seconds: float) -> str:
-    """Seconds spoken naturally: "less than a minute", "1 minute", "31 minutes"."""
+    """Seconds spoken naturally: "less than a minute", "1 minute", "31 minutes"; from an hour
+    on in hours and minutes: "1 hour", "8 hours 21 minutes"."""
     if seconds < 60:
         return "less than a minute"
-    return count(whole_minutes(seconds), "minute")
+    hours, mins = divmod(whole_minutes(seconds), 60)
+    if not hours:
+        return count(mins, "minute")
+    return count(hours, "hour") + (f" {count(mins, 'minute')}" if mins else "")
 
 
 def about_minutes(seconds: float) -> str:
@@ -255,12 +276,26 @@ def about_minutes(seconds: float) -> str:
 
 
 def minutes_short(seconds: float) -> str:
-    """The panel's "31 min", "under 1 min", "0 min"."""
+    """The panel's "31 min", "under 1 min", "0 min", "1 h 5 min"."""
     if seconds <= 0:
         return "0 min"
     if seconds < 60:
         return "under 1 min"
-    return f"{whole_minutes(seconds)} min"
+    hours, mins = divmod(whole_minutes(seconds), 60)
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
+def long_session_warning(script: Script) -> str | None:
+    """A protocol longer than any massage session (`LONG_SESSION_SECONDS`) is most likely a
+    mistake (minutes written as seconds, a repeat too wide): said, though it may be run."""
+    total = script.total_seconds + script.rest.seconds
+    if total <= LONG_SESSION_SECONDS:
+        return None
+    where = f"{script.source}: " if script.source is not None else ""
+    steps = len({step.number for step in script.steps})
+    return (f"{where}{count(steps, 'step')}, {count(len(script.steps), 'move')}: the session "
+            f"takes {minutes(total)} with the rest, longer than "
+            f"{minutes(LONG_SESSION_SECONDS)}; check the seconds of its steps and its repeats")
 
 
 def clock(seconds: float) -> str:

@@ -6,8 +6,9 @@ The file format is described at the top of `protocol.yaml`; `protocol.schema.jso
 for editors.
 
 Validation reads the YAML node tree (safe: plain data only) so every problem names its line:
-`FILE:LINE: field.path: what was expected`, e.g. `protocol.yaml:41: steps[4].seconds: ...`
-(list items counted from 1). All problems of a file are reported at once, in line order.
+`FILE:LINE: field.path: what was expected`, e.g. `protocol.yaml:41: step 4, seconds: ...` (a
+step named by its own number; list items counted from 1: `preparation, item 2`). All problems
+of a file are reported at once, in line order.
 
 Repeats: a repeat step names ordinary moves only. A repeat of a repeat step, or of itself, is an
 error rather than a recursive expansion: it keeps a file's meaning obvious and makes loops
@@ -119,6 +120,8 @@ MAX_ITEMS = 100  # texts in one list (preparation, cues)
 MAX_SECONDS = 3600  # a move's time, or the rest's
 MAX_MINUTES = 120.0  # checkins.every_minutes
 MAX_ANSWER_SECONDS = 120.0  # checkins.answer_seconds
+# Longer than any massage session (moves and rest): loaded, but `check` and `run` warn.
+LONG_SESSION_SECONDS = 3 * 3600
 # UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -326,7 +329,7 @@ class _Reader:
         for key_node, value in self.pairs(node, path):
             station_id = key_node.value
             self.written_stations.add(station_id)
-            here = f"{path}.{station_id}"
+            here = _at(path, station_id)
             name: str | None = _default_name(station_id)
             if isinstance(value, yaml.ScalarNode):  # shorthand: `head: Stand at the head.`
                 announce = self.text(value, here)
@@ -398,7 +401,11 @@ class _Reader:
     def steps(self, node: yaml.Node | None, stations: dict[str, Station]) -> list[_RawStep]:
         if node is None:
             return []
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
+        if isinstance(node, yaml.SequenceNode) and not node.value:
+            self.problem(node, "steps", "expected at least one step, each starting "
+                         "`- number: 1`, got an empty list")
+            return []
+        if not isinstance(node, yaml.SequenceNode):
             self.problem(node, "steps", "expected a list of steps, each starting `- number: 1`, "
                          f"got {_describe(node)}")
             return []
@@ -407,45 +414,52 @@ class _Reader:
                          f"{MAX_STEPS}")
             return []
         raw: list[_RawStep] = []
-        for position, item in enumerate(node.value, start=1):
-            step = self.step(item, f"steps[{position}]", stations)
+        numbers = [_step_number(item) for item in node.value]
+        for position, (item, number) in enumerate(zip(node.value, numbers, strict=True), start=1):
+            # Named by its number; by its place too when another step has that number.
+            label = f"the {_ordinal(position)} step"
+            if number is not None:
+                label = f"step {number}" + (f" ({label})" if numbers.count(number) > 1 else "")
+            step = self.step(item, label, stations)
             if step is not None:
                 raw.append(step)
         return raw
 
     def step(self, node: yaml.Node, path: str, stations: dict[str, Station]) -> _RawStep | None:
-        is_repeat = isinstance(node, yaml.MappingNode) and _has_key(node, "repeat")
+        # A misspelt `repeat` still makes a repeat step (it is read as `repeat`, see `mapping`).
+        is_repeat = isinstance(node, yaml.MappingNode) and "repeat" in _meant_keys(
+            node, STEP_FIELDS)
         required = ("number",) if is_repeat else ("number", "station", "title", "say", "seconds")
         fields = self.mapping(node, path, STEP_FIELDS, required=required)
         if fields is None:
             return None
-        number = self.positive_int(fields.get("number"), f"{path}.number", "a step number")
+        number = self.positive_int(fields.get("number"), _at(path, "number"), "a step number")
         if number is not None:
             # Known even if the rest of the step is wrong: a repeat naming it is not at fault.
             self.written_numbers.add(number)
-        station = self.station_ref(fields.get("station"), f"{path}.station", stations)
+        station = self.station_ref(fields.get("station"), _at(path, "station"), stations)
         stations_node = fields.get("stations")
-        mapping = self.station_map(stations_node, f"{path}.stations", stations, is_repeat)
+        mapping = self.station_map(stations_node, _at(path, "stations"), stations, is_repeat)
         if is_repeat and mapping is not None and "station" in fields:
-            self.problem(stations_node, f"{path}.stations", "give either `station` (every copy "
+            self.problem(stations_node, _at(path, "stations"), "give either `station` (every copy "
                          "stands there) or `stations` (where copies of each station stand), "
                          "not both")
             mapping = None
-        side = self.side(fields.get("side"), f"{path}.side")
+        side = self.side(fields.get("side"), _at(path, "side"))
         repeat_node = fields.get("repeat")
         if is_repeat and repeat_node is None:
-            self.problem(node, f"{path}.repeat", f"is empty; {REPEAT_EXPECTED}")
-        repeat = self.repeat(repeat_node, f"{path}.repeat") if repeat_node is not None else None
+            self.problem(node, _at(path, "repeat"), f"is empty; {REPEAT_EXPECTED}")
+        repeat = self.repeat(repeat_node, _at(path, "repeat")) if repeat_node is not None else None
         if is_repeat and "details" in fields:
-            self.problem(fields["details"], f"{path}.details", "not allowed on a repeat step "
+            self.problem(fields["details"], _at(path, "details"), "not allowed on a repeat step "
                          "(the copies use the details of the moves they repeat)")
-        title = self.text(fields.get("title"), f"{path}.title") if "title" in fields else None
-        say = self.texts_joined(fields.get("say"), f"{path}.say") if "say" in fields else None
-        details = (self.texts_joined(fields.get("details"), f"{path}.details")
+        title = self.text(fields.get("title"), _at(path, "title")) if "title" in fields else None
+        say = self.texts_joined(fields.get("say"), _at(path, "say")) if "say" in fields else None
+        details = (self.texts_joined(fields.get("details"), _at(path, "details"))
                    if "details" in fields else "")
-        seconds = self.seconds(fields.get("seconds"), f"{path}.seconds", None)
-        cues = self.texts(fields.get("cues"), f"{path}.cues", default=(), single=False)
-        checkin = self.flag(fields.get("checkin"), f"{path}.checkin")
+        seconds = self.seconds(fields.get("seconds"), _at(path, "seconds"), None)
+        cues = self.texts(fields.get("cues"), _at(path, "cues"), default=(), single=False)
+        checkin = self.flag(fields.get("checkin"), _at(path, "checkin"))
         if number is None or details is None or cues is None:
             return None
         if not is_repeat and None in (station, title, say, seconds):
@@ -468,7 +482,7 @@ class _Reader:
         for step in raw:
             first = by_number.get(step.number)
             if first is not None:
-                self.problem(step.node, f"{step.path}.number",
+                self.problem(step.node, _at(step.path, "number"),
                              f"step number {step.number} is already used at line "
                              f"{first.node.start_mark.line + 1}; each step needs its own number")
             else:
@@ -494,7 +508,7 @@ class _Reader:
         self, step: _RawStep, by_number: dict[int, _RawStep]
     ) -> list[_RawStep] | None:
         assert step.repeat is not None
-        path = f"{step.path}.repeat"
+        path = _at(step.path, "repeat")
         targets: list[_RawStep] = []
         missing: list[int] = []
         repeats: list[int] = []
@@ -535,7 +549,7 @@ class _Reader:
         used = {target.station.id for target in targets if target.station is not None}
         unused = [key for key in step.stations if key not in used]
         for key in unused:
-            self.problem(step.stations_node, f"{step.path}.stations.{key}",
+            self.problem(step.stations_node, _at(_at(step.path, "stations"), key),
                          f"none of the repeated moves stands at '{key}' (they stand at "
                          f"{', '.join(sorted(used))})")
         return not unused
@@ -629,19 +643,28 @@ class _Reader:
         misspelt: set[str] = set()
         for key_node, value in self.pairs(node, path):
             key = key_node.value
-            here = f"{path}.{key}" if path else key
+            here = _at(path, key)
             if key not in allowed:
                 close = _closest(key, allowed)
-                hint = f" (did you mean '{close}'?)" if close else \
-                    f"; expected one of: {', '.join(allowed)}"
+                if close is None:
+                    hint = f"; expected one of: {', '.join(allowed)}"
+                elif _has_key(node, close) or close in misspelt:
+                    hint = f" (did you mean '{close}'? it is given already)"
+                else:
+                    # Said in one round: the field it was meant to be is missing, and its value
+                    # is checked as that field's now, not after the key is put right.
+                    needed = ", which is required and missing" if close in required else ""
+                    hint = f" (did you mean '{close}'{needed}?)"
+                    misspelt.add(close)
+                    if not _is_null(value) or close in required:
+                        fields[close] = value
                 self.problem(key_node, here, f"unknown field{hint}")
-                misspelt.update([close] if close else [])
             elif not _is_null(value) or key in required:
                 fields[key] = value  # an empty optional field is the same as leaving it out
         for key in required:
-            # A misspelt key already said what is wrong; "missing" on top would only confuse.
+            # A misspelt key already said it ("which is required and missing").
             if not _has_key(node, key) and key not in misspelt:
-                here = f"{path}.{key}" if path else key
+                here = _at(path, key)
                 self.problem(node, here, "missing: this field is required")
         return fields
 
@@ -655,7 +678,7 @@ class _Reader:
                 continue
             key = key_node.value
             if key in seen:
-                self.problem(key_node, f"{path}.{key}" if path else key,
+                self.problem(key_node, _at(path, key),
                              f"field given twice (first at line {seen[key]})")
                 continue
             seen[key] = key_node.start_mark.line + 1
@@ -693,7 +716,7 @@ class _Reader:
             one = self.text(node, path)
             return (one,) if one is not None else None
         if not isinstance(node, yaml.SequenceNode):
-            field = path.rsplit(".", 1)[-1]
+            field = re.split(r"\.|, ", path)[-1]
             example = (node.value if isinstance(node, yaml.ScalarNode) and node.tag == _STR
                        and 0 < len(node.value) <= 60 else "Never press on the spine.")
             # As YAML would read it back: `['Beside the spine, never on it.']` (else the comma
@@ -706,7 +729,8 @@ class _Reader:
         if len(node.value) > MAX_ITEMS:
             self.problem(node, path, f"{len(node.value)} texts; a list holds at most {MAX_ITEMS}")
             return None
-        values = [self.text(item, f"{path}[{i}]") for i, item in enumerate(node.value, start=1)]
+        values = [self.text(item, f"{path}, item {i}")
+                  for i, item in enumerate(node.value, start=1)]
         if any(value is None for value in values):
             return None
         return tuple(value for value in values if value is not None)
@@ -738,6 +762,9 @@ class _Reader:
                     return value
                 self.problem(node, path, f"expected {what} of at most {maximum}, got "
                              f"{_describe(node)}")
+                return None
+            if isinstance(value, int):
+                self.problem(node, path, f"expected {what} above 0, got {_describe(node)}")
                 return None
         self.problem(node, path, f"expected {what}, a whole number above 0, got {_describe(node)}")
         return None
@@ -822,7 +849,7 @@ class _Reader:
         mapping: dict[str, Station] = {}
         ok = True
         for key_node, value in self.pairs(node, path):
-            here = f"{path}.{key_node.value}"
+            here = _at(path, key_node.value)
             source = self.station_id(key_node, here, stations)
             target = (self.station_id(value, here, stations)
                       if isinstance(value, yaml.ScalarNode) and value.tag in (_STR, _INT)
@@ -834,6 +861,42 @@ class _Reader:
                 continue
             mapping[source.id] = target
         return mapping if ok else None
+
+
+def _at(path: str, key: str) -> str:
+    """The path of `key` under `path`: "checkins.question", "stations.head.announce"; under a
+    step, which is named by its number, after a comma: "step 2, seconds"."""
+    if not path:
+        return key
+    return f"{path}, {key}" if _STEP_LABEL.fullmatch(path) else f"{path}.{key}"
+
+
+def _step_number(node: yaml.Node) -> int | None:
+    """An item of `steps`'s own `number`, when it can be read. Problems name a step by it
+    ("step 12": what the file says and the practitioner hears), else by its place ("the 3rd
+    step")."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if (isinstance(key, yaml.ScalarNode) and key.value == "number"
+                    and isinstance(value, yaml.ScalarNode) and value.tag == _INT):
+                number = _construct(value)
+                return number if isinstance(number, int) and number > 0 else None
+    return None
+
+
+_NTH_STEP = r"the \d+(?:st|nd|rd|th) step"
+_STEP_LABEL = re.compile(rf"step \d+(?: \({_NTH_STEP}\))?|{_NTH_STEP}")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _meant_keys(node: yaml.MappingNode, allowed: tuple[str, ...]) -> set[str]:
+    """The allowed keys a mapping gives, misspelt ones read as what they are closest to."""
+    keys = {key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+    return {key if key in allowed else _closest(str(key), allowed) or "" for key in keys}
 
 
 def _default_name(station_id: str) -> str:
@@ -864,9 +927,11 @@ def _describe(node: yaml.Node | None) -> str:
         return "a list"
     value = str(node.value)
     shown = value if len(value) <= 40 else value[:37] + "..."
-    kind = {_STR: "text", _INT: "a whole number", _FLOAT: "a decimal number",
-            _BOOL: "true/false"}.get(node.tag, "a value")
-    return f"{kind} {shown!r}" if kind == "text" else f"{kind} ({shown})"
+    if node.tag in (_INT, _FLOAT):
+        return shown  # "got 0", "got 1.5": the number as written says what it is
+    if node.tag == _BOOL:
+        return f"{shown} (true or false to YAML)"
+    return f"text {shown!r}" if node.tag == _STR else f"a value ({shown})"
 
 
 def _numbers(noun: str, numbers: list[int]) -> str:

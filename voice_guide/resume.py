@@ -1,4 +1,4 @@
-"""Rebuild an interrupted session from its journal, by replay.
+"""Rebuild an interrupted session from its journal, by replay; or give it up (`discard`).
 
 The Session is a pure function of its call sequence, so replaying `start(0)` and every journaled
 `heard` and `spoken` (a question finished playing) at its own `t`, then `tick(last_t)`, gives
@@ -6,18 +6,32 @@ back exactly the state it was in: the step, the time spent in it, pending check-
 windows, a pause, the rest period. The live loop then carries on with its clock starting at
 `last_t`, so session time resumes where the journal stopped (at most the heartbeat interval is
 lost).
+
+A session that cannot be resumed (its protocol file deleted, say) is given up with `discard`:
+an `end` record with reason `discarded` closes its journal, which is kept (`history` lists it),
+and `run --resume` never offers it again. `resume_command` and `discard_command` are the
+command lines to say to the user for one journal.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_guide.events import Heard, RecordType, Spoken, record_type
-from voice_guide.journal import Journal, file_digest
+from voice_guide.events import Ended, EndReason, Heard, RecordType, Spoken, record_type
+from voice_guide.journal import (
+    Journal,
+    JournalWriter,
+    file_digest,
+    find_unfinished,
+    not_a_journal,
+    read_journal,
+    sessions_dir,
+)
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
 
@@ -81,3 +95,39 @@ def protocol_changed(journal: Journal) -> bool:
     header = journal.header or {}
     stored = header.get("protocol_sha256")
     return bool(stored) and file_digest(Path(str(header.get("protocol")))) != stored
+
+
+def discard(path: Path) -> Journal:
+    """Give up the unfinished session of the journal `path`: an `end` record with reason
+    `discarded`, at its last time. ResumeError when it is no session journal or has ended;
+    `journal.JournalBusy` while a run still holds it; OSError when it cannot be read or
+    written."""
+    journal = read_journal(path, warn=False)
+    if journal.header is None:
+        raise ResumeError(f"{path}: {not_a_journal(journal)}" if not journal.records
+                          else f"{path}: no readable session header; not discarded")
+    if journal.finished:
+        raise ResumeError(f"{path}: that session has already ended")
+    writer = JournalWriter.reopen(path)
+    writer.write(Ended(EndReason.DISCARDED).record(journal.last_t))
+    notice = writer.close()
+    if notice is not None:  # the disk refused the record: still unfinished
+        raise OSError(notice.line)
+    return journal
+
+
+def resume_command(path: Path) -> str:
+    """The command that carries on the session of `path`: `--journal` only when `run --resume`
+    alone would pick another one."""
+    return _command("--resume", path)
+
+
+def discard_command(path: Path) -> str:
+    """The command that gives up the session of `path` (see `resume_command`)."""
+    return _command("--discard", path)
+
+
+def _command(option: str, path: Path) -> str:
+    found = find_unfinished(sessions_dir())
+    same = found is not None and found.resolve() == path.resolve()
+    return f"voice-guide run {option}" + ("" if same else f" --journal {shlex.quote(str(path))}")

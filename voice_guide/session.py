@@ -33,8 +33,9 @@ Decisions where the issue is silent:
   (`speech_words_per_minute`), which is all a simulation has.
 - An answer that is one of the protocol's `follow_up_on` words ("fine") gets the follow-up
   question on the room route, with its own window; its answer is relayed, and silence after it
-  keeps the first answer ("good"). Words no answer is made of, during a window, are reported
-  to the practitioner only (`not_understood`).
+  keeps the first answer as it was: "fine", unconfirmed (`Feedback.unconfirmed`), never
+  "good". Words no answer is made of, during a window, are reported to the practitioner only
+  (`not_understood`).
 - A confirmed end during the steps is an early end: said with the step it happened at, then the
   rest and the closing cue (water) as after the last step, ended with reason "ended" (back
   during that rest returns to that step and cancels the end). A confirmed end during the rest
@@ -157,6 +158,7 @@ class SessionStatus:
     paused: bool
     awaiting: Awaiting | None
     prep_item: int | None = None  # 1-based checklist item while in "prep"
+    prep_items: int = 0  # items in the checklist
     seconds_left_in_rest: float | None = None  # while in "rest"
 
 
@@ -198,7 +200,7 @@ class Session:
         self._step_started_active = 0.0
         self._answer_index: int | None = None  # the move an open check-in is about
         self._asking: str | None = None  # the question whose end has not been reported yet
-        self._first_answer: str | None = None  # "good" once "fine" got the follow-up question
+        self._first_answer: str | None = None  # "fine" once it got the follow-up question
         self._asked: set[int] = set()  # moves a question was asked after or during
         self._checkin_left: float | None = None  # the interval timer's time left, over a rest
         self._early_end: int | None = None  # the move a confirmed early end happened at
@@ -326,6 +328,7 @@ class Session:
             paused=self._schedule.paused,
             awaiting=awaiting,
             prep_item=self._prep_item + 1 if self._phase is Phase.PREP else None,
+            prep_items=len(self.script.preparation),
             seconds_left_in_rest=rest_left,
         )
 
@@ -372,7 +375,7 @@ class Session:
         if name == _CONFIRM:
             return [Confirm(ConfirmState.LAPSED), Say(CONFIRM_LAPSED, kind="confirm")]
         if name == _ANSWER:
-            return [self._close_window(self._first_answer)]
+            return [self._close_window(None)]
         if name == _CHECKIN:
             asked = self._ask(self._index, at, reason=CheckInReason.INTERVAL)
             if not asked:  # a question is open now: it counts, the interval starts again
@@ -543,7 +546,7 @@ class Session:
         if (command is Command.GOOD and checkins.follow_up and self._first_answer is None
                 and word in checkins.follow_up_on):
             # "Fine" may be said in an unconvincing tone, which a machine cannot hear: ask on.
-            self._first_answer = str(command)
+            self._first_answer = word
             index = self._answer_index
             assert index is not None  # client answers are accepted only while a window is open
             return [
@@ -553,11 +556,14 @@ class Session:
         return [Say(RELAY[command], kind="feedback"), self._close_window(str(command))]
 
     def _close_window(self, answer: str | None) -> Feedback:
-        """The check-in is over: its one feedback record (None: no answer)."""
+        """The check-in is over: its one feedback record. No `answer`: the first one ("fine"),
+        unconfirmed, when the follow-up went unanswered; else None (no answer)."""
         self._schedule.cancel(_ANSWER)
         index, self._answer_index = self._answer_index, None
-        self._asking = self._first_answer = None
-        return Feedback(answer, index if index is not None else self._index)
+        first, self._asking, self._first_answer = self._first_answer, None, None
+        unconfirmed = answer is None and first is not None
+        return Feedback(first if unconfirmed else answer,
+                        index if index is not None else self._index, unconfirmed)
 
     # --- moving through the session -----------------------------------------------------------
 
@@ -637,7 +643,7 @@ class Session:
     def _finish(self, reason: EndReason) -> list[Action]:
         actions: list[Action] = []
         if self._answer_index is not None:  # every check-in gets its feedback record
-            actions.append(self._close_window(self._first_answer))
+            actions.append(self._close_window(None))
         self._schedule.cancel_all()
         self._phase = Phase.ENDED
         return [*actions, Ended(reason)]

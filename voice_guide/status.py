@@ -2,7 +2,9 @@
 
 `StatusPanel.show(view)` keeps a few large, high-contrast lines at the bottom of a terminal
 (station, step and move, time in the move or rest left, session time left, what was last heard),
-redrawn in place with plain ANSI codes; prompts (`StatusPanel.say`) scroll above it. When only
+redrawn in place with plain ANSI codes, each cut to the terminal's width (a wrapped line would
+be left behind at the next redraw); prompts (`StatusPanel.say`) scroll above it. While the
+microphone is muted for the room speaker the HEARD line says so (`StatusView.waiting`). When only
 the clock moved, just its line is rewritten (cursor saved and restored), so a command being typed
 below the panel is left alone and the clock keeps running between commands. When the output is
 not a terminal (piped, logged, driven by another program) it degrades to plain lines: one line
@@ -16,6 +18,8 @@ script (a repeat step is several moves).
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -53,6 +57,10 @@ class SessionStatusLike(Protocol):
     def paused(self) -> bool: ...
     @property
     def awaiting(self) -> Awaiting | None: ...
+    @property
+    def prep_item(self) -> int | None: ...
+    @property
+    def prep_items(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -68,13 +76,19 @@ class StatusView:
     heard: str  # the last command heard, or ""
     flag: str  # "PAUSED", "END SESSION? yes / no", "waiting for the client's answer", or ""
     timer: str = "move time"  # what `in_step` measures: "move time" or "rest left"
+    # What listening waits for now ("listening waits for the room speaker": the microphone is
+    # muted while it plays, so a command said then is not heard), or "".
+    waiting: str = ""
 
     def key(self) -> tuple[str, ...]:
-        """The parts whose change is worth a plain line (not the ticking clock)."""
+        """The parts whose change is worth a plain line (not the ticking clock, nor the
+        microphone's mute: it comes and goes with every sentence on the room speaker)."""
         return (self.phase, self.headline, self.title, self.heard, self.flag)
 
 
-def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
+def view_of(status: SessionStatusLike, heard: str | None = None, waiting: str = "") -> StatusView:
+    """The panel's words for `status`; `heard` the last command heard, `waiting` what listening
+    waits for now ("" when it listens)."""
     step = status.step
     if status.phase == Phase.STEPS and step is not None:
         # The seed step number (as on the written protocol), then the position among all moves.
@@ -87,6 +101,8 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
     else:
         headline = {Phase.PREP: "PREPARATION", Phase.REST: "REST",
                     Phase.ENDED: "SESSION ENDED"}.get(status.phase, status.phase.upper())
+        if status.phase == Phase.PREP and status.prep_item is not None:
+            headline += f"  ITEM {status.prep_item} OF {status.prep_items}"
         title = station = ""
         # In the rest: how much of it is left (the status's step times measure the rest).
         in_step = clock(status.seconds_left_in_step) if status.phase == Phase.REST else ""
@@ -109,6 +125,7 @@ def view_of(status: SessionStatusLike, heard: str | None = None) -> StatusView:
         heard=heard or "",
         flag=flag,
         timer=timer,
+        waiting=waiting,
     )
 
 
@@ -131,9 +148,12 @@ SAVE, RESTORE = "\x1b7", "\x1b8"  # the cursor's position
 class StatusPanel:
     """Prompts above, the status panel below; ANSI on a terminal, plain lines otherwise."""
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, columns: int | None = None
+    ) -> None:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
+        self._columns = columns  # None: the terminal's width, asked at every draw
         self._drawn = 0  # panel lines currently on screen (terminal mode)
         self._echoed = False  # a typed line was echoed under the panel since it was drawn
         self._view: StatusView | None = None
@@ -186,7 +206,7 @@ class StatusPanel:
     def _draw(self) -> None:
         if self._view is None:
             return
-        lines = panel_lines(self._view)
+        lines = panel_lines(self._view, self.columns())
         self.stream.write("".join(CLEAR_LINE + line + RESET + "\n" for line in lines))
         self._drawn = len(lines)
         self._echoed = False
@@ -195,11 +215,28 @@ class StatusPanel:
         """Rewrite the clock's line only, and put the cursor back where it was: whatever is
         being typed below the panel stays as it is."""
         up = self._drawn - (2 if view.station else 1)  # lines from the cursor to the clock line
-        self.stream.write(f"{SAVE}\x1b[{up}A\r{CLEAR_LINE}{timing_line(view)}{RESET}{RESTORE}")
+        line = fit(timing_line(view), self.columns())
+        self.stream.write(f"{SAVE}\x1b[{up}A\r{CLEAR_LINE}{line}{RESET}{RESTORE}")
+
+    def columns(self) -> int:
+        """The terminal's width now (it may have been resized): 80 when it cannot tell."""
+        if self._columns is not None:
+            return self._columns
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):  # not a terminal, or no fileno
+            return 80
 
 
-def panel_lines(view: StatusView) -> list[str]:
-    """A few high-contrast lines: the headline in reverse video, labels dim, values bold."""
+def panel_lines(view: StatusView, columns: int | None = None) -> list[str]:
+    """A few high-contrast lines: the headline in reverse video, labels dim, values bold. Each
+    line is cut to `columns` with an ellipsis: a wrapped line would take two rows of the screen
+    where the panel counts one, and be left behind, stale, when the panel is redrawn."""
+    lines = _panel_lines(view)
+    return lines if columns is None else [fit(line, columns) for line in lines]
+
+
+def _panel_lines(view: StatusView) -> list[str]:
     bar = f"{REVERSE}{BOLD}  {spaced(view.headline)}  {RESET}"
     if view.title:
         bar += f"  {BOLD}{view.title.upper()}"
@@ -207,7 +244,10 @@ def panel_lines(view: StatusView) -> list[str]:
     if view.station:
         lines.append(f"  {DIM}STATION{RESET}  {BOLD}{view.station.upper()}")
     lines.append(timing_line(view))  # the only line that changes every second
-    lines.append(f"  {DIM}HEARD{RESET}  {BOLD}{view.heard or '-'}")
+    heard = f"  {DIM}HEARD{RESET}  {BOLD}{view.heard or '-'}"
+    if view.waiting:
+        heard += f"{RESET}   {DIM}({view.waiting}){RESET}"
+    lines.append(heard)
     if view.flag:
         lines.append(f"  {REVERSE}{BOLD} {view.flag.upper()} ")
     return lines
@@ -241,5 +281,32 @@ def plain_line(view: StatusView) -> str:
 
 
 def spaced(text: str) -> str:
-    """Letter-spaced capitals read better from a distance."""
-    return " ".join(text.upper())
+    """Letter-spaced capitals read better from a distance; numbers stay whole ("M O V E  5/34",
+    not "3 4", which reads as two numbers), and words stand apart by two spaces."""
+    words = text.upper().split(" ")
+    return "  ".join(_LETTERS.sub(lambda run: " ".join(run.group()), word) for word in words)
+
+
+_LETTERS = re.compile(r"[^\W\d_]{2,}")  # a run of letters (any alphabet) to space out
+_ANSI = re.compile(r"\x1b(?:\[[0-9;]*[A-Za-z]|[78])")  # the codes this panel writes
+ELLIPSIS = "…"
+
+
+def fit(line: str, columns: int) -> str:
+    """`line` cut to `columns` - 1 visible characters (the last column is left free: writing
+    into it makes some terminals wrap), its end replaced by an ellipsis when cut. ANSI codes
+    take no room and are kept."""
+    room = max(1, columns - 1)
+    parts = _ANSI.split(line)
+    if sum(len(part) for part in parts) <= room:
+        return line
+    codes = _ANSI.findall(line)
+    out, left = [], room - 1  # one column for the ellipsis
+    for i, part in enumerate(parts):
+        if left <= 0:
+            break
+        out.append(part[:left])
+        left -= len(part[:left])
+        if i < len(codes) and left > 0:
+            out.append(codes[i])
+    return "".join(out) + ELLIPSIS + RESET

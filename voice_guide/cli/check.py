@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from voice_guide.cli import fail
-from voice_guide.prompts import clock
+from voice_guide.prompts import clock, count, long_session_warning
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, Step, load
 from voice_guide.session import PlannedCheckIn, planned_checkins
 
@@ -44,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             fail(problem)
         return 2
+    warning = long_session_warning(script)
+    if warning is not None:
+        print(f"voice-guide: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(script_json(script), indent=2, ensure_ascii=False))
     else:
@@ -109,7 +113,7 @@ def script_text(script: Script) -> str:
         by_move.setdefault(checkin.index, []).append(checkin)
     width = max(len("station"), *(len(step.station.id) for step in script.steps))
     lines = [
-        f"{script.name}: {steps} steps, {len(script.steps)} moves, "
+        f"{script.name}: {count(steps, 'step')}, {count(len(script.steps), 'move')}, "
         f"{clock(script.total_seconds)} hands-on"
         + (f"  ({script.source})" if script.source is not None else ""),
         "",
@@ -146,7 +150,7 @@ def script_text(script: Script) -> str:
         f"  asked {CHECKIN_RULE.format(every=checkins.every_minutes)}",
         f"  \"{checkins.question}\"{follow_up}; answer window {checkins.answer_seconds:g} s "
         "from the end of each question",
-        f"preparation: {len(script.preparation)} items",
+        f"preparation: {count(len(script.preparation), 'item')}",
     ]
     return "\n".join(lines)
 

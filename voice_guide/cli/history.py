@@ -1,4 +1,6 @@
-"""`voice-guide history [--json]`: past sessions with date, protocol, duration and feedback."""
+"""`voice-guide history [--json] [--all]`: past sessions with date, protocol, duration, feedback
+and journal. Sessions where nothing happened (`Journal.empty`: opened, nothing said) are left
+out unless `--all`: they are not worth resuming either."""
 
 from __future__ import annotations
 
@@ -9,14 +11,18 @@ from typing import Any
 
 from voice_guide.cli import fail
 from voice_guide.events import EndReason
-from voice_guide.journal import Journal, list_journals, sessions_dir, summarize
-from voice_guide.prompts import clock, count
+from voice_guide.journal import Journal, feedback_json, list_journals, sessions_dir, summarize
+from voice_guide.prompts import answer_text, clock, count
 
 HELP = "list past sessions: date, protocol, duration, pressure feedback"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per session")
+    parser.add_argument(
+        "--all", action="store_true",
+        help="also the sessions where nothing happened (opened, no command heard)",
+    )
     parser.add_argument(
         "--dir", type=Path, default=None, metavar="DIR",
         help="where the session journals are (default: the user data directory)",
@@ -30,17 +36,25 @@ def run(args: argparse.Namespace) -> int:
     if args.dir is not None and not directory.is_dir():
         what = "is not a folder" if directory.exists() else "does not exist"
         return fail(f"history: {directory} {what} (--dir names the folder of the journals)")
-    journals = [j for j in list_journals(directory) if j.header is not None]
+    every = [j for j in list_journals(directory) if j.header is not None]
+    journals = [j for j in every if args.all or not _only_opened(j)]
     if args.json:
         for journal in journals:
             print(json.dumps(session_json(journal), ensure_ascii=False))
         return 0
     if not journals:
         print(f"No sessions yet (journals are kept in {directory}).")
-        return 0
     for journal in journals:
         print(session_line(journal))
+    left_out = len(every) - len(journals)
+    if left_out:
+        print(f"({count(left_out, 'session')} where nothing happened left out: --all lists "
+              f"{'it' if left_out == 1 else 'them'})")
     return 0
+
+
+def _only_opened(journal: Journal) -> bool:
+    return not journal.finished and journal.empty
 
 
 def session_json(journal: Journal) -> dict[str, Any]:
@@ -59,8 +73,9 @@ def session_json(journal: Journal) -> dict[str, Any]:
         "finished": summary.finished,
         "end_reason": summary.end_reason,
         "ended_early_at": summary.ended_early_at,
-        "feedback": [{"index": i, "answer": a} for i, a in summary.feedback],
+        "feedback": [feedback_json(f) for f in summary.feedback],
         "journal": str(journal.path),
+        "empty": _only_opened(journal),
     }
 
 
@@ -69,16 +84,16 @@ def session_line(journal: Journal) -> str:
     started = journal.started
     date = started.strftime("%Y-%m-%d %H:%M") if started else "unknown date"
     if not data["finished"]:
-        state = "unfinished"
+        state = "nothing happened" if data["empty"] else "unfinished"
     else:  # an end whose reason this version cannot read: "ended" is all that is known
-        state = {EndReason.COMPLETED: "completed", EndReason.ENDED: "ended early"}.get(
-            data["end_reason"], "ended")
+        state = {EndReason.COMPLETED: "completed", EndReason.ENDED: "ended early",
+                 EndReason.DISCARDED: "discarded"}.get(data["end_reason"], "ended")
     if data["ended_early_at"] is not None:
         state += f" at step {data['ended_early_at']}"
-    answers = [a["answer"] or "no answer" for a in data["feedback"]]
+    answers = [answer_text(f) for f in summarize(journal.records).feedback]
     feedback = ", ".join(answers) if answers else "none"
     return (
         f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
         f"{count(data['steps'], 'step')}, {count(data['moves'], 'move')}  {state}  "
-        f"feedback: {feedback}"
+        f"feedback: {feedback}  {data['journal']}"
     )

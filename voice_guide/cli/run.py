@@ -3,10 +3,10 @@
 Opens with a short welcome that says how to get help, offers the preparation checklist (say
 "skip", or pass `--skip-prep`), then the steps, check-ins, rest and a closing summary. Every event
 is journaled (`--journal PATH`, or the user data directory) so `--resume` carries on an
-interrupted session. With no microphone (or no audio at all) it says so in one line and runs the
-same session from typed commands. It speaks with the natural voice `heart` (espeak-ng's `en-us`
-when that cannot load; the start-up line `voice: ...` says which): `--voice`, `--rate`,
-`--volume` choose another (`voice-guide voices`).
+interrupted session, and `--discard` gives one up. With no microphone (or no audio at all) it
+says so in one line and runs the same session from typed commands. It speaks with the natural
+voice `heart` (espeak-ng's `en-us` when that cannot load; the start-up line `voice: ...` says
+which): `--voice`, `--rate`, `--volume` choose another (`voice-guide voices`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true",
         help="continue the last unfinished session (or the one in --journal)",
+    )
+    parser.add_argument(
+        "--discard", action="store_true",
+        help="give up the last unfinished session (or the one in --journal) instead: its "
+             "journal is kept, marked discarded, and never resumed",
     )
     parser.add_argument(
         "--journal", metavar="PATH", type=Path,
@@ -77,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         example = args.journal / "session.jsonl"
         return fail(f"{args.journal} is a folder; --journal names the journal file "
                     f"(e.g. {example})")
+    if args.discard:
+        return discard(args)
     _, problem = voice_from(args, "run")
     if problem:
         return fail(problem)
@@ -86,6 +93,31 @@ def run(args: argparse.Namespace) -> int:
     except LiveError as error:
         return fail(str(error))
     return stopped.exit_status
+
+
+def discard(args: argparse.Namespace) -> int:
+    """`run --discard`: give up the session `run --resume` would carry on (nothing else runs)."""
+    from voice_guide.journal import JournalBusy, find_unfinished, sessions_dir
+    from voice_guide.prompts import clock
+    from voice_guide.resume import ResumeError
+    from voice_guide.resume import discard as discard_journal
+
+    if args.resume:
+        return fail("run: --resume and --discard: give one of them")
+    path = args.journal or find_unfinished(sessions_dir())
+    if path is None:
+        return fail(f"no unfinished session to discard in {sessions_dir()}")
+    try:
+        journal = discard_journal(path)
+    except (ResumeError, JournalBusy) as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"{path}: cannot discard the session ({error.strerror or error})")
+    header = journal.header or {}
+    print(f"Discarded the session of {header.get('started', 'unknown date')} "
+          f"({header.get('protocol_name')}, {clock(journal.last_t)}); its journal {path} is "
+          "kept and will not be resumed.")
+    return 0
 
 
 def show_progress() -> None:

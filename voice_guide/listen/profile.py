@@ -238,7 +238,10 @@ def choose_profile(option: str | None) -> tuple[Profile | None, str]:
                            f"is {front_end_id()}: enroll again")
     if not profile.templates:
         raise ProfileError(f"profile {profile.name!r} has no phrases: enroll again")
-    return profile, f"{why}: {profile.summary()} heard in the enrolled voice"
+    # The engine line is one line: a profile of many phrases is counted, not listed.
+    phrases = len(profile.phrases)
+    shown = profile.summary() if phrases <= 3 else f"{phrases} phrases ({profile.takes} takes)"
+    return profile, f"{why}: {shown} heard in the enrolled voice"
 
 
 # --- recognition --------------------------------------------------------------------------
