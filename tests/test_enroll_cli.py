@@ -138,7 +138,6 @@ def test_eval_and_simulate_take_the_profile(tmp_path: Path, env):
     ("{go}\t", "field 'phrase' is empty"),
     ("missing.wav\tgo", "missing.wav: no such file"),
     ("{garbage}\tgo", "garbage.wav"),
-    ("{silence}\tgo", "silence.wav: no speech heard in it"),
 ])
 def test_a_bad_row_is_one_line_naming_it_and_nothing_is_saved(tmp_path: Path, env, row: str,
                                                               message: str):
@@ -155,6 +154,52 @@ def test_a_bad_row_is_one_line_naming_it_and_nothing_is_saved(tmp_path: Path, en
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith(f"voice-guide: {takes}:3: ") and message in lines[0], lines[0]
     assert not profile_folder(env).exists()
+
+
+@needs_corpus
+def test_a_take_with_no_speech_or_another_command_is_left_out_and_the_rest_enrolled(
+        tmp_path: Path, env):
+    """Issue 17 s.4: one take of eight with no speech does not refuse the speaker; a take of
+    another word than its row says ("stop" in a "go" row) is left out too; a phrase left with no
+    take is named."""
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(16_000, np.int16))
+    stop = next((human_corpus.CORPUS / "words" / "stop").glob("*.wav"))
+    takes = manifest(tmp_path, [(str(GO / f"{SPEAKER}_nohash_0.wav"), "go"),
+                                (str(silence), "go"),
+                                (str(GO / f"{SPEAKER}_nohash_1.wav"), "go"),
+                                (str(silence), "yes"),
+                                (str(stop), "go")])
+    done = voice_guide("enroll", "--from", str(takes), env=env)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings[:2] == [
+        f"voice-guide: warning: {takes}:3: silence.wav: no speech heard in it: left out (a "
+        "take is one recording of 'go', said alone)",
+        f"voice-guide: warning: {takes}:5: silence.wav: no speech heard in it: left out (a "
+        "take is one recording of 'yes', said alone)"]
+    assert warnings[2] == f"voice-guide: warning: {takes}:6: {stop.name}: heard as \"stop\" " \
+                          "(the command pause), not 'go': left out"
+    assert warnings[3] == "voice-guide: warning: no take left of 'yes': it is not enrolled"
+    assert "2 takes of 1 phrase from" in done.stdout
+    assert "profile 'default' saved in" in done.stdout and "go (2 takes)" in done.stdout
+    only_silence = manifest(tmp_path, [(str(silence), "go")], "silence.tsv")
+    done = voice_guide("enroll", "--from", str(only_silence), env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == \
+        "voice-guide: enroll: no takes left; the profile is unchanged"
+
+
+def test_the_phrases_enrolled_by_default_are_the_ones_said_most():
+    from voice_guide.cli.enroll import COMMON_PHRASES, _phrases, duration
+    from voice_guide.listen.profile import ENROLL_PHRASES
+
+    assert _phrases(None) == list(COMMON_PHRASES)
+    assert set(COMMON_PHRASES) >= {"next", "go", "back", "repeat", "pause", "stop",
+                                   "where am i", "how long", "yes", "no"}
+    assert _phrases("all") == list(ENROLL_PHRASES) and len(ENROLL_PHRASES) == 38
+    assert duration(len(COMMON_PHRASES) * 3) == "about 3 minutes"
+    assert duration(len(ENROLL_PHRASES) * 3) == "about 12 minutes"  # the issue's 11 min 47 s
+    assert duration(2) == "about a minute"
 
 
 def test_manifest_and_name_mistakes(tmp_path: Path, env):
