@@ -130,6 +130,8 @@ auto = true
     # each command takes only its own keys
     assert parse(["say", "hello"]).room_device == "kiosk"
     assert parse(["enroll"]).input_device == "USB" and parse(["enroll"]).profile == "default"
+    assert parse(["enroll"]).practitioner_device == "3"  # where its prompts are spoken
+    assert parse(["enroll", "--output-device", "x"]).practitioner_device == "x"
     assert parse(["mic"]).engine == "pocketsphinx" and parse(["listen", "x.wav"]).profile == "none"
     assert parse(["check"]).protocol == run.protocol
     assert not parse(["simulate"]).auto  # a what-if switch there, not the practitioner's habit

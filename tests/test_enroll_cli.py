@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from pulse import PulseServer
 
+from voice_guide.commands import parse
+
 REPO = Path(__file__).resolve().parents[1]
 GO = human_corpus.CORPUS / "words" / "go"
 needs_corpus = pytest.mark.skipif(not human_corpus.available(), reason=human_corpus.ABSENT)
@@ -83,7 +85,7 @@ def test_enroll_from_recordings_then_listen_with_the_profile(tmp_path: Path, env
 
     rest = [str(GO / f"{SPEAKER}_nohash_{n}.wav") for n in (2, 3, 4)]
     others = sorted(str(p) for p in human_corpus.CORPUS.glob(f"words/*/{SPEAKER}_*")
-                    if p.parent.name != "go")
+                    if parse(p.parent.name) is None)  # not go, yes, no, stop: other words
     assert len(others) >= 5
     # `listen` uses the profile 'default' by itself (auto), and says so
     result = voice_guide("listen", "--json", *rest, *others, env=env)
@@ -138,7 +140,6 @@ def test_eval_and_simulate_take_the_profile(tmp_path: Path, env):
     ("{go}\t", "field 'phrase' is empty"),
     ("missing.wav\tgo", "missing.wav: no such file"),
     ("{garbage}\tgo", "garbage.wav"),
-    ("{silence}\tgo", "silence.wav: no speech heard in it"),
 ])
 def test_a_bad_row_is_one_line_naming_it_and_nothing_is_saved(tmp_path: Path, env, row: str,
                                                               message: str):
@@ -155,6 +156,52 @@ def test_a_bad_row_is_one_line_naming_it_and_nothing_is_saved(tmp_path: Path, en
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith(f"voice-guide: {takes}:3: ") and message in lines[0], lines[0]
     assert not profile_folder(env).exists()
+
+
+@needs_corpus
+def test_a_take_with_no_speech_or_another_command_is_left_out_and_the_rest_enrolled(
+        tmp_path: Path, env):
+    """Issue 17 s.4: one take of eight with no speech does not refuse the speaker; a take of
+    another word than its row says ("stop" in a "go" row) is left out too; a phrase left with no
+    take is named."""
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(16_000, np.int16))
+    stop = next((human_corpus.CORPUS / "words" / "stop").glob("*.wav"))
+    takes = manifest(tmp_path, [(str(GO / f"{SPEAKER}_nohash_0.wav"), "go"),
+                                (str(silence), "go"),
+                                (str(GO / f"{SPEAKER}_nohash_1.wav"), "go"),
+                                (str(silence), "yes"),
+                                (str(stop), "go")])
+    done = voice_guide("enroll", "--from", str(takes), env=env)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings[:2] == [
+        f"voice-guide: warning: {takes}:3: silence.wav: no speech heard in it: left out (a "
+        "take is one recording of 'go', said alone)",
+        f"voice-guide: warning: {takes}:5: silence.wav: no speech heard in it: left out (a "
+        "take is one recording of 'yes', said alone)"]
+    assert warnings[2] == f"voice-guide: warning: {takes}:6: {stop.name}: heard as \"stop\" " \
+                          "(the command pause), not 'go': left out"
+    assert warnings[3] == "voice-guide: warning: no take left of 'yes': it is not enrolled"
+    assert "2 takes of 1 phrase from" in done.stdout
+    assert "profile 'default' saved in" in done.stdout and "go (2 takes)" in done.stdout
+    only_silence = manifest(tmp_path, [(str(silence), "go")], "silence.tsv")
+    done = voice_guide("enroll", "--from", str(only_silence), env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == \
+        "voice-guide: enroll: no takes left; the profile is unchanged"
+
+
+def test_the_phrases_enrolled_by_default_are_the_ones_said_most():
+    from voice_guide.cli.enroll import COMMON_PHRASES, _phrases, duration
+    from voice_guide.listen.profile import ENROLL_PHRASES
+
+    assert _phrases(None) == list(COMMON_PHRASES)
+    assert set(COMMON_PHRASES) >= {"next", "go", "back", "repeat", "pause", "stop",
+                                   "where am i", "how long", "yes", "no"}
+    assert _phrases("all") == list(ENROLL_PHRASES) and len(ENROLL_PHRASES) == 38
+    assert duration(len(COMMON_PHRASES) * 3) == "about 3 minutes"
+    assert duration(len(ENROLL_PHRASES) * 3) == "about 12 minutes"  # the issue's 11 min 47 s
+    assert duration(2) == "about a minute"
 
 
 def test_manifest_and_name_mistakes(tmp_path: Path, env):
@@ -230,9 +277,11 @@ def test_interactive_enrollment_asks_again_for_a_bad_take(pulse: PulseServer, tm
         earbuds.__exit__()
     reader.join(timeout=10)
     err = process.stderr.read() if process.stderr else ""
-    assert process.returncode == 0, (lines, err)
     assert "Traceback" not in err
     assert any(line.startswith("prompts are spoken on earbud") for line in lines), lines
+    assert "microphone: room.monitor" in lines
+    assert any(line.startswith("Enrolling 1 phrase, 2 takes each (about a minute), into profile "
+                               "'default': go.") for line in lines), lines
     assert speech_bursts(earbuds.audio(), 16_000) == 3
     prompts = [line for line in lines if line.startswith("[")]
     assert prompts == ['[1/1, 1 phrase left] Say "go" (take 1 of 2)',
@@ -246,6 +295,95 @@ def test_interactive_enrollment_asks_again_for_a_bad_take(pulse: PulseServer, tm
     assert found, "\n".join(lines)
     assert int(found[1]) >= int(found[2])  # through the room's loudspeaker and microphone
     assert (profile_folder(env) / "profile.npz").is_file()
+    # a self-test that fails is not an exit 0 (stdin is closed: no offer to record again)
+    assert process.returncode == (0 if found[1] == "2" else 1), (lines, err)
+
+
+def run_enroll(env, pulse: PulseServer, *args: str, said: list[np.ndarray], stdin: str = "",
+               timeout: float = 240) -> tuple[int, list[str], str]:
+    """`voice-guide enroll ...` recording `room.monitor`, each clip of `said` played into the
+    room at a prompt; `stdin` the answers typed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "enroll", "--input-device", "room.monitor",
+         "--silent", *args],
+        cwd=REPO, env={**env, "PULSE_SERVER": pulse.server}, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(stdin)
+    process.stdin.close()
+    lines: list[str] = []
+
+    def speak_at_prompts() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("[") and said:
+                time.sleep(0.4)
+                play_into("room", np.concatenate([np.zeros(1600, np.int16), said.pop(0)]))
+
+    reader = threading.Thread(target=speak_at_prompts, daemon=True)
+    reader.start()
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(timeout=10)
+    err = process.stderr.read() if process.stderr else ""
+    assert "Traceback" not in err, err
+    return process.returncode, lines, err
+
+
+@pytest.mark.audio
+def test_a_silent_microphone_stops_at_the_first_take_naming_it(pulse: PulseServer, env):
+    began = time.monotonic()
+    code, lines, err = run_enroll(env, pulse, said=[])
+    assert code == 2
+    assert lines[0] == "microphone: room.monitor"
+    assert len([line for line in lines if line.startswith("[")]) == 1, lines  # one take
+    assert err.strip().splitlines()[-1] == (
+        "voice-guide: enroll: the microphone room.monitor: silent: no signal at all (digital "
+        "silence): the microphone is muted, unplugged, or this is the wrong device "
+        "(`voice-guide mic` checks a microphone, `voice-guide devices` lists them, "
+        "--input-device picks one); nothing was saved")
+    assert time.monotonic() - began < 60
+    assert not profile_folder(env).exists()
+
+
+@pytest.mark.audio
+def test_another_command_said_at_the_prompt_is_asked_again(pulse: PulseServer, env):
+    from speech import ESPEAK_VOICES, synthesize
+
+    back, said_next = (synthesize(word, ESPEAK_VOICES[0]) for word in ("back", "next"))
+    code, lines, err = run_enroll(env, pulse, "--phrases", "next", "--takes", "1",
+                                  said=[back, said_next])
+    assert '  again: heard "back" (the command back), not "next": say "next"' in lines, lines
+    assert len([line for line in lines if line.startswith("[")]) == 2
+    [tested] = [line for line in lines if line.startswith("self-test: ")]
+    # through the room's loudspeaker and microphone, under load, "next" may be lost in the test
+    assert code == (0 if tested.startswith("self-test: the new profile hears 1 of 1") else 1), err
+    assert (profile_folder(env) / "profile.npz").is_file()
+
+
+@needs_corpus
+@pytest.mark.audio
+def test_a_failed_self_test_offers_to_record_again_then_exits_1(pulse: PulseServer, env):
+    """Another word ("eight") said for "go": no command is heard in it, so the take is kept, and
+    the self-test cannot hear it as "go". Asked, the practitioner records it again (the same
+    word again): the self-test still fails, the profile is saved and the exit status is 1."""
+    from voice_guide.wav import read_wav_16k
+
+    eight = read_wav_16k(human_corpus.CORPUS / "words" / "eight" / f"{SPEAKER}_nohash_0.wav")
+    code, lines, err = run_enroll(env, pulse, "--phrases", "go", "--takes", "1",
+                                  said=[eight, eight], stdin="y\n")
+    assert len([line for line in lines if line.startswith("self-test: ")]) == 2, lines
+    assert any(line.startswith('Record "go" again? [Y/n]') for line in lines), lines
+    assert err.strip().splitlines()[-1] == (
+        "voice-guide: self-test: not every take of 'go' was heard right; `voice-guide enroll "
+        "--phrases \"go\"` records it again")
+    assert (profile_folder(env) / "profile.npz").is_file()
+    assert code == 1
 
 
 def speech_bursts(audio: np.ndarray, rate: int, gap: float = 1.2) -> int:

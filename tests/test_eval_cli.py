@@ -116,3 +116,32 @@ def test_eval_with_only_no_command_clips_and_an_unreadable_one(tmp_path: Path) -
     assert "unreadable files: 1" in lines
     assert "None" not in result.stdout
     assert "missing.wav: no such file" in result.stderr
+
+
+@pytest.mark.slow
+def test_show_gives_a_row_per_file_with_what_was_heard(tmp_path: Path) -> None:
+    """Whisper on flite's "next" (labelled right), its "no" labelled "next" (a confusion to
+    look into), silence (no command) and a missing file: a row each, then the figures."""
+    voice = FLITE_VOICES[0]
+    for name, text in (("next.wav", "next"), ("no.wav", "no")):
+        write_wav(tmp_path / name, with_noise(pad(synthesize(text, voice), 0.6, 0.6), 30, 3))
+    write_wav(tmp_path / "quiet.wav", np.zeros(RATE, np.int16))
+    path = manifest(tmp_path, "next.wav\tnext", "no.wav\tnext", "quiet.wav\t",
+                    "missing.wav\thow long")
+    result = voice_guide("eval", "--show", "--engine", "whisper", "--profile", "none", str(path))
+    assert result.returncode == 1, result.stderr  # a file could not be read
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["path", "expected", "heard", "outcome"]
+    assert lines[1].split() == ["next.wav", "next", "next", '("next")', "correct"]
+    assert lines[2].split() == ["no.wav", "next", "no", '("no")', "wrong"]
+    assert lines[3].split() == ["quiet.wav", "-", "-", "no", "command"]
+    assert lines[4].split() == ["missing.wav", "time_left", "-", "unreadable"]
+    assert lines[5] == "" and lines[6] == "engine: whisper"
+    assert "confusions: next->no x1" in lines
+    data = json.loads(voice_guide("eval", "--show", "--json", "--engine", "whisper",
+                                  "--profile", "none", str(path)).stdout)
+    assert data["files"][1] == {"path": "no.wav", "expected": "next",
+                                "heard": [{"command": "no", "phrase": "no"}],
+                                "outcome": "wrong"}
+    assert [f["outcome"] for f in data["files"]] == ["correct", "wrong", "no command",
+                                                     "unreadable"]

@@ -188,3 +188,28 @@ def test_an_unknown_microphone_is_one_line(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-m", "voice_guide", "mic", "--seconds", "1"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--seconds must be between 2 and 600" in bad.stderr
+
+
+@pytest.mark.audio
+def test_another_command_than_next_is_said_and_fails_the_check(env: dict[str, str]):
+    said = synthesize("stop", ESPEAK_VOICES[0])
+    with Player(ROOM) as player:
+        code, lines, err = run_mic(env, "--seconds", "10",
+                                   on_line=speak_after_background(player, scale(said, 6)))
+    [heard] = [line for line in lines if line.startswith("heard:")]
+    assert heard.startswith('heard: "stop" -> pause (confidence 0.'), lines
+    assert 'problem: heard "stop" (the command pause), not "next": say "next" again, on its ' \
+           "own; if it is heard wrong again, `voice-guide enroll` teaches the guide your " \
+           "voice" in lines
+    assert code == 1, (lines, err)
+
+
+def test_a_command_the_profile_heard_shows_no_confidence_figure():
+    from voice_guide.cli.mic import heard_line
+    from voice_guide.commands import Command
+    from voice_guide.events import Heard
+
+    item = Heard(Command.NEXT, "go", 0.0123, 1.0, 1.4)
+    assert heard_line(item, None) == 'heard: "go" -> next (confidence 0.01)'
+    assert heard_line(item, "default") == \
+        "heard: \"go\" -> next (by your profile 'default': like your enrolled takes)"

@@ -304,7 +304,7 @@ def test_cli_bad_script_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_cli_bad_protocol_and_missing_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["simulate", "--script", str(FULL), "--protocol", str(tmp_path / "x.yaml")]) == 2
+    assert main(["simulate", str(tmp_path / "x.yaml"), "--script", str(FULL)]) == 2
     assert "x.yaml: no such file" in capsys.readouterr().err
     assert main(["simulate"]) == 2
     assert "needs --script" in capsys.readouterr().err

@@ -93,3 +93,46 @@ def test_with_auto_nothing_is_logged_after_the_end(tmp_path: Path) -> None:
     assert records[-1]["type"] == "end" and records[-1]["reason"] == "completed"
     assert [r["t"] for r in records if r["type"] == "heard"] == [60.0]
     assert not [r for r in records if r["type"] == "unknown"]
+
+
+def test_the_protocol_is_named_positionally_as_run_and_check_take_it(tmp_path: Path) -> None:
+    tiny = Path(__file__).parent / "protocols" / "tiny.yaml"
+    late = tmp_path / "next.txt"
+    late.write_text("1 next\n")
+    done = simulate(str(tiny), "--script", str(late), "--until", "2")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    default = simulate("--script", str(late), "--until", "2")
+    assert records != [json.loads(line) for line in default.stdout.splitlines()]
+    assert any(r["type"] == "step" for r in records)
+    done = simulate(str(tmp_path / "none.yaml"), "--script", str(late))
+    assert done.returncode == 2
+    assert done.stderr == f"voice-guide: {tmp_path / 'none.yaml'}: no such file\n"
+
+
+def test_auto_without_a_script_runs_the_whole_session_with_nothing_said() -> None:
+    done = simulate("--auto")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records[-1] == {"t": records[-1]["t"], "type": "end", "reason": "completed"}
+    assert not [r for r in records if r["type"] == "heard"]
+    nothing = simulate()
+    assert nothing.returncode == 2
+    assert nothing.stderr == (
+        "voice-guide: simulate needs --script FILE (one 'SECONDS PHRASE' per line), --audio "
+        "FILE.wav, or --auto (the session runs by itself, nothing said)\n")
+
+
+def test_a_binary_script_is_one_line_not_a_codec_error(recording: Path, tmp_path: Path) -> None:
+    done = simulate("--script", str(recording))
+    assert done.returncode == 2
+    assert done.stderr == (f"voice-guide: {recording}: a WAV recording, not a command script (a "
+                           "recording drives the session with --audio FILE.wav)\n")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"5 next\n10 caf\xe9\n")
+    done = simulate("--script", str(latin))
+    assert done.returncode == 2
+    assert done.stderr == (f"voice-guide: {latin}:2: not UTF-8 text: byte 0xe9 (byte 7 of the "
+                           "line) is not valid UTF-8; a command script is text, one 'SECONDS "
+                           "PHRASE' a line\n")
+    assert "codec" not in done.stderr

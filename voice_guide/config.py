@@ -90,7 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("devices", "input", "input_device", "--input-device", ("run", "enroll", "mic"),
             "device", "microphone: index or part of a name (`voice-guide devices`)", '"USB"'),
     Setting("devices", "practitioner", "practitioner_device", "--practitioner-device",
-            ("run", "say"), "device", "earbuds: the practitioner's cues", '"earbuds"'),
+            ("run", "say", "enroll"), "device", "earbuds: the practitioner's cues", '"earbuds"'),
     Setting("devices", "room", "room_device", "--room-device", ("run", "say"), "device",
             "room speaker: what the client hears", '"kiosk"'),
     Setting("devices", "practitioner_audible", "practitioner_audible", "--practitioner-audible",

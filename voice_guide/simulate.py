@@ -56,6 +56,11 @@ class CommandScriptError(ValueError):
     """A command script line is wrong; the message names the file and line."""
 
 
+# A command script is a few lines of text; a bigger file was named by mistake (a recording, a
+# device) and is not read into memory.
+MAX_SCRIPT_BYTES = 1_000_000
+
+
 def simulate(
     script: Script,
     phrases: Sequence[ScriptedPhrase],
@@ -123,12 +128,28 @@ def load_command_script(path: Path | str) -> list[ScriptedPhrase]:
     """Read and check a command script file. Raises `CommandScriptError` (file:line: what)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_SCRIPT_BYTES + 1)
     except FileNotFoundError:
         raise CommandScriptError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise CommandScriptError(f"{path}: cannot read: {reason}") from None
+    except OSError as error:
+        raise CommandScriptError(f"{path}: cannot read: {error.strerror or error}") from None
+    if data.startswith(b"RIFF"):
+        raise CommandScriptError(f"{path}: a WAV recording, not a command script (a recording "
+                                 "drives the session with --audio FILE.wav)")
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise CommandScriptError(f"{path}: larger than {MAX_SCRIPT_BYTES // 1_000_000} MB, too "
+                                 "large for a command script (text, one 'SECONDS PHRASE' a line)")
+    body = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is no phrase
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = body.count(b"\n", 0, error.start) + 1
+        column = error.start - (body.rfind(b"\n", 0, error.start) + 1) + 1
+        raise CommandScriptError(
+            f"{path}:{line}: not UTF-8 text: byte 0x{body[error.start]:02x} (byte {column} of "
+            "the line) is not valid UTF-8; a command script is text, one 'SECONDS PHRASE' a "
+            "line") from None
     return parse_command_script(text, source=str(path))
 
 

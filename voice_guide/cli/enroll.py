@@ -1,16 +1,22 @@
 """`voice-guide enroll`: teach the guide the practitioner's voice (a speaker profile).
 
-Interactive: for each phrase (all the practitioner uses by default; `--phrases go,stop` for a
-few), the guide says what to say (spoken on `--output-device`, the system's output by default,
-in the guide's voice; printed too; `--silent` only prints) and records `--takes` takes from the
-microphone, from the moment the prompt has finished playing. Each take
-is checked (no speech, too quiet, clipped, cut off, too noisy, more than one thing, not like
-the other takes) and asked for again with the reason. At the end a self-test says how many
-takes the new profile hears right, and the profile is saved; Ctrl-C before then keeps nothing.
+Interactive: for each phrase (by default the ones a practitioner says most,
+`COMMON_PHRASES`; `--phrases all` for every one, `--phrases go,stop` for a few), the
+guide says what to say (spoken on `--output-device`, else the config's practitioner device, else
+the system's output, in the guide's voice; printed too; `--silent` only prints) and records
+`--takes` takes from the microphone, from the moment the prompt has finished playing. How long
+it will take is said first. Each take is checked (no speech, too quiet, clipped, cut off, too
+noisy, more than one thing, another command heard in it, not like the other takes) and asked for
+again with the reason. A microphone that gives nothing (digital silence, or nothing loud enough
+twice in a row) stops the enrollment at once, naming it, with `voice-guide mic`'s diagnosis. At
+the end a self-test says how many takes the new profile hears right; when some are not, the
+phrases are offered to be recorded again (answer on the terminal), then the profile is saved,
+and the exit status is 1 if the self-test still fails. Ctrl-C before then keeps nothing.
 
 `--from MANIFEST.tsv`: the same from recordings (columns `path`, `phrase`). A phrase not in the
-vocabulary, a missing or unreadable file, or a take with no speech is a one-line error naming
-the row, and nothing is saved; other problems are warnings.
+vocabulary or a missing or unreadable file is a one-line error naming the row, and nothing is
+saved; a take with no speech or another command in it is left out with a warning naming it (and
+the phrases left with no take are said); other problems are warnings.
 
 An existing profile of the same name keeps the phrases not enrolled now.
 """
@@ -30,6 +36,14 @@ HELP = ("record the practitioner's own takes of the commands into a speaker prof
 MAX_TRIES = 4  # asked again at most this many times per take, then the phrase is skipped
 TAKE_SECONDS = 5.0  # the longest a take is waited for
 AFTER_SPEECH = 0.6  # seconds recorded after the utterance seems to end
+# What is recorded unless told otherwise: the phrases a practitioner says most in a session
+# (moving on, going back, hearing it again, pausing, where and how long, and the confirmation of
+# ending), so that enrolling takes minutes; `--phrases all` adds the other 28.
+COMMON_PHRASES: tuple[str, ...] = ("next", "go", "back", "repeat", "pause", "stop",
+                                   "where am i", "how long", "yes", "no")
+# Seconds per take, the prompt spoken and the self-test included: issue 20 measured 114 takes
+# (38 phrases, 3 takes, no retries) in 11 min 47 s.
+SECONDS_PER_TAKE = 6.2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--takes", type=_takes, default=3, metavar="N",
                         help="takes of each phrase (default 3)")
     parser.add_argument("--phrases", metavar="LIST",
-                        help="comma-separated phrases to enroll (default: every phrase but the "
-                        "client's answers)")
-    parser.add_argument("--output-device", metavar="D",
+                        help="comma-separated phrases to enroll, or 'all' (every phrase but the "
+                        "client's answers); default: the ones said most, "
+                        f"{', '.join(COMMON_PHRASES)}")
+    parser.add_argument("--output-device", "--practitioner-device", dest="practitioner_device",
+                        metavar="D",
                         help="where the prompts are spoken: index or part of a name (default: "
-                        "the system's output; earbuds keep them out of the microphone)")
+                        "[devices] practitioner of the config file, else the system's output; "
+                        "earbuds keep them out of the microphone)")
     parser.add_argument("--silent", action="store_true",
                         help="print the prompts only, do not speak them")
     from voice_guide.cli.say import add_voice_arguments
@@ -58,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from voice_guide.cli import fail
     from voice_guide.listen.classifier_engine import ClassifierError, EmbeddingFrontEnd
-    from voice_guide.listen.enrollment import EnrollError
+    from voice_guide.listen.enrollment import EnrollError, read_manifest
     from voice_guide.listen.profile import ProfileError, check_name
 
     try:
@@ -75,12 +92,19 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     try:
         if args.manifest is not None:
-            takes = _from_manifest(Path(args.manifest), front_end)
-        else:
-            takes = _record(args, phrases, front_end)
-        if not takes:
-            return fail("enroll: no takes recorded; the profile is unchanged")
-        return _finish(name, existing, takes, front_end)
+            read_manifest(Path(args.manifest))  # its mistakes before the engine loads
+        base, reason = _base_engine()
+        if args.manifest is not None:
+            takes = _from_manifest(Path(args.manifest), front_end, base)
+            if not takes:
+                return fail("enroll: no takes left; the profile is unchanged")
+            return _finish(name, existing, takes, front_end, base, reason)
+        recorder = Recorder(args, front_end, base)
+        with recorder:
+            takes = recorder.all(phrases)
+            if not takes:
+                return fail("enroll: no takes recorded; the profile is unchanged")
+            return _finish(name, existing, takes, front_end, base, reason, recorder)
     except EnrollError as error:
         return fail(f"{error}; nothing was saved")
     except ProfileError as error:
@@ -105,6 +129,8 @@ def _phrases(option: str | None) -> list[str]:
     from voice_guide.listen.profile import ENROLL_PHRASES
 
     if option is None:
+        return list(COMMON_PHRASES)
+    if option.strip().lower() == "all":
         return list(ENROLL_PHRASES)
     chosen: list[str] = []
     for written in option.split(","):
@@ -128,107 +154,216 @@ def _existing(name: str) -> Any:
     return Profile.read(folder) if (folder / FILE).exists() else None
 
 
-def _from_manifest(manifest: Path, front_end: Any) -> list[Any]:
+def _base_engine() -> tuple[Any, str]:
+    """The engine a session listens with, without a profile: it checks that a take is not
+    heard as another command, and is the self-test's base. (None, why) when none can load."""
+    from voice_guide.listen.factory import EngineError, make_recognizer
+
+    try:
+        base, reason = make_recognizer("auto")
+    except EngineError as error:
+        _warn(f"takes are not checked by the recognizer and there is no self-test ({error})")
+        return None, ""
+    return base, reason
+
+
+def _from_manifest(manifest: Path, front_end: Any, base: Any) -> list[Any]:
     from voice_guide.listen.enrollment import takes_from_manifest
 
-    def warn(line: str) -> None:
-        print(f"voice-guide: warning: {line}", file=sys.stderr)
-
-    takes = takes_from_manifest(manifest, front_end, warn)
+    takes = takes_from_manifest(manifest, front_end, _warn, base)
     counts: dict[str, int] = {}
     for take in takes:
         counts[take.phrase] = counts.get(take.phrase, 0) + 1
-    print(f"{len(takes)} takes of {len(counts)} phrase{'s' if len(counts) > 1 else ''} from "
-          f"{manifest}: " + ", ".join(f"{p} ({n})" for p, n in counts.items()))
+    if takes:
+        print(f"{len(takes)} takes of {len(counts)} phrase{'s' if len(counts) > 1 else ''} from "
+              f"{manifest}: " + ", ".join(f"{p} ({n})" for p, n in counts.items()))
     return takes
 
 
-def _finish(name: str, existing: Any, takes: list[Any], front_end: Any) -> int:
-    """Self-test, then save (nothing is written before)."""
-    from voice_guide.listen.enrollment import build_profile, self_test
-    from voice_guide.listen.factory import EngineError, make_recognizer
+def _finish(name: str, existing: Any, takes: list[Any], front_end: Any, base: Any, reason: str,
+            recorder: Recorder | None = None) -> int:
+    """Self-test (interactive: the phrases it fails offered to be recorded again), then save
+    (nothing is written before). 1 when the self-test still fails, said in a line."""
+    from voice_guide.listen.enrollment import build_profile
 
+    result = _self_test(name, existing, takes, front_end, base, reason)
+    if result is not None and not result.passed and recorder is not None \
+            and recorder.offer_again(result.failed):
+        again = set(result.failed)
+        takes = [t for t in takes if t.phrase not in again] + recorder.all(list(result.failed))
+        result = _self_test(name, existing, takes, front_end, base, reason)
+    profile = build_profile(name, takes, existing)
+    folder = profile.save()
+    kept = [p for p in (existing.phrases if existing else []) if p not in {t.phrase for t in takes}]
+    print(f"profile {name!r} saved in {folder}: {profile.summary()}"
+          + (f"; kept from before: {', '.join(kept)}" if kept else ""))
+    if result is None or result.passed:
+        return 0
+    phrases = ",".join(result.failed)
+    line = (f"self-test: not every take of {', '.join(repr(p) for p in result.failed)} was heard "
+            f"right; `voice-guide enroll --phrases \"{phrases}\"` records "
+            f"{'it' if len(result.failed) == 1 else 'them'} again")
+    if recorder is None:  # recordings given: the self-test is a finding, not a failed step
+        _warn(line)
+        return 0
+    print(f"voice-guide: {line}", file=sys.stderr)
+    return 1
+
+
+def _self_test(name: str, existing: Any, takes: list[Any], front_end: Any, base: Any,
+               reason: str) -> Any:
+    """Each take heard with a profile of the others (None without an engine)."""
+    from voice_guide.listen.enrollment import build_profile, self_test
+
+    if base is None:
+        return None
     profile = build_profile(name, takes, existing)
     mine = build_profile(name, takes)  # the self-test: only the takes of this enrollment...
     others = {p: t for p, t in profile.templates.items() if p not in mine.templates}
     tested = mine.with_phrases(others)  # ...with the profile's other phrases as rivals
-    try:
-        base, reason = make_recognizer("auto")
-    except EngineError as error:
-        print(f"voice-guide: no self-test ({error})", file=sys.stderr)
-    else:
-        print(f"self-test with {reason.removeprefix('engine: ')} ...", flush=True)
-        result = self_test(base, tested, takes, front_end)
-        print(result.line())
-        for where in result.missed[:10]:
-            print(f"  not heard right: {where}")
-    folder = profile.save()
-    kept = [p for p in (existing.phrases if existing else []) if p not in mine.templates]
-    print(f"profile {name!r} saved in {folder}: {profile.summary()}"
-          + (f"; kept from before: {', '.join(kept)}" if kept else ""))
-    return 0
+    print(f"self-test with {reason.removeprefix('engine: ')} ...", flush=True)
+    result = self_test(base, tested, takes, front_end)
+    print(result.line())
+    for where in result.missed[:10]:
+        print(f"  not heard right: {where}")
+    return result
 
 
 # --- recording ----------------------------------------------------------------------------
 
 
-def _record(args: argparse.Namespace, phrases: list[str], front_end: Any) -> list[Any]:
-    """Every phrase's takes from the microphone, each checked and asked for again until good
-    (a phrase whose takes keep failing is skipped, and said so)."""
-    import numpy as np
+class Recorder:
+    """The interactive takes: the microphone, the spoken prompts and the engine's check, for
+    every phrase asked for (`all`), each take checked and asked for again until good (a phrase
+    whose takes keep failing is skipped, and said so)."""
 
-    from voice_guide.devices import DeviceError, resolve_input
-    from voice_guide.listen.enrollment import EnrollError, Take, take_problems, take_utterance
+    def __init__(self, args: argparse.Namespace, front_end: Any, base: Any) -> None:
+        from voice_guide.devices import DeviceError, resolve_input
+        from voice_guide.listen.enrollment import EnrollError
 
-    try:
-        endpoint = resolve_input(args.input_device)
-    except DeviceError as error:
-        raise EnrollError(str(error)) from None
-    print(f"Enrolling {len(phrases)} phrase{'s' if len(phrases) > 1 else ''}, {args.takes} "
-          f"take{'s' if args.takes > 1 else ''} each, into profile {args.profile!r}. Say each "
-          "phrase as you would in a session, after the prompt, then pause. Ctrl-C stops "
-          "(nothing is saved until the end).", flush=True)
-    takes: list[Take] = []
-    skipped: list[str] = []
-    prompts = SpokenPrompts.open(args)
-    with prompts, Microphone(endpoint) as microphone:
+        try:
+            self.endpoint = resolve_input(args.input_device)
+        except DeviceError as error:
+            raise EnrollError(str(error)) from None
+        self.args, self.front_end, self.base = args, front_end, base
+        self.label = "the system's default" if self.endpoint.is_default else self.endpoint.label
+        self.prompts: SpokenPrompts | None = None
+        self.microphone: Microphone | None = None
+        self.silent_takes = 0  # in a row
+
+    def __enter__(self) -> Recorder:
+        self.prompts = SpokenPrompts.open(self.args)
+        self.microphone = Microphone(self.endpoint).__enter__()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.microphone is not None:
+            self.microphone.__exit__()
+        if self.prompts is not None:
+            self.prompts.close()
+
+    def all(self, phrases: list[str]) -> list[Any]:
+        takes = self.args.takes
+        print(f"microphone: {self.label}")
+        print(f"Enrolling {len(phrases)} phrase{'s' if len(phrases) > 1 else ''}, {takes} "
+              f"take{'s' if takes > 1 else ''} each ({duration(len(phrases) * takes)}), into "
+              f"profile {self.args.profile!r}: {', '.join(phrases)}. Say each phrase as you "
+              "would in a session, after the prompt, then pause. Ctrl-C stops (nothing is "
+              "saved until the end).", flush=True)
+        kept: list[Any] = []
+        skipped: list[str] = []
         for number, phrase in enumerate(phrases, start=1):
-            kept: list[Take] = []
-            left = len(phrases) - number + 1
-            tries = 0
-            while len(kept) < args.takes:
-                # spoken first: the printed line means "recording now"
-                prompts.say(f"Once more. Say: {phrase}." if tries else f"Say: {phrase}.")
-                print(f"[{number}/{len(phrases)}, {left} phrase{'s' if left > 1 else ''} left] "
-                      f"Say \"{phrase}\" (take {len(kept) + 1} of {args.takes})", flush=True)
-                recording, stopped_early = microphone.take(TAKE_SECONDS)
-                utterance, count = take_utterance(recording)
-                features = None if utterance is None else front_end.features(utterance.audio)
-                others = np.stack([t.features for t in kept]) if kept else None
-                problems = take_problems(recording, utterance, count, others, features,
-                                         stopped_early)
-                if not problems and features is not None:
-                    kept.append(Take(phrase, recording, features, f"{phrase!r} take "
-                                     f"{len(kept) + 1}"))
-                    tries = 0
-                    continue
-                tries += 1
-                if tries >= MAX_TRIES:
-                    print(f"  {problems[0]}: skipping \"{phrase}\" (enroll it later with "
-                          f"--phrases \"{phrase}\")", flush=True)
-                    skipped.append(phrase)
-                    kept = []
-                    break
-                if problems[0].startswith("not like") and len(kept) == 1 and tries == 2:
-                    kept = []  # two takes disagree twice: the first may be the odd one
-                    print("  not like the first take either: starting this phrase again",
-                          flush=True)
-                    continue
-                print(f"  again: {problems[0]}", flush=True)
-            takes += kept
-    if skipped:
-        print(f"skipped: {', '.join(skipped)}")
-    return takes
+            got = self.phrase(phrase, f"{number}/{len(phrases)}, {len(phrases) - number + 1} "
+                              f"phrase{'s' if len(phrases) - number + 1 > 1 else ''} left")
+            kept += got
+            skipped += [] if got else [phrase]
+        if skipped:
+            print(f"skipped: {', '.join(skipped)}")
+        return kept
+
+    def phrase(self, phrase: str, where: str) -> list[Any]:
+        """The takes of one phrase; [] when they kept failing."""
+        import numpy as np
+
+        from voice_guide.listen.enrollment import (
+            Take,
+            heard_instead,
+            take_problems,
+            take_utterance,
+        )
+
+        assert self.prompts is not None and self.microphone is not None
+        kept: list[Take] = []
+        tries = 0
+        while len(kept) < self.args.takes:
+            # spoken first: the printed line means "recording now"
+            self.prompts.say(f"Once more. Say: {phrase}." if tries else f"Say: {phrase}.")
+            print(f"[{where}] Say \"{phrase}\" (take {len(kept) + 1} of {self.args.takes})",
+                  flush=True)
+            recording, stopped_early = self.microphone.take(TAKE_SECONDS)
+            self._stop_if_silent(recording)
+            utterance, count = take_utterance(recording)
+            features = None if utterance is None else self.front_end.features(utterance.audio)
+            others = np.stack([t.features for t in kept]) if kept else None
+            problems = take_problems(recording, utterance, count, others, features,
+                                     stopped_early)
+            if not problems and utterance is not None and self.base is not None:
+                other = heard_instead(self.base, utterance, phrase)
+                if other is not None:
+                    problems = [f"heard \"{other.phrase}\" (the command {other.command}), not "
+                                f"\"{phrase}\": say \"{phrase}\""]
+            if not problems and features is not None:
+                kept.append(Take(phrase, recording, features, f"{phrase!r} take "
+                                 f"{len(kept) + 1}"))
+                tries = 0
+                continue
+            tries += 1
+            if tries >= MAX_TRIES:
+                print(f"  {problems[0]}: skipping \"{phrase}\" (enroll it later with "
+                      f"--phrases \"{phrase}\")", flush=True)
+                return []
+            if problems[0].startswith("not like") and len(kept) == 1 and tries == 2:
+                kept = []  # two takes disagree twice: the first may be the odd one
+                print("  not like the first take either: starting this phrase again",
+                      flush=True)
+                continue
+            print(f"  again: {problems[0]}", flush=True)
+        return kept
+
+    def _stop_if_silent(self, recording: Any) -> None:
+        """EnrollError when the microphone gives nothing: at once for digital silence or no
+        input at all, after two takes in a row for nothing loud enough to be speech."""
+        from voice_guide.listen.enrollment import EnrollError
+        from voice_guide.mic_check import MicCheck
+
+        check = MicCheck()
+        check.feed(recording)
+        verdict = check.verdicts()[0]
+        if verdict.kind != "silent":
+            self.silent_takes = 0
+            return
+        self.silent_takes += 1
+        digital = not len(recording) or not recording.any()
+        if digital or self.silent_takes >= 2:
+            raise EnrollError(f"enroll: the microphone {self.label}: {verdict.text} "
+                              "(`voice-guide mic` checks a microphone, `voice-guide devices` "
+                              "lists them, --input-device picks one)")
+
+    def offer_again(self, phrases: tuple[str, ...]) -> bool:
+        """Ask (on standard input) whether to record these phrases again; no at its end."""
+        listed = ", ".join(f'"{p}"' for p in phrases)
+        print(f"Record {listed} again? [Y/n] ", end="", flush=True)
+        answer = sys.stdin.readline()
+        if not answer:  # no terminal (end of input): nothing is asked of nobody
+            print("(no answer: not recorded again)", flush=True)
+            return False
+        return answer.strip().lower() in ("", "y", "yes")
+
+
+def duration(takes: int) -> str:
+    """How long recording this many takes takes, said before it starts."""
+    minutes = takes * SECONDS_PER_TAKE / 60
+    return "about a minute" if minutes < 1.5 else f"about {round(minutes)} minutes"
 
 
 class SpokenPrompts:
@@ -255,7 +390,7 @@ class SpokenPrompts:
 
             raise EnrollError(problem)
         try:
-            endpoint = resolve_output(args.output_device)
+            endpoint = resolve_output(args.practitioner_device)
             if endpoint.is_default and not list_devices().outputs:
                 raise DeviceError("there are no audio outputs")
         except DeviceError as error:

@@ -6,6 +6,8 @@ long", "go back") or as the command's name (`time_left`, `back`), or empty for a
 no command. Each clip is decoded with the full vocabulary through the whole listening pipeline.
 A command clip is correct when the expected command, and only it, is heard; wrong when another
 command is heard; missed when nothing is. Anything heard in a no-command clip is a false accept.
+`--show` prints a row per file as it is decoded (path, expected, heard, outcome), so a confusion
+such as "next" -> "no" can be looked into.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voice_guide.cli import add_engine_arguments
+
+if TYPE_CHECKING:
+    from voice_guide.events import Heard
 
 HELP = "measure recognition on a manifest of labelled WAV files (columns: path, expect)"
 
@@ -28,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", metavar="MANIFEST.tsv", help="tab-separated: path, expect")
     add_engine_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--show", action="store_true",
+                        help="a row per file: path, expected, heard, outcome (with --json: "
+                        "a \"files\" list in the object)")
 
 
 @dataclass
@@ -46,7 +55,8 @@ class Tally:
     cpu_seconds: float = 0.0
     unreadable: int = 0
 
-    def add(self, expect: str, heard: list[str], seconds: float) -> None:
+    def add(self, expect: str, heard: list[str], seconds: float) -> str:
+        """Count one clip; its outcome (`outcome`)."""
         if not expect:
             self.negative_clips += 1
             self.negative_seconds += seconds
@@ -61,6 +71,7 @@ class Tally:
             for other in heard:
                 if other != expect:
                     self.confusions[(expect, other)] += 1
+        return outcome(expect, heard)
 
     def summary(self) -> dict[str, object]:
         commands = sorted(set(self.correct) | set(self.wrong) | set(self.missed))
@@ -111,22 +122,73 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     print(reason, file=sys.stderr)
     tally = Tally()
+    table = FileRows(rows, Path(args.manifest).parent) if args.show else None
+    if table is not None and not args.json:
+        print(table.header(), flush=True)
     for path, expect in rows:
         try:
             audio = read_wav_16k(path)
         except WavError as error:
             print(f"voice-guide: {error}", file=sys.stderr)
             tally.unreadable += 1
+            if table is not None:
+                table.add(path, expect, [], "unreadable", show=not args.json)
             continue
         began = time.process_time()
         heard = listen_to(recognizer, audio)
         tally.cpu_seconds += time.process_time() - began
         seconds = len(audio) / 16_000
         tally.audio_seconds += seconds
-        tally.add(expect, [str(h.command) for h in heard], seconds)
+        result = tally.add(expect, [str(h.command) for h in heard], seconds)
+        if table is not None:
+            table.add(path, expect, heard, result, show=not args.json)
     summary = {"engine": engine_label(args.engine, recognizer.name), **tally.summary()}
+    if table is not None and args.json:
+        summary["files"] = table.files
+    elif table is not None:
+        print()
     print(json.dumps(summary) if args.json else render(summary))
     return 1 if tally.unreadable else 0
+
+
+def outcome(expect: str, heard: list[str]) -> str:
+    """One clip's outcome: correct, wrong or missed for a command clip; for a clip without a
+    command, a false accept when anything was heard, else "no command" (right)."""
+    if not expect:
+        return "false accept" if heard else "no command"
+    if heard == [expect]:
+        return "correct"
+    return "missed" if not heard else "wrong"
+
+
+class FileRows:
+    """`--show`: a row per file, printed as it is decoded (columns sized from the manifest, so
+    a long evaluation shows its progress), and kept for `--json`."""
+
+    def __init__(self, rows: list[tuple[Path, str]], folder: Path) -> None:
+        self.folder = folder
+        self.width = max([len("path")] + [len(self._name(path)) for path, _ in rows])
+        self.files: list[dict[str, object]] = []
+
+    def header(self) -> str:
+        return f"{'path':<{self.width}}  {'expected':<10}  {'heard':<24}  outcome"
+
+    def add(self, path: Path, expect: str, heard: list[Heard], result: str, show: bool) -> None:
+        name = self._name(path)
+        self.files.append({"path": name, "expected": expect or None,
+                           "heard": [{"command": str(h.command), "phrase": h.phrase}
+                                     for h in heard],
+                           "outcome": result})
+        if show:
+            said = ", ".join(f'{h.command} ("{h.phrase}")' for h in heard) or "-"
+            print(f"{name:<{self.width}}  {expect or '-':<10}  {said:<24}  {result}", flush=True)
+
+    def _name(self, path: Path) -> str:
+        """The path as the manifest gives it (relative to its folder) when it is under it."""
+        try:
+            return str(path.relative_to(self.folder))
+        except ValueError:
+            return str(path)
 
 
 class ManifestError(Exception):

@@ -6,8 +6,9 @@ hears in it is printed, through the same engine, profile and listening pipeline 
 ends when a command is heard or after N seconds (default 10), and says whether the input is
 silent, too quiet, clipping or noisy (voice_guide/mic_check.py decides; thresholds there).
 
-Exit status: 0 when a command was heard and the levels are good, 1 when something is wrong
-(each said in a line), 2 when the microphone or the engine cannot be used. Nothing is recorded
+Exit status: 0 when "next" (or another phrase of it: "go", "continue") was heard and the levels
+are good, 1 when something is wrong (each said in a line; another command heard instead of
+"next" is one of them), 2 when the microphone or the engine cannot be used. Nothing is recorded
 to disk: blocks are measured and decoded in memory, then dropped.
 """
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(microphone: Microphone, recognizer: Noting, seconds: float) -> int:
-    from voice_guide.commands import ALL_COMMANDS
+    from voice_guide.commands import ALL_COMMANDS, Command
     from voice_guide.listen.pipeline import Listener
     from voice_guide.mic_check import MicCheck
 
@@ -118,9 +119,14 @@ def _check(microphone: Microphone, recognizer: Noting, seconds: float) -> int:
     if not heard:
         print(f"not heard: no command in {check.seconds:.1f} s (say \"next\" on its own, after "
               "a moment of quiet)")
+    wrong = [item for item in heard if item.command != Command.NEXT]
+    for item in wrong:
+        print(f"problem: heard \"{item.phrase}\" (the command {item.command}), not \"next\": "
+              "say \"next\" again, on its own; if it is heard wrong again, `voice-guide enroll` "
+              "teaches the guide your voice")
     if interrupted:
         return 130
-    return 0 if heard and all(v.kind == "ok" for v in verdicts) else 1
+    return 0 if heard and not wrong and all(v.kind == "ok" for v in verdicts) else 1
 
 
 def _background(floor: float) -> str:
@@ -139,12 +145,21 @@ def _commands(found: list[Any]) -> list[Heard]:
 def _new(found: list[Heard], recognizer: Noting, meter: Meter, now: float) -> list[Heard]:
     """Print the commands heard, and any utterance heard that was no command."""
     for item in found:
-        meter.say(f"heard: \"{item.phrase}\" -> {item.command} (confidence "
-                  f"{item.confidence:.2f})")
+        meter.say(heard_line(item, recognizer.profile_heard(item)))
     for segment in recognizer.missed(now, [item.start for item in found]):
         meter.say(f"heard something ({segment.end - segment.start:.1f} s) that is not a "
                   "command: say \"next\" on its own")
     return found
+
+
+def heard_line(item: Heard, profile: str | None) -> str:
+    """`heard: "go" -> next (confidence 0.93)`: the engine's own confidence (Whisper's token
+    probability, vosk's word posterior). A command the speaker profile heard (`profile`: its
+    name) has no figure that means anything to a person: it says so instead."""
+    said = f"heard: \"{item.phrase}\" -> {item.command}"
+    if profile is not None:
+        return f"{said} (by your profile {profile!r}: like your enrolled takes)"
+    return f"{said} (confidence {item.confidence:.2f})"
 
 
 class Noting:
@@ -160,6 +175,7 @@ class Noting:
         self.name = recognizer.name
         self._missed: dict[float, Segment] = {}  # by start: a first look and its final segment
         self._heard: set[float] = set()
+        self._by_profile: set[float] = set()  # starts of the commands the profile heard
 
     def __getattr__(self, name: str) -> Any:  # e.g. `first_look`, which the listener reads
         if name == "inner":  # not set yet (a copy being made): no recursion
@@ -167,10 +183,19 @@ class Noting:
         return getattr(self.inner, name)
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        rescued = getattr(self.inner, "rescued", 0)  # a ProfileRecognizer counts its own hits
         result = self.inner.recognize(segment, commands)
         if result is None and segment.start not in self._heard:
             self._missed[segment.start] = segment
+        if result is not None and getattr(self.inner, "rescued", 0) != rescued:
+            self._by_profile.add(result.start)
         return result
+
+    def profile_heard(self, item: Heard) -> str | None:
+        """The profile's name when it, not the engine, heard this command."""
+        profile: Any = getattr(self.inner, "profile", None)  # a ProfileRecognizer's
+        return str(profile.name) if profile is not None and item.start in self._by_profile \
+            else None
 
     def missed(self, now: float, heard: list[float]) -> list[Segment]:
         """The utterances settled by stream time `now` in which no command was heard

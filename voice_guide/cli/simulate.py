@@ -1,5 +1,5 @@
-"""`voice-guide simulate --script FILE | --audio FILE.wav`: a session on a virtual clock, its
-event log printed.
+"""`voice-guide simulate [PROTOCOL] --script FILE | --audio FILE.wav | --auto`: a session on a
+virtual clock, its event log printed (`--auto` alone: nothing said, the session runs by itself).
 
 Each line of output is one JSON record (`t`, `type`, ...): what `run` would journal for the same
 phrases (`--script`) or the same sound (`--audio`). The same input always gives the same log.
@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="command script: one 'SECONDS PHRASE' per line (e.g. '65 next'), '#' comments",
     )
     parser.add_argument(
-        "--protocol", metavar="P", default=str(DEFAULT_PROTOCOL),
-        help="protocol YAML file (default: the back-massage protocol.yaml)",
+        "protocol", nargs="?", default=str(DEFAULT_PROTOCOL), metavar="PROTOCOL",
+        help="protocol YAML file (default: the back-massage protocol.yaml), as `run` and "
+        "`check` take it",
     )
     parser.add_argument(
         "--until", metavar="SECONDS", type=_seconds,
@@ -40,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--auto", action="store_true",
-        help="advance by itself when a step's time is up (instead of waiting for 'next')",
+        help="advance by itself when a step's time is up (instead of waiting for 'next'); "
+        "without --script, the whole session with nothing said",
     )
     parser.add_argument(
         "--audio", metavar="FILE.wav",
@@ -59,13 +61,14 @@ def run(args: argparse.Namespace) -> int:
         return _run_audio(args)
     if args.out is not None:
         return fail("simulate --out goes with --audio FILE.wav")
-    if args.script is None:
-        return fail("simulate needs --script FILE (one 'SECONDS PHRASE' per line)")
+    if args.script is None and not args.auto:
+        return fail("simulate needs --script FILE (one 'SECONDS PHRASE' per line), --audio "
+                    "FILE.wav, or --auto (the session runs by itself, nothing said)")
     script = _protocol(args.protocol)
     if script is None:
         return 2
     try:
-        phrases = load_command_script(args.script)
+        phrases = [] if args.script is None else load_command_script(args.script)
     except CommandScriptError as error:
         return fail(str(error))
     log = simulate(
