@@ -304,6 +304,14 @@ class ProfileRecognizer:
     def _remember(self, transcript: Any) -> None:
         self._transcript = transcript
 
+    def __getattr__(self, name: str) -> Any:
+        """The base engine's segmenter settings (`first_look`, `offer_long`, `max_utterance`)
+        and free speech (`hear_words`: the client's answers and notes are the base's alone,
+        never the profile's): the profile only adds to what the base hears as a command."""
+        if name in ("first_look", "offer_long", "max_utterance", "hear_words"):
+            return getattr(self.base, name)
+        raise AttributeError(name)
+
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         self._transcript = None
         heard = self.base.recognize(segment, commands)
