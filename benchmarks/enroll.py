@@ -215,7 +215,7 @@ class Bench:
     transcripts and embeddings with `ProfileRecognizer.rescue`."""
 
     def __init__(self, settings: ProfileSettings) -> None:
-        from voice_guide.listen.classifier_engine import EmbeddingFrontEnd
+        from voice_guide.listen.embedding import EmbeddingFrontEnd
         from voice_guide.listen.whisper_engine import WhisperRecognizer
 
         self.whisper = WhisperRecognizer()
@@ -299,11 +299,11 @@ class CachedFrontEnd:
         self.cache: dict[bytes, np.ndarray] = {}
         self.times: list[float] = []  # ms per utterance embedded
 
-    def features(self, audio: np.ndarray, shift: int = 0) -> np.ndarray:
-        key = hashlib.sha1(np.ascontiguousarray(audio).tobytes()).digest() + bytes([shift % 256])
+    def features(self, audio: np.ndarray) -> np.ndarray:
+        key = hashlib.sha1(np.ascontiguousarray(audio).tobytes()).digest()
         if key not in self.cache:
             began = time.perf_counter()
-            self.cache[key] = self.inner.features(audio, shift)
+            self.cache[key] = self.inner.features(audio)
             self.times.append(1000 * (time.perf_counter() - began))
         return self.cache[key]
 

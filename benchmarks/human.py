@@ -1,6 +1,6 @@
 """Recognition on real human voices: the figures that decide whether voice-guide works.
 
-    .venv/bin/python -m benchmarks.human [--engines auto,pocketsphinx,...] [--split validate]
+    .venv/bin/python -m benchmarks.human [--engines auto,vosk,...] [--split validate]
                                          [--snr DB] [--limit N] [--set KEY=VALUE ...]
 
 Reads `../shared/corpus` (real recordings, outside the repository; `tests/human_corpus.py`),
@@ -41,7 +41,6 @@ from voice_guide.wav import read_wav_16k
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.human")
     parser.add_argument("--engines", default="auto", help="comma-separated engines to measure")
-    parser.add_argument("--sensitivity", default="normal")
     parser.add_argument("--split", choices=human_corpus.SPLITS, default="validate")
     parser.add_argument("--snr", type=float, default=None, help="add corpus noise at this SNR")
     parser.add_argument("--limit", type=int, default=0, help="at most N words of each label")
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
              else ""))
     for engine in args.engines.split(","):
         began = time.perf_counter()
-        recognizer, reason = make_recognizer(engine, sensitivity=args.sensitivity)
+        recognizer, reason = make_recognizer(engine)
         recognizer = _with_settings(recognizer, args.set)
         loaded = time.perf_counter() - began
         print(f"\n{engine}: {reason} (loaded in {loaded:.1f} s)")

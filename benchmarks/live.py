@@ -13,9 +13,9 @@ itself, so every time is read off the audio, from outside the program:
   the speech), which resumes as well and is the slow case: "go" may be the start of "go back",
   so it is answered only after the full 200 ms of quiet;
 - time from start (process spawn) to the first spoken word on the earbuds;
-- CPU of the process (and the worker process it starts for the classifier check) while idle
-  (listening to a quiet room) and while speaking, in % of one core;
-- resident memory (RSS) of the process and its worker together, at their peaks.
+- CPU of the process (and any process under it) while idle (listening to a quiet room) and
+  while speaking, in % of one core;
+- resident memory (RSS) of the process and any under it together, at their peaks.
 
 Bars (the recognition issue): median <= 350 ms, p95 <= 900 ms, idle CPU <= 5% of a core,
 RSS <= 300 MB, first word <= 2 s.
@@ -319,8 +319,8 @@ def wait_for_quiet(recorders: list[Recorder], quiet: float, timeout: float) -> N
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time of the process and every process under it (the live session's check of
-    pocketsphinx runs in a worker process: `listen/parallel_check.py`)."""
+    """CPU time of the process and every process under it (it starts none today: counted so
+    that work moved into a helper process could not hide)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in tree_files(pid, "stat"):
@@ -363,7 +363,7 @@ def cpu_percent(pid: int, seconds: float) -> float:
 
 class Peak:
     """Peak resident memory: the kernel's own high-water mark (VmHWM) of the process, plus that
-    of each process under it (the check's worker), as of each sample."""
+    of each process under it, as of each sample."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid

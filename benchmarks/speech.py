@@ -18,8 +18,8 @@
   sample on the monitor: what a listener hears.
 - Under load (`--load`, default cpu: a busy process on another core; gil: a busy Python thread
   in this process, which the audio callback must share the interpreter with; recognizer: the
-  pocketsphinx recognizer decoding a spoken command every 1.5 s in this process, as in
-  `voice-guide run`, holding the interpreter lock while it decodes (30-70 ms)):
+  whisper recognizer decoding a spoken command every 1.5 s in this process, as in
+  `voice-guide run` (CTranslate2 releases the interpreter lock while it computes)):
   underruns reported by the stream, and the correlation of each long text heard with what was
   played (a gap or click lowers it).
 - Idle CPU of this process with both routes' streams open and silent (% of one core), before
@@ -305,7 +305,7 @@ class Load:
         from voice_guide.listen.factory import make_recognizer
         from voice_guide.wav import to_16k_int16
 
-        recognizer, _ = make_recognizer("pocketsphinx")
+        recognizer, _ = make_recognizer("whisper")
         clip = synthesize("where am i", SpeakerVoice("flite", "slt", 0, 1.0))
         audio = to_16k_int16(clip.astype(np.float32) / 32768, RATE)
         silence = np.zeros(3200, np.int16)

@@ -23,9 +23,9 @@ def live_env(tmp_path: Path) -> dict[str, str]:
 
 def start_room_run(tmp_path: Path, journal: Path) -> subprocess.Popen[str]:
     """`voice-guide run` as in a treatment room of the private PulseAudio: microphone
-    `room.monitor`, earbuds `earbud`, kiosk speaker `room`; pocketsphinx (light on the CPU)."""
+    `room.monitor`, earbuds `earbud`, kiosk speaker `room`; whisper, the default engine."""
     return subprocess.Popen(
-        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", "pocketsphinx",
+        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", "whisper",
          "--input-device", "room.monitor", "--practitioner-device", "earbud",
          "--room-device", "room", "--journal", str(journal)],
         cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ speakers come from resampling (`Voice.shift`, semitones: pitch and vocal-tract s
 Acoustic conditions: pink room noise, babble (other voices talking), fan/mains hum, and room
 reverberation from a synthetic impulse response; SNR is always relative to the active speech.
 
-Used by the tests (`from speech import ...`) and by `benchmarks/recognition.py`.
+Used by the tests (`from speech import ...`) and by `benchmarks/synthetic.py`.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_a_live_run_keeps_alsa_off_the_terminal_and_journals_the_underruns(
     assert "ALSA lib" not in err and "underrun occurred" not in err
     assert "Traceback" not in err
     assert f"voice-guide: journal {journal}" in err.splitlines()  # Python's own lines: there
-    assert "voice-guide: engine: pocketsphinx" in err
+    assert "voice-guide: engine: whisper" in err
     log = records(journal)
     [audio] = [r for r in log if r["type"] == "audio"]
     assert log[-1]["type"] == "exit" and log[-2] is audio  # written as the session closes

@@ -86,7 +86,7 @@ def test_spoken_commands_drive_the_session_and_the_guide_never_hears_itself(
     with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
         process = subprocess.Popen(
             [sys.executable, "-m", "voice_guide", "run", str(protocol), "--skip-prep",
-             "--engine", "pocketsphinx", "--input-device", "room.monitor",
+             "--engine", "whisper", "--input-device", "room.monitor",
              "--practitioner-device", "earbud", "--room-device", "room",
              "--journal", str(journal)],
             cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -115,7 +115,7 @@ def test_spoken_commands_drive_the_session_and_the_guide_never_hears_itself(
 
     assert process.returncode == 130, err  # Ctrl-C: its exit status
     assert "Traceback" not in err
-    assert "engine: pocketsphinx" in err
+    assert "engine: whisper" in err
     log = records(journal)
     heard = [r["command"] for r in log if r["type"] == "heard"]
     assert heard == ["next", "deeper"]  # nothing from the guide's own "Lighter or deeper?"
@@ -144,7 +144,7 @@ def test_spoken_commands_drive_the_session_and_the_guide_never_hears_itself(
     stretch = (room_audio[next_end + RATE // 10 : deeper_start - RATE // 20] * 32767)
     stretch = stretch.astype(np.int16)
     assert active_span(stretch.astype(np.float32) / 32768, RATE) is not None
-    unmuted = Listener(make_recognizer("pocketsphinx")[0], CLIENT_ANSWERS)
+    unmuted = Listener(make_recognizer("whisper")[0], CLIENT_ANSWERS)
     for offset in range(0, len(stretch), 1600):
         unmuted.feed(stretch[offset : offset + 1600])
     unmuted.flush()
@@ -169,6 +169,29 @@ def test_no_microphone_says_so_in_one_line_and_runs_in_text_mode(tmp_path: Path)
     assert len(notes) == 1
     assert notes[0].startswith("voice-guide: no audio (")
     assert "Traceback" not in result.stderr
+    assert "Step 2 of 22" in result.stdout
+
+
+@pytest.mark.audio
+def test_a_whisper_model_that_cannot_load_leaves_typed_commands_and_one_line_why(
+    pulse: PulseServer, tmp_path: Path
+):
+    """No engine at all (the Whisper model is broken and there is no vosk model): the session
+    still runs, from typed commands, and one line says why."""
+    env = {**live_env(tmp_path), "VOICE_GUIDE_WHISPER": str(tmp_path / "no-whisper"),
+           "HOME": str(tmp_path)}  # no vosk cache either
+    env.pop("VOICE_GUIDE_MODEL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--silent",
+         "--input-device", "room.monitor", "--journal", str(tmp_path / "session.jsonl")],
+        cwd=REPO, env=env, input="next\nwhere am i\n", capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    [note] = [line for line in result.stderr.splitlines() if "text mode" in line]
+    assert note.startswith("voice-guide: cannot listen (whisper cannot load ($VOICE_GUIDE_WHISPER=")
+    assert "no English vosk model" in note and note.endswith("type the commands")
     assert "Step 2 of 22" in result.stdout
 
 

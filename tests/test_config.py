@@ -108,7 +108,7 @@ name = "en-us"
 rate = 120
 volume = 0.5
 [listen]
-engine = "pocketsphinx"
+engine = "vosk"
 profile = "none"
 [session]
 protocol = "../../protocols/neck.yaml"
@@ -119,7 +119,7 @@ auto = true
     assert (run.input_device, run.practitioner_device, run.room_device) == ("USB", "3", "kiosk")
     assert run.practitioner_audible and run.skip_prep and run.auto
     assert (run.voice, run.rate, run.volume) == ("en-us", 120, 0.5)
-    assert (run.engine, run.profile) == ("pocketsphinx", "none")
+    assert (run.engine, run.profile) == ("vosk", "none")
     assert run.protocol == str((path.parent / "../../protocols/neck.yaml").resolve())
     # the command line wins; on/off options have a --no- twin
     typed = parse(["run", "--rate", "150", "--voice", "heart", "--input-device", "2",
@@ -132,7 +132,7 @@ auto = true
     assert parse(["enroll"]).input_device == "USB" and parse(["enroll"]).profile == "default"
     assert parse(["enroll"]).practitioner_device == "3"  # where its prompts are spoken
     assert parse(["enroll", "--output-device", "x"]).practitioner_device == "x"
-    assert parse(["mic"]).engine == "pocketsphinx" and parse(["listen", "x.wav"]).profile == "none"
+    assert parse(["mic"]).engine == "vosk" and parse(["listen", "x.wav"]).profile == "none"
     assert parse(["check"]).protocol == run.protocol
     assert not parse(["simulate"]).auto  # a what-if switch there, not the practitioner's habit
 
@@ -178,7 +178,8 @@ def test_every_setting_names_a_real_option_of_its_commands():
      "devices.input: must be a device index or a name in quotes, not a list"),
     ("[session]\nauto = \"yes\"\n", 2, "session.auto: must be true or false, not 'yes'"),
     ("[listen]\nengine = \"wisper\"\n", 2, "listen.engine: 'wisper' is not one of auto, "
-     "whisper, vosk, pocketsphinx, classifier, combined (did you mean 'whisper'?)"),
+     "whisper, vosk (did you mean 'whisper'?)"),
+    ("[listen]\nsensitivity = \"high\"\n", 2, "listen.sensitivity: unknown key"),
     ("voice.rate = 1000\n", 1, "voice.rate: 1000 is out of range"),
     ("[voice]\nrate = \n", 2, "not valid TOML: invalid value (column 8)"),
     ("[voice\n", 1, "not valid TOML: expected ']' at the end of a table declaration"),

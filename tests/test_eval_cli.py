@@ -1,6 +1,6 @@
 """`voice-guide eval`: the manifest's `expect` column in people's words, the engine named as the
 user chose it, figures that say "none" instead of "0 of 0 (None%)", and manifests read within a
-bound. Real WAV files, the real pocketsphinx model."""
+bound. Real WAV files, the real Whisper model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from speech import FLITE_VOICES, pad, synthesize, with_noise
+from speech import FLITE_VOICES, NEURAL_VOICES, pad, synthesize, with_noise
 
 from voice_guide.cli.evaluate import (
     MAX_MANIFEST_BYTES,
@@ -71,9 +71,9 @@ def test_a_manifest_too_large_to_be_one_is_refused_unread(tmp_path: Path) -> Non
 
 
 def test_the_engine_is_named_as_the_user_chose_it() -> None:
-    assert engine_label("combined", "classifier+pocketsphinx") == "combined"
-    assert engine_label("pocketsphinx", "pocketsphinx+classifier check") == "pocketsphinx"
-    assert engine_label("auto", "pocketsphinx+classifier check") == "auto: pocketsphinx"
+    assert engine_label("whisper", "whisper+profile") == "whisper"
+    assert engine_label("vosk", "vosk") == "vosk"
+    assert engine_label("auto", "whisper+profile") == "auto: whisper"
 
 
 def test_an_empty_manifest_is_one_line(tmp_path: Path) -> None:
@@ -87,16 +87,16 @@ def test_an_empty_manifest_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_eval_with_phrases_and_only_command_clips(tmp_path: Path) -> None:
     clip = tmp_path / "how-long.wav"
-    write_wav(clip, with_noise(pad(synthesize("how long", FLITE_VOICES[0]), 0.5, 0.5), 30, 3))
+    write_wav(clip, with_noise(pad(synthesize("how long", NEURAL_VOICES[1]), 0.5, 0.5), 30, 3))
     path = manifest(tmp_path, f"{clip.name}\thow long")
-    result = voice_guide("eval", "--json", "--engine", "combined", str(path))
+    result = voice_guide("eval", "--json", "--engine", "whisper", str(path))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["engine"] == "combined"
+    assert summary["engine"] == "whisper"
     assert summary["command_clips"] == 1 and summary["negative_clips"] == 0
     assert summary["correct"] == 1, summary
-    text = voice_guide("eval", "--engine", "combined", str(path)).stdout
-    assert text.splitlines()[0] == "engine: combined"
+    text = voice_guide("eval", str(path)).stdout
+    assert text.splitlines()[0] == "engine: auto: whisper"
     assert "time_left          1" in text
     assert "false accepts: no clips without a command decoded" in text
     assert "None" not in text and "0 of 0" not in text
@@ -107,10 +107,10 @@ def test_eval_with_only_no_command_clips_and_an_unreadable_one(tmp_path: Path) -
     silence = tmp_path / "silence.wav"
     write_wav(silence, np.zeros(RATE, np.int16))
     path = manifest(tmp_path, f"{silence.name}\t", "missing.wav\thow long")
-    result = voice_guide("eval", "--engine", "pocketsphinx", str(path))
+    result = voice_guide("eval", "--engine", "whisper", str(path))
     assert result.returncode == 1  # a file could not be read
     lines = result.stdout.splitlines()
-    assert lines[0] == "engine: pocketsphinx"
+    assert lines[0] == "engine: whisper"
     assert "commands: no command clips decoded" in lines
     assert any(line.startswith("false accepts: 0 of 1 no-command clips (0.0%)") for line in lines)
     assert "unreadable files: 1" in lines

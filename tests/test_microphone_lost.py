@@ -91,7 +91,7 @@ def guide(tmp_path: Path, microphone: str) -> Iterator[Run]:
     journal = tmp_path / "session.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "voice_guide", "run", str(protocol), "--skip-prep",
-         "--engine", "pocketsphinx", "--input-device", microphone,
+         "--engine", "whisper", "--input-device", microphone,
          "--practitioner-device", "earbud", "--room-device", "room", "--journal", str(journal)],
         cwd=REPO, env=live_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,

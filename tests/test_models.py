@@ -141,12 +141,19 @@ def test_models_where_prints_each_place_and_the_choice(
     assert [line.split()[1] for line in out[:4]] == [
         "--model", "$VOICE_GUIDE_MODEL", "project", "vosk",
     ]
-    assert out[4].startswith("=> no English vosk model") and "pocketsphinx" in out[4]
+    assert out[4].startswith("=> no English vosk model")
+    assert out[5] == ("=> --engine auto runs whisper (it needs no vosk model); if whisper cannot "
+                      "load: no engine, and `run` takes typed commands")
+    make_model(places["project"] / "vosk-model-small-en-us-0.15")
+    assert main(["models", "where"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(
+        "if whisper cannot load: vosk with the model above")
     monkeypatch.setenv(models.ENV_VAR, str(korean_model_dir()))
     assert main(["models", "where"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == (
-        f"=> vosk model {korean_model_dir()} (from $VOICE_GUIDE_MODEL)"
-    )
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"=> vosk model {korean_model_dir()} (from $VOICE_GUIDE_MODEL)",
+        "=> --engine auto runs vosk with the model $VOICE_GUIDE_MODEL gives",
+    ]
 
 
 def test_models_list_shows_usable_and_unusable(

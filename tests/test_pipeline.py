@@ -1,4 +1,4 @@
-"""The Listener's utterance rules, on generated speech, the real segmenter and pocketsphinx.
+"""The Listener's utterance rules, on generated speech, the real segmenter and Whisper.
 
 Commands are whole utterances: the pieces a comma pause cuts from a sentence are never decoded,
 a command said after a normal pause is heard, silence never reaches the recognizer.
@@ -13,7 +13,7 @@ from speech import FLITE_VOICES, NEURAL_VOICES, Voice, noise_only, pad, synthesi
 from voice_guide.commands import ALL_COMMANDS, GLOBAL_COMMANDS, Command
 from voice_guide.listen.engine import Segment
 from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to
-from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer
+from voice_guide.listen.whisper_engine import WhisperRecognizer
 
 pytestmark = pytest.mark.slow
 RATE = 16_000
@@ -28,8 +28,8 @@ COMMA_SENTENCES = (
 
 
 @pytest.fixture(scope="module")
-def recognizer() -> PocketsphinxRecognizer:
-    return PocketsphinxRecognizer()
+def recognizer() -> WhisperRecognizer:
+    return WhisperRecognizer()
 
 
 def talk(voice_index: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def talk(voice_index: int) -> np.ndarray:
 
 @pytest.mark.parametrize("voice_index", [0, 1, 2])
 def test_comma_paused_sentences_give_no_command(
-    recognizer: PocketsphinxRecognizer, voice_index: int
+    recognizer: WhisperRecognizer, voice_index: int
 ) -> None:
     stream = with_noise(talk(voice_index), 20.0, seed=voice_index)
     listener = Listener(recognizer, ALL_COMMANDS)
@@ -49,7 +49,7 @@ def test_comma_paused_sentences_give_no_command(
     assert heard == [], [(h.phrase, h.start) for h in heard]
 
 
-def test_without_the_pause_rule_the_pieces_are_decoded(recognizer: PocketsphinxRecognizer) -> None:
+def test_without_the_pause_rule_the_pieces_are_decoded(recognizer: WhisperRecognizer) -> None:
     """The rule is what keeps the pieces out: with it off, more utterances reach the engine."""
     stream = with_noise(talk(0), 20.0, seed=0)
     counted = []
@@ -64,7 +64,7 @@ def test_without_the_pause_rule_the_pieces_are_decoded(recognizer: PocketsphinxR
 
 @pytest.mark.parametrize("voice_index", [0, 1, 3])
 def test_a_command_after_a_normal_pause_is_heard(
-    recognizer: PocketsphinxRecognizer, voice_index: int
+    recognizer: WhisperRecognizer, voice_index: int
 ) -> None:
     """A client talks; the practitioner waits a moment and says the command."""
     voice = NEURAL_VOICES[voice_index]
@@ -79,7 +79,7 @@ def test_a_command_after_a_normal_pause_is_heard(
 
 
 def test_the_first_command_after_muting_needs_no_pause(
-    recognizer: PocketsphinxRecognizer,
+    recognizer: WhisperRecognizer,
 ) -> None:
     """The room speaker's own voice (muted) does not count as speech before a command."""
     voice = NEURAL_VOICES[1]
@@ -96,7 +96,7 @@ def test_the_first_command_after_muting_needs_no_pause(
 
 @pytest.mark.parametrize("voice_index", [0, 3, 4])
 def test_a_command_that_cannot_go_on_is_answered_on_the_first_look(
-    recognizer: PocketsphinxRecognizer, voice_index: int
+    recognizer: WhisperRecognizer, voice_index: int
 ) -> None:
     """"where am i" is acted on about 100 ms after the speech ends, not 200 ms."""
     command = synthesize("where am i", NEURAL_VOICES[voice_index])
@@ -112,13 +112,14 @@ def test_a_command_that_cannot_go_on_is_answered_on_the_first_look(
     assert answered_at[0][1] < 0.18
 
 
-@pytest.mark.parametrize("voice", [NEURAL_VOICES[0], NEURAL_VOICES[3], FLITE_VOICES[0]],
+@pytest.mark.parametrize("voice", [NEURAL_VOICES[1], FLITE_VOICES[3], FLITE_VOICES[5]],
                          ids=lambda v: v.name)
 def test_a_first_word_that_can_go_on_waits_for_the_end(
-    recognizer: PocketsphinxRecognizer, voice: Voice
+    recognizer: WhisperRecognizer, voice: Voice
 ) -> None:
     """"go", a hesitation, "back": the first look hears "go" (a command) but "go back" begins
-    with it, so nothing is done until the utterance ends: then it is "go back"."""
+    with it, so nothing is done until the utterance ends: then it is "go back". (Voices whose
+    lone synthetic "go" Whisper hears as "go": in others it writes "Hell" or "Do".)"""
     go, back = synthesize("go", voice), synthesize("back", voice)
     # 0.12 s of silence plus the clips' own ~30 ms quiet edges: longer than the first look
     # (0.1 s), shorter than the end of an utterance (0.2 s)
@@ -132,7 +133,7 @@ def test_a_first_word_that_can_go_on_waits_for_the_end(
 
 
 def test_a_command_answered_on_the_first_look_is_not_answered_again(
-    recognizer: PocketsphinxRecognizer,
+    recognizer: WhisperRecognizer,
 ) -> None:
     """"go" is answered at once where "go back" is not accepted; the session then accepts more
     (here: "go back" too), yet the end of the same utterance does not act on "go" again."""
@@ -149,7 +150,7 @@ def test_a_command_answered_on_the_first_look_is_not_answered_again(
 
 
 def test_an_utterance_is_decoded_once_when_nothing_follows_the_first_look(
-    recognizer: PocketsphinxRecognizer,
+    recognizer: WhisperRecognizer,
 ) -> None:
     """A second decode of the same speech with 100 ms more quiet would only be a second chance
     for a non-command to pass as one."""
@@ -161,7 +162,7 @@ def test_an_utterance_is_decoded_once_when_nothing_follows_the_first_look(
     assert listener.segments == 1
 
 
-def test_silence_never_reaches_the_recognizer(recognizer: PocketsphinxRecognizer) -> None:
+def test_silence_never_reaches_the_recognizer(recognizer: WhisperRecognizer) -> None:
     listener = Listener(recognizer, ALL_COMMANDS)
     quiet = noise_only(60.0, -50.0, seed=11)
     heard = [h for offset in range(0, len(quiet), 1600)
@@ -170,12 +171,10 @@ def test_silence_never_reaches_the_recognizer(recognizer: PocketsphinxRecognizer
 
 
 def test_a_sentence_starting_soon_after_talk_gets_no_first_look() -> None:
-    """"The next ... thing I want to do": a 120 ms gap after "The next" in this voice makes a
-    first look at "The next", which the classifier hears as "next" (measured in the talk of
-    `benchmarks.classifier`). One second after other talk, no first look is taken, and the
-    whole sentence is too long to be a command."""
-    from voice_guide.listen.classifier_engine import ClassifierRecognizer
-
+    """"The next ... thing I want to do": a 120 ms gap after "The next" in this voice would make
+    a first look at "The next", which an engine may hear as "next" (the retired classifier
+    did). One second after other talk, no first look is taken, and the whole sentence is too
+    long to be a command: nothing of it reaches the engine."""
     voice = Voice("hibari", "heart", 0, 1.15, -4.0)
     before = synthesize("I had a long week at work, honestly.", voice)
     sentence = synthesize(
@@ -183,14 +182,18 @@ def test_a_sentence_starting_soon_after_talk_gets_no_first_look() -> None:
     stream = with_noise(np.concatenate(
         [np.zeros(RATE, np.int16), before, np.zeros(RATE, np.int16), sentence,
          np.zeros(RATE, np.int16)]), 20.0, seed=3)
-    classifier = ClassifierRecognizer()
-    heard = {}
+    sentence_at = 2.0 + len(before) / RATE
+    looks = {}
     for after in (1.5, 0.0):
-        listener = Listener(classifier, ALL_COMMANDS, rules=UtteranceRules(first_look_after=after))
-        heard[after] = [h.phrase for offset in range(0, len(stream), 1600)
-                        for h in listener.feed(stream[offset : offset + 1600])]
-    assert heard[1.5] == []
-    assert heard[0.0] == ["next"]  # what the rule prevents
+        seen = SeenSegments()
+        listener = Listener(seen, ALL_COMMANDS, rules=UtteranceRules(first_look_after=after))
+        for offset in range(0, len(stream), 1600):
+            listener.feed(stream[offset : offset + 1600])
+        listener.flush()
+        looks[after] = [(start, end) for start, end in seen.seen if start > sentence_at - 0.5]
+    assert looks[1.5] == []
+    # what the rule prevents: "The next" alone (measured 4.13-4.92 s), a command-sized piece
+    assert any(end - start < 1.0 for start, end in looks[0.0]), looks[0.0]
 
 
 class SeenSegments:

@@ -12,7 +12,8 @@ import human_corpus
 import numpy as np
 import pytest
 
-from voice_guide.commands import ALL_COMMANDS, CLIENT_ANSWERS, Command, parse
+from voice_guide.commands import ALL_COMMANDS, CLIENT_ANSWERS, Command
+from voice_guide.listen.embedding import WINDOW_SECONDS, fixed_window
 from voice_guide.listen.enrollment import (
     MAX_TAKE_DISTANCE,
     take_problems,
@@ -45,7 +46,7 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def front_end():
-    from voice_guide.listen.classifier_engine import EmbeddingFrontEnd
+    from voice_guide.listen.embedding import EmbeddingFrontEnd
 
     return EmbeddingFrontEnd()
 
@@ -160,19 +161,34 @@ def test_the_client_answers_are_never_enrolled():
 
 
 def test_make_recognizer_names_the_profile_and_refuses_a_missing_one():
+    from korean_speech import korean_model_dir  # a vosk model that loads fast
+
     from voice_guide.listen.factory import EngineError, make_recognizer
 
+    model = str(korean_model_dir())
     with pytest.raises(EngineError, match="no profile 'anna'"):
-        make_recognizer("pocketsphinx", second_pass=False, profile="anna")
-    recognizer, reason = make_recognizer("pocketsphinx", second_pass=False, profile="auto")
-    assert recognizer.name == "pocketsphinx" and "profile" not in reason
+        make_recognizer("vosk", model, profile="anna")
+    recognizer, reason = make_recognizer("vosk", model, profile="auto")
+    assert recognizer.name == "vosk" and "profile" not in reason
     random_profile().save()
-    recognizer, reason = make_recognizer("pocketsphinx", second_pass=False, profile="auto")
-    assert recognizer.name == "pocketsphinx+profile"
+    recognizer, reason = make_recognizer("vosk", model, profile="auto")
+    assert recognizer.name == "vosk+profile"
     assert reason.endswith("; the profile 'default' (auto): go, stop (4 takes) heard in the "
                            "enrolled voice")
-    _, reason = make_recognizer("pocketsphinx", second_pass=False, profile="none")
+    _, reason = make_recognizer("vosk", model, profile="none")
     assert reason.endswith("; no profile (asked for)")
+
+
+@needs_corpus
+def test_the_front_end_window_is_fixed_centred_level_normalized_and_deterministic():
+    clip = read_wav_16k(GO / "sc_0132a06d_nohash_0.wav")
+    quiet, loud = fixed_window(clip // 20), fixed_window(clip)
+    assert len(loud) == round(WINDOW_SECONDS * 16_000)
+    assert np.array_equal(fixed_window(clip), loud)
+    assert np.sqrt(np.mean(quiet**2)) == pytest.approx(np.sqrt(np.mean(loud**2)), rel=0.1)
+    middle = len(loud) // 2
+    assert np.abs(loud[middle - 800 : middle + 800]).max() > 1000  # speech in the middle
+    assert len(fixed_window(np.ones(5 * 16_000, np.int16))) == len(loud)
 
 
 # --- the distance -------------------------------------------------------------------------
@@ -294,8 +310,8 @@ def test_a_take_not_like_the_others(take: np.ndarray, front_end):
 
 def speaker_takes(speaker: str, split: str = "tune") -> tuple[list[Path], list[Path]]:
     words = [r for r in human_corpus.recordings("word", split) if r.speaker == speaker]
-    return ([r.path for r in words if r.label == "go"],  # other words: no yes, no or stop
-            [r.path for r in words if parse(r.label) is None])
+    return ([r.path for r in words if r.label == "go"],
+            [r.path for r in words if r.command is None])  # not "no", "stop", "yes"
 
 
 @needs_corpus

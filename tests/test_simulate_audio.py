@@ -3,7 +3,7 @@
 The recording is built at test time from generated speech: the practitioner's commands with
 realistic pauses, the client's chatter between them (some with command words inside), the
 client's answer to a pressure check-in, all over room noise. It goes through the real segmenter,
-the real pocketsphinx recognizer, the session and scheduler; the guide's speech is rendered by
+the real Whisper recognizer, the session and scheduler; the guide's speech is rendered by
 the real TTS. The test asserts the steps, prompts and routes that result.
 """
 
@@ -68,7 +68,7 @@ def recording() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return make_recognizer("pocketsphinx")[0]
+    return make_recognizer("whisper")[0]
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_nothing_is_written_without_out(recording, tmp_path: Path, monkeypatch, 
         wav.setframerate(RATE)
         wav.writeframes(recording[: int(30 * RATE)].tobytes())
     monkeypatch.chdir(tmp_path)
-    assert main(["simulate", "--audio", str(wav_path), "--engine", "pocketsphinx"]) == 0
+    assert main(["simulate", "--audio", str(wav_path), "--engine", "whisper"]) == 0
     captured = capsys.readouterr()
     records = [json.loads(line) for line in captured.out.splitlines()]
     assert [r["command"] for r in records if r["type"] == "heard"] == ["next", "where"]
@@ -174,7 +174,7 @@ def test_the_cli_prints_the_log_and_writes_the_prompts_under_out(recording, tmp_
     out = tmp_path / "prompts"
     result = subprocess.run(
         [sys.executable, "-m", "voice_guide", "simulate", "--audio", str(wav_path),
-         "--out", str(out), "--engine", "pocketsphinx", "--until", "40"],
+         "--out", str(out), "--engine", "whisper", "--until", "40"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -183,7 +183,7 @@ def test_the_cli_prints_the_log_and_writes_the_prompts_under_out(recording, tmp_
     assert [r["index"] for r in records if r["type"] == "step"] == [1, 2]
     spoken = [r for r in records if r["type"] == "say"]
     assert sorted(p.name for p in out.iterdir()) == sorted(r["wav"] for r in spoken)
-    assert "engine: pocketsphinx" in result.stderr
+    assert "engine: whisper" in result.stderr
 
 
 def test_cli_errors_are_one_line(tmp_path: Path):

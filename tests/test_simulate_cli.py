@@ -71,7 +71,7 @@ def test_a_disk_that_fills_up_under_out_is_one_line(recording: Path, tmp_path: P
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
-        done = simulate("--audio", str(recording), "--engine", "pocketsphinx",
+        done = simulate("--audio", str(recording), "--engine", "whisper",
                         "--out", str(disk / "wavs"))
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -80,12 +80,6 @@ def _engines() -> tuple[str, ...]:
     return ENGINES
 
 
-def _sensitivities() -> tuple[str, ...]:
-    from voice_guide.listen.factory import SENSITIVITIES
-
-    return tuple(SENSITIVITIES)
-
-
 SETTINGS: tuple[Setting, ...] = (
     Setting("devices", "input", "input_device", "--input-device", ("run", "enroll", "mic"),
             "device", "microphone: index or part of a name (`voice-guide devices`)", '"USB"'),
@@ -106,8 +100,6 @@ SETTINGS: tuple[Setting, ...] = (
             "recognizer", '"auto"', choices=_engines()),
     Setting("listen", "model", "model", "--model", LISTENING, "path", "vosk model directory",
             '"models/vosk-model-small-en-us-0.15"'),
-    Setting("listen", "sensitivity", "sensitivity", "--sensitivity", LISTENING, "choice",
-            "classifier and combined engines", '"normal"', choices=_sensitivities()),
     Setting("listen", "profile", "profile", "--profile", LISTENING, "text",
             "speaker profile (`voice-guide profiles`); auto, none or a name", '"auto"'),
     Setting("session", "protocol", "protocol", "PROTOCOL", ("run", "check", "simulate"), "path",

@@ -54,7 +54,6 @@ class ListeningOptions:
 
     engine: str = "auto"
     model: str | None = None
-    sensitivity: str = "normal"  # the classifier's accept threshold (listen/factory.py)
     profile: str = "auto"  # speaker profile (listen/profile.py): auto, none or a name
     input_device: str | None = None
 
@@ -145,8 +144,7 @@ class ListeningThread:
         from voice_guide.listen.pipeline import Listener
 
         recognizer, reason = make_recognizer(self.options.engine, self.options.model,
-                                             sensitivity=self.options.sensitivity,
-                                             parallel_check=True, profile=self.options.profile)
+                                             profile=self.options.profile)
         self.engine = recognizer.name
         if reason:
             log.info("%s", reason)

@@ -144,9 +144,8 @@ def package_version() -> str:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
-    """`--engine`, `--model`, `--sensitivity` and `--profile`, the same for every subcommand
-    that listens."""
-    from voice_guide.listen.factory import ENGINES, SENSITIVITIES
+    """`--engine`, `--model` and `--profile`, the same for every subcommand that listens."""
+    from voice_guide.listen.factory import ENGINES
 
     parser.add_argument(
         "--engine", choices=ENGINES, default="auto",
@@ -154,11 +153,6 @@ def add_engine_arguments(parser: argparse.ArgumentParser, scope: str = "") -> No
         "vosk when --model names a vosk model)",
     )
     parser.add_argument("--model", metavar="DIR", help=f"{scope}vosk model directory")
-    parser.add_argument(
-        "--sensitivity", choices=tuple(SENSITIVITIES), default="normal",
-        help=f"{scope}classifier and combined engines: high hears more commands and more "
-        "sound-alike words (neck -> next); low the reverse",
-    )
     parser.add_argument(
         "--profile", metavar="NAME", default="auto",
         help=f"{scope}speaker profile made by `voice-guide enroll` (default auto: the profile "

@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from voice_guide.cli import fail
-    from voice_guide.listen.classifier_engine import ClassifierError, EmbeddingFrontEnd
+    from voice_guide.listen.embedding import EmbeddingError, EmbeddingFrontEnd
     from voice_guide.listen.enrollment import EnrollError, read_manifest
     from voice_guide.listen.profile import ProfileError, check_name
 
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("enroll: --phrases is for recording; with --from the manifest says which")
     try:
         front_end = EmbeddingFrontEnd()
-    except ClassifierError as error:
+    except EmbeddingError as error:
         return fail(str(error))
     try:
         if args.manifest is not None:

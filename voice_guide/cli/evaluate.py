@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         return fail(f"{args.manifest}: no clips listed (only the header line)")
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity, profile=args.profile)
+        recognizer, reason = make_recognizer(args.engine, args.model, profile=args.profile)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)
@@ -201,9 +200,9 @@ MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 def engine_label(chosen: str, recognizer: str) -> str:
-    """The engine as `--engine` names it ("combined", not its parts "classifier+pocketsphinx"),
-    so the figures can be told apart by the command that made them; `auto` says what it chose
-    (the first part of the recognizer's name: the engine behind any second pass)."""
+    """The engine as `--engine` names it ("whisper", not "whisper+profile"), so the figures can
+    be told apart by the command that made them; `auto` says what it chose (the first part of
+    the recognizer's name: the engine behind a profile)."""
     return f"auto: {recognizer.split('+')[0]}" if chosen == "auto" else chosen
 
 

@@ -24,8 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from voice_guide.wav import WavError, read_wav_16k
 
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity, profile=args.profile)
+        recognizer, reason = make_recognizer(args.engine, args.model, profile=args.profile)
     except EngineError as error:
         return fail(str(error))
     print(reason, file=sys.stderr)

@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"mic: {error}")
     print("loading the recognizer ...", file=sys.stderr, flush=True)
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity, profile=args.profile)
+        recognizer, reason = make_recognizer(args.engine, args.model, profile=args.profile)
     except EngineError as error:
         return fail(f"mic: {error}")
     print(reason, file=sys.stderr, flush=True)

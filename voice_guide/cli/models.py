@@ -44,13 +44,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _where(explicit: str | None) -> int:
-    for number, place in enumerate(models.search_places(explicit), start=1):
+    places = models.search_places(explicit)
+    for number, place in enumerate(places, start=1):
         where = place.path if place.path is not None else "-"
         print(f"{number}. {place.label:<20} {where}: {place.note}")
     model, reason = models.find_english_model(explicit)
-    fallback = "" if model is not None else " (--engine auto falls back to pocketsphinx)"
-    print(f"=> {reason}{fallback}")
+    print(f"=> {reason}")
+    print(f"=> {_what_auto_runs(places, model)}")
     return 0
+
+
+def _what_auto_runs(places: list[models.Place], model: Path | None) -> str:
+    """What `--engine auto` (the default) does with what the lookup found (listen/factory.py):
+    a model given by --model or the variable is vosk's; otherwise whisper runs, and the vosk
+    model found is used only when whisper cannot load."""
+    given = next((p for p in places[:2] if p.path is not None), None)
+    if given is not None:
+        return f"--engine auto runs vosk with the model {given.label} gives"
+    instead = ("vosk with the model above" if model is not None
+               else "no engine, and `run` takes typed commands")
+    return (f"--engine auto runs whisper (it needs no vosk model); if whisper cannot load: "
+            f"{instead}")
 
 
 def _list() -> int:

@@ -147,8 +147,8 @@ def listening_options(args: argparse.Namespace) -> ListeningOptions | None:
 
     if args.text:
         return None
-    return ListeningOptions(engine=args.engine, model=args.model, sensitivity=args.sensitivity,
-                            profile=args.profile, input_device=args.input_device)
+    return ListeningOptions(engine=args.engine, model=args.model, profile=args.profile,
+                            input_device=args.input_device)
 
 
 def speech_options(args: argparse.Namespace) -> SpeechOptions | None:

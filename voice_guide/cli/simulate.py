@@ -110,8 +110,7 @@ def _simulate_audio(args: argparse.Namespace, out: Path | None) -> int:
     if script is None:
         return 2
     try:
-        recognizer, reason = make_recognizer(args.engine, args.model,
-                                             sensitivity=args.sensitivity, profile=args.profile)
+        recognizer, reason = make_recognizer(args.engine, args.model, profile=args.profile)
     except EngineError as error:
         return fail(str(error))
     print(f"voice-guide: {reason}", file=sys.stderr)

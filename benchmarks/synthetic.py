@@ -1,7 +1,7 @@
-"""Recognition bars of issue 3, measured on speech generated now, per voice family.
+"""Recognition on synthetic voices, per voice family: a second opinion beside the human
+figures of `benchmarks.human` (synthetic figures predicted human ones badly before).
 
-    .venv/bin/python -m benchmarks.recognition [--engine E] [--model DIR] [--quick]
-                                               [--set NAME=VALUE ...] [--no-second-pass]
+    .venv/bin/python -m benchmarks.synthetic [--engine E] [--model DIR] [--quick]
 
 Voice families (tests/speech.py): espeak-ng, flite, and neural (piper `joe`, hibari `heart` with
 US and British pronunciation, plus resampled variants). The neural voices are the closest thing
@@ -16,16 +16,14 @@ listening pipeline (segmenter + recognizer, full vocabulary):
 - latency: stream time from the end of a command to the block in which `Heard` came out, plus
   the CPU time that block took (10 ms blocks), median and p95;
 - real-time factor (CPU seconds per second of audio, one process) and idle CPU on room noise.
-`--quick` (a dev loop of about two minutes): 2 espeak-ng, 2 flite and 4 neural voices, 10 dB
-only, fewer words and sentences. `--set` overrides a `PocketsphinxSettings` field (pocketsphinx
-only), e.g. `--set fillers=300 --set cmn=batch`; `--no-second-pass` measures pocketsphinx
-without the classifier's check of every command it hears. A summary table closes the output.
+- real human talk that holds no command (pocketsphinx-testdata, 47 s): false accepts.
+`--quick` (a dev loop of a few minutes): 2 espeak-ng, 2 flite and 4 neural voices, 10 dB only,
+fewer words and sentences. A summary table closes the output.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -62,17 +60,13 @@ QUICK_VOICES = ESPEAK_VOICES[:1] + ESPEAK_VOICES[4:5] + FLITE_VOICES[:1] + FLITE
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.recognition")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.synthetic")
     parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--model", metavar="DIR")
     parser.add_argument("--quick", action="store_true", help="8 voices, 10 dB only")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a pocketsphinx setting (repeatable)")
-    parser.add_argument("--no-second-pass", action="store_true",
-                        help="pocketsphinx alone, without the classifier's check")
     args, _ = parser.parse_known_args()  # `make bench` passes its extra arguments to every module
     voices = QUICK_VOICES if args.quick else ALL_VOICES + NEURAL_VOICES
-    recognizer, reason = _recognizer(args.engine, args.model, args.set, not args.no_second_pass)
+    recognizer, reason = make_recognizer(args.engine, args.model)
     print(reason)
     counts = Counter(v.family for v in voices)
     print(f"voices: {len(voices)} ({', '.join(f'{counts[f]} {f}' for f in FAMILIES)})")
@@ -198,42 +192,6 @@ def _print_summary(summary: dict[str, dict[str, str]]) -> None:
     for row, values in summary.items():
         cells = [values.get(c, "-") for c in columns[:-1]] + [BARS.get(row, "")]
         print(f"{row:<29}" + "".join(f"{c:>9}" for c in cells))
-
-
-def _recognizer(
-    engine: str, model: str | None, overrides: list[str], second_pass: bool
-) -> tuple[Recognizer, str]:
-    if not overrides:
-        return make_recognizer(engine, model, second_pass)
-    from voice_guide.listen.pocketsphinx_engine import PocketsphinxRecognizer, PocketsphinxSettings
-
-    fields = {f.name: f for f in dataclasses.fields(PocketsphinxSettings)}
-    values: dict[str, object] = {}
-    for item in overrides:
-        name, _, text = item.partition("=")
-        if name not in fields:
-            raise SystemExit(f"--set {item}: no pocketsphinx setting {name!r} "
-                             f"(known: {', '.join(fields)})")
-        default = getattr(PocketsphinxSettings(), name)
-        values[name] = _typed(text, default)
-    settings = PocketsphinxSettings(**values)  # type: ignore[arg-type]
-    recognizer: Recognizer = PocketsphinxRecognizer(settings)
-    if second_pass:
-        from voice_guide.listen.classifier_engine import ClassifierRecognizer
-        from voice_guide.listen.second_pass import CheckedRecognizer
-
-        recognizer = CheckedRecognizer(recognizer, ClassifierRecognizer())
-    return recognizer, f"engine: {recognizer.name} ({settings})"
-
-
-def _typed(text: str, default: object) -> object:
-    if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(text)
-    if isinstance(default, float):
-        return float(text)
-    return None if text.lower() == "none" else text
 
 
 def _condition(clip: np.ndarray, i: int, snr: float) -> np.ndarray:

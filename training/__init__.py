@@ -1,1 +1,0 @@
-"""Offline training of the models that ship with voice-guide."""
