@@ -132,3 +132,36 @@ def test_retired_engines_and_options_are_refused(recordings: dict[str, Path]) ->
         assert wrong.returncode == 2 and f"invalid choice: '{engine}'" in wrong.stderr
     wrong = voice_guide("listen", "--sensitivity", "high", str(recordings["two"]))
     assert wrong.returncode == 2 and "unrecognized arguments: --sensitivity" in wrong.stderr
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A command, words that are none, and a client's answer in their own words."""
+    voice = NEURAL_VOICES[1]
+    audio = np.concatenate([with_noise(pad(synthesize(text, voice), 1.0, 1.0), 25, seed)
+                            for seed, text in enumerate(("next", "banana bread",
+                                                         "a little deeper"))])
+    path = tmp_path_factory.mktemp("mixed") / "mixed.wav"
+    write_wav(path, audio)
+    return path
+
+
+def test_listen_verbose_says_what_was_heard_in_an_utterance_that_was_no_command(
+        mixed: Path) -> None:
+    result = voice_guide("listen", "--verbose", "--json", str(mixed))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["command"] for line in lines if "command" in line] == ["next"]
+    refused = {line["transcript"].lower().strip(".!"): line["refused"]
+               for line in lines if "refused" in line}
+    assert refused["banana bread"].startswith("not a phrase of the vocabulary")
+    assert refused["a little deeper"].startswith("not a phrase of the vocabulary")
+
+
+def test_listen_answers_reads_the_clients_own_words(mixed: Path) -> None:
+    result = voice_guide("listen", "--answers", "--json", str(mixed))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("command") or "unclear" for line in lines] == ["next", "unclear", "deeper"]
+    assert lines[1]["unclear"].lower().startswith("banana")
+    assert lines[2]["phrase"] == "a little deeper"

@@ -93,6 +93,15 @@ class Transcript:
         return canonical(self.text)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One utterance's decision: the command heard, or why none (`listen --verbose`)."""
+
+    heard: Heard | None
+    transcript: Transcript | None  # None: not decoded
+    why: str  # empty when heard
+
+
 class WhisperRecognizer:
     """Whole-utterance command recognition by transcription with Whisper base."""
 
@@ -134,24 +143,37 @@ class WhisperRecognizer:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.last: Verdict | None = None  # the latest decision (`listen --verbose`)
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         """The command this utterance is, among `commands`; None for anything else."""
-        if not commands or len(segment.audio) == 0:
-            return None
-        if len(segment.audio) / SAMPLE_RATE > self.settings.max_seconds + 0.6:
-            return None
-        if not np.any(segment.audio != segment.audio[0]):  # digital silence or a constant
-            return None
+        self.last = self.judge(segment, commands)
+        return self.last.heard
+
+    def judge(self, segment: Segment, commands: frozenset[Command]) -> Verdict:
+        """`recognize`'s decision, with the transcript and why it is no command."""
         s = self.settings
+        if not commands or len(segment.audio) == 0:
+            return Verdict(None, None, "no command accepted" if not commands else "empty")
+        if len(segment.audio) / SAMPLE_RATE > s.max_seconds + 0.6:
+            return Verdict(None, None, f"longer than a command ({s.max_seconds:g} s)")
+        if not np.any(segment.audio != segment.audio[0]):  # digital silence or a constant
+            return Verdict(None, None, "digital silence")
         heard = self.transcribe(segment.audio)
-        if heard.no_speech > s.max_no_speech or not heard.complete:
-            return None
+        if heard.no_speech > s.max_no_speech:
+            return Verdict(None, heard, f"no speech ({heard.no_speech:.2f} > {s.max_no_speech})")
+        if not heard.complete:
+            return Verdict(None, heard, "too many words for a command")
         command = parse(heard.phrase)
-        if command is None or command not in commands or heard.logprob < s.min_logprob:
-            return None
-        return Heard(command=command, phrase=heard.phrase, confidence=math.exp(heard.logprob),
-                     start=segment.start, end=segment.end)
+        if command is None:
+            return Verdict(None, heard, "not a phrase of the vocabulary")
+        if command not in commands:
+            return Verdict(None, heard, f"{command} is not accepted now")
+        if heard.logprob < s.min_logprob:
+            return Verdict(None, heard, f"unsure ({heard.logprob:.1f} < {s.min_logprob})")
+        return Verdict(Heard(command=command, phrase=heard.phrase,
+                             confidence=math.exp(heard.logprob), start=segment.start,
+                             end=segment.end), heard, "")
 
     def hear_words(self, segment: Segment) -> Transcript | None:
         """The words of a whole utterance of free speech (a client's answer, a note; up to
