@@ -368,3 +368,20 @@ def test_talk_gets_nothing_through_a_profile(front_end, whisper):
     talk = list(human_corpus.recordings("talk", "tune"))[:6]
     for item in talk:
         assert listen_to(recognizer, read_wav_16k(item.path), ALL_COMMANDS) == [], item.path
+
+
+def test_the_clients_answer_is_heard_the_same_with_a_profile(front_end, whisper):
+    """With the practitioner's profile on, the client's own words while an answer is awaited
+    are Whisper's alone: the same as with no profile (issue 20: "deeper please" was lost)."""
+    from speech import NEURAL_VOICES, pad, synthesize, with_noise
+
+    from voice_guide.listen.pipeline import hear_all
+    from voice_guide.listen.profile import ProfileRecognizer
+
+    audio = with_noise(pad(synthesize("deeper please", NEURAL_VOICES[0]), 1.0, 1.5), 25, seed=3)
+    profile = Profile(name="t", templates={"go": front_end.features(audio)[None]})  # adversarial
+    with_profile = hear_all(ProfileRecognizer(whisper, profile, front_end), audio, answers=True)
+    alone = hear_all(whisper, audio, answers=True)
+    assert [(type(h).__name__, getattr(h, "command", None)) for h in with_profile] == [
+        ("Heard", Command.DEEPER)]
+    assert with_profile == alone

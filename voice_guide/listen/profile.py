@@ -372,8 +372,8 @@ class WhisperScorer:
             return None
         transcribe = getattr(current, "__wrapped__", current)  # wrapped once, by the latest
 
-        def transcribe_and_remember(audio: np.ndarray) -> Any:
-            transcript = transcribe(audio)
+        def transcribe_and_remember(audio: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+            transcript = transcribe(audio, *args, **kwargs)
             remember(transcript)
             return transcript
 
