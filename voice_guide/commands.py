@@ -142,6 +142,7 @@ ANSWER_WORDS: dict[str, Command] = {
 _CHANGE_PATTERNS: tuple[tuple[str, Command], ...] = (
     (r"\btoo (hard|much|deep|strong|firm|heavy|rough)\b", Command.LIGHTER),
     (r"\bnot (so|as) (hard|much|deep|strong|firm)\b", Command.LIGHTER),
+    (r"\b(a bit|a little|bit|little) much\b", Command.LIGHTER),
     (r"\b(not (hard|deep|firm|strong) enough|not enough)\b", Command.DEEPER),
     (r"\btoo (light|soft|gentle)\b", Command.DEEPER),
 )
