@@ -1,6 +1,10 @@
 """Voice activity detection and endpointing: int16 16 kHz blocks in, utterances (`Segment`s) out.
 
-Energy against a learned picture of the background, per 10 ms frame:
+Two signals per 10 ms frame: energy against a learned picture of the background, and Silero
+VAD's probability of speech (`vad.py`, its latest 32 ms window). A frame is speech-like when its
+energy rises above the background, or when the detector is sure of speech in a frame above the
+background's floor (a word that the bed's own peaks hide), unless the room itself has been
+speech for seconds (babble, someone talking on), where the detector cannot tell them apart:
 - the background is the level of the frames heard outside utterances over the last few seconds:
   its floor (a low percentile) and its top (a high percentile). Steady noise (fans, traffic) and
   fluctuating noise that never pauses (other people talking, a wobbling fan) both become
@@ -14,14 +18,16 @@ Energy against a learned picture of the background, per 10 ms frame:
   until the next pause with it), so "the next thing I do is..." never reaches a recognizer.
   With `offer_long` (an engine that transcribes, and so rejects a sentence by its words) its
   first `max_speech` is offered once as a `cut_off` segment instead: over music or animal
-  sounds a word's end is often lost in the bed, and the utterance only looks long. Sound
+  sounds a word's end is often lost in the bed, and the utterance only looks long. With
+  `max_utterance` (an engine that writes free speech) the whole of it, up to that long, is
+  also offered when it ends: a note, or a client's answer in a sentence. Sound
   that goes on without any pause for `learn_after` seconds is a new background, not a speaker:
   its levels are learned, so continuous babble, or music switched on, does not deafen the
   segmenter for long; when that sound stops, the quieter background before it is back at once;
 - every segment says how long the stream was quiet before its speech began (`pause_before`), so
   the listener can require commands to be whole utterances (said after a pause).
-Silence costs one vectorized energy computation per block, a short loop over its frames and a
-percentile over a few hundred numbers every 100 ms.
+Silence costs one vectorized energy computation per block, the detector (about 70 µs per 32 ms),
+a short loop over the frames and a percentile over a few hundred numbers every 100 ms.
 """
 
 from __future__ import annotations
@@ -65,13 +71,14 @@ class SegmenterSettings:
     warmup: float = 0.5  # the first stretch of the stream, looked at whole for its background
     # (and for speech in it: `_end_warmup`)
     warmup_speech_db: float = 12.0  # in the warm-up, frames this far above its quietest are speech
-    # Silero VAD's speech probability (`vad.py`) beside the energy: a frame it is this sure of
-    # opens an utterance (and keeps one open) however loud the bed is...
+    # Silero VAD's speech probability (`vad.py`) beside the energy (False: energy alone). A
+    # frame it is this sure of opens an utterance (and keeps one open) even where the energy
+    # does not rise above the bed. It is a second signal, not a gate: measured on the room
+    # streams (benchmarks.room), it gives some reverberant human words under 0.02 all through,
+    # so energy that it does not confirm must still count
+    vad: bool = True
     vad_open: float = 0.5
     vad_keep: float = 0.3
-    # ...and energy above the background counts only where the detector gives at least this:
-    # music, water and fans are loud but are not speech (None: energy alone, no detector)
-    vad_floor: float | None = 0.1
     # ...unless the room has been speech itself (the detector's mean over `background` seconds
     # above this: others talking on, babble): then energy above that background decides alone
     vad_busy: float = 0.5
@@ -110,7 +117,7 @@ class Segmenter:
         # row have since been back at it
         self._before: tuple[np.ndarray, int, float | None, float | None] | None = None
         self._back_run = 0
-        self._vad = SpeechProbability() if s.vad_floor is not None else None
+        self._vad = SpeechProbability() if s.vad else None
         self._vad_fed = 0  # samples fed to the detector since its last reset
         self._speech_p = 0.0  # the detector's latest window: the probability of the frame now
         self._busy = 0.0  # the detector's running mean over about `background` seconds (the
@@ -298,13 +305,11 @@ class Segmenter:
         return None
 
     def _speech_like(self, energetic: bool, level: float, sure: float) -> bool:
-        """Energy above the background where the detector does not rule speech out, or the
-        detector at least `sure` of speech in a frame above the background's floor."""
+        """Energy above the background, or the detector at least `sure` of speech in a frame
+        above the background's floor (while the room is not all speech)."""
         s = self.settings
-        if s.vad_floor is None:
+        if energetic or self._vad is None:
             return energetic
-        if energetic and self._speech_p >= s.vad_floor:
-            return True
         assert self._floor is not None
         return (self._speech_p >= sure and self._busy < s.vad_busy
                 and level > max(self._floor + s.stop_db, s.min_level_dbfs))

@@ -40,6 +40,7 @@ ENGLISH = 50259
 TRANSCRIBE = 50359
 NO_TIMESTAMPS = 50363
 PROMPT = [START_OF_TRANSCRIPT, ENGLISH, TRANSCRIBE, NO_TIMESTAMPS]
+START_OF_PREVIOUS = 50361  # what was said before, as Whisper's context (`hear_words(context=)`)
 MAX_TOKENS = 12  # the longest phrase is 4 tokens: a longer transcript is never a command, so
 # decoding stops early on talk and noise
 WORDS_PER_SECOND_TOKENS = 6  # free speech (`hear_words`): at most this many tokens a second
@@ -175,29 +176,36 @@ class WhisperRecognizer:
                              confidence=math.exp(heard.logprob), start=segment.start,
                              end=segment.end), heard, "")
 
-    def hear_words(self, segment: Segment) -> Transcript | None:
+    def hear_words(self, segment: Segment, context: str = "") -> Transcript | None:
         """The words of a whole utterance of free speech (a client's answer, a note; up to
-        Whisper's 30 s), when Whisper thinks it is speech and is sure enough of them."""
+        Whisper's 30 s), when Whisper thinks it is speech and is sure enough of them.
+        `context`: what was said just before (the question the words answer)."""
         audio = segment.audio
         if len(audio) == 0 or not np.any(audio != audio[0]):
             return None
         seconds = len(audio) / SAMPLE_RATE
         frames = min(NATIVE_FRAMES, max(self.settings.window_frames, round(seconds * 100) + 50))
         tokens = max(MAX_TOKENS, round(seconds * WORDS_PER_SECOND_TOKENS))
-        heard = self.transcribe(audio, frames=frames, max_tokens=tokens, free=True)
+        heard = self.transcribe(audio, frames=frames, max_tokens=tokens, free=True,
+                                context=context)
         if (heard.no_speech > self.settings.max_no_speech or not heard.text.strip()
                 or heard.logprob < self.settings.min_logprob):
             return None
         return heard
 
     def transcribe(self, audio: np.ndarray, frames: int | None = None,
-                   max_tokens: int = MAX_TOKENS, free: bool = False) -> Transcript:
+                   max_tokens: int = MAX_TOKENS, free: bool = False,
+                   context: str = "") -> Transcript:
         """Whisper's transcript of one int16 16 kHz utterance (greedy, English). `free`: free
         speech, where a word may come twice ("a little, little deeper")."""
         features = log_mel(audio, frames or self.settings.window_frames)
+        prompt = PROMPT
+        if context:
+            previous = self._tokenizer.encode(" " + context.strip(), add_special_tokens=False).ids
+            prompt = [START_OF_PREVIOUS, *previous, *PROMPT]
         result = self._model.generate(
-            self._storage.from_array(features[np.newaxis]), [PROMPT], beam_size=1,
-            max_length=len(PROMPT) + max_tokens, return_scores=True, return_no_speech_prob=True,
+            self._storage.from_array(features[np.newaxis]), [prompt], beam_size=1,
+            max_length=len(prompt) + max_tokens, return_scores=True, return_no_speech_prob=True,
             repetition_penalty=1.5, no_repeat_ngram_size=0 if free else 1, suppress_blank=True,
         )[0]
         # CTranslate2's score is the sum of token log-probabilities divided by the length
