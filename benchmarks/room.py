@@ -49,7 +49,7 @@ from tests import human_corpus
 from tests.human_corpus import Recording
 from voice_guide.commands import Command
 from voice_guide.events import Heard
-from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
+from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 from voice_guide.listen.pipeline import listen_to
 
 CONDITIONS = ("room", "dry", "quiet", "digital")
@@ -185,6 +185,13 @@ class ScoredItem:
     stream: Stream
     item: Placed
     heard: tuple[Heard, ...]
+    decoded: tuple[tuple[float, float], ...] = ()  # utterances the engine was given over it
+
+    @property
+    def cut(self) -> bool:
+        """Whether the segmenter cut an utterance out over this item (a miss then is the
+        engine's rejection, or a bad cut; otherwise the segmenter's)."""
+        return bool(self.decoded)
 
     @property
     def outcome(self) -> str:
@@ -230,6 +237,7 @@ class RoomFigures:
             "streams": len(streams), "minutes": round(self.seconds / 60, 1),
             "commands": total, "right": tally["right"], "wrong": tally["wrong"],
             "missed": tally["missed"],
+            "missed_not_cut": sum(s.outcome == "missed" and not s.cut for s in self.items),
             "right_pct": round(100 * tally["right"] / max(1, total), 1),
             "wrong_pct": round(100 * tally["wrong"] / max(1, total), 1),
             "other_words": len(self.others), "other_words_accepted": accepted,
@@ -267,6 +275,8 @@ class RoomFigures:
               f"commands, {figures['other_words']} other words, {talk} clips of talk")
         print(f"  commands right {figures['right_pct']:.1f} %  wrong {figures['wrong_pct']:.1f} %"
               f"  missed {100 * figures['missed'] / max(1, figures['commands']):.1f} %")
+        print(f"  of the misses, {figures['missed_not_cut']} had no utterance cut out over them, "
+              f"{figures['missed'] - figures['missed_not_cut']} were decoded and rejected")
         print(f"  other words accepted {figures['other_words_accepted_pct']:.1f} %  "
               f"({figures['other_words_accepted']} of {figures['other_words']})")
         print(f"  false accepts {figures['false_accepts_per_hour']:.1f} per hour "
@@ -293,6 +303,9 @@ class RoomFigures:
             if s.outcome in ("right", "rejected", "0"):
                 continue
             said = ", ".join(f"{h.phrase} ({h.start:.1f}-{h.end:.1f} s)" for h in s.heard)
+            if s.outcome == "missed":
+                said = "nothing; " + (", ".join(f"decoded {a:.1f}-{b:.1f} s" for a, b in s.decoded)
+                                      or "no utterance cut out there")
             what = {"command": "", "other": "other word ", "talk": "talk "}[s.item.kind]
             lines.append(f"{_where(s.stream)} {s.item.start:6.1f} s  {what}{s.item.label} "
                          f"[{s.item.source}] {_outcome_name(s.outcome)}: {said or 'nothing'}")
@@ -305,29 +318,48 @@ def score(recognizer: Recognizer, streams: Sequence[Stream],
           listen: Listen = listen_to) -> RoomFigures:
     """What `listen` (by default exactly what `voice-guide listen` runs: `listen_to` with the
     full vocabulary) hears in each stream, matched to the items by time."""
-    timed = TimedRecognizer(recognizer)
+    timed = _Watched(recognizer)
     figures = RoomFigures()
     for stream in streams:
+        timed.spans = []
         heard = listen(timed, stream.audio)
         on_items: dict[int, list[Heard]] = {k: [] for k in range(len(stream.items))}
         for h in heard:
-            k = match(h, stream.items)
+            k = match(h.start, h.end, stream.items)
             if k is None:
                 figures.in_bed.append((stream, h))
             else:
                 on_items[k].append(h)
-        figures.items += [ScoredItem(stream, item, tuple(on_items[k]))
+        decoded: dict[int, list[tuple[float, float]]] = {k: [] for k in range(len(stream.items))}
+        for start, end in timed.spans:
+            k = match(start, end, stream.items)
+            if k is not None:
+                decoded[k].append((start, end))
+        figures.items += [ScoredItem(stream, item, tuple(on_items[k]), tuple(decoded[k]))
                           for k, item in enumerate(stream.items)]
         figures.seconds += stream.seconds
     figures.decode_ms = list(timed.decode_ms)
     return figures
 
 
-def match(heard: Heard, items: Sequence[Placed]) -> int | None:
-    """The index of the item whose widened span `heard` overlaps most; None: in the bed."""
+class _Watched(TimedRecognizer):
+    """The engine, timed, with the span of every utterance it was given."""
+
+    def __init__(self, inner: Recognizer) -> None:
+        super().__init__(inner)
+        self.spans: list[tuple[float, float]] = []
+
+    def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+        self.spans.append((segment.start, segment.end))
+        return super().recognize(segment, commands)
+
+
+def match(start: float, end: float, items: Sequence[Placed]) -> int | None:
+    """The index of the item whose widened span the time from `start` to `end` (what was
+    heard, or decoded) overlaps most; None: in the bed between items."""
     best, most = None, -math.inf
     for k, item in enumerate(items):
-        overlap = min(heard.end, item.end + AFTER_S) - max(heard.start, item.start - BEFORE_S)
+        overlap = min(end, item.end + AFTER_S) - max(start, item.start - BEFORE_S)
         if overlap >= 0 and overlap > most:
             best, most = k, overlap
     return best

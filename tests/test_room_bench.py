@@ -25,9 +25,9 @@ from benchmarks.room import (
     score,
     synthetic_response,
 )
-from voice_guide.commands import Command
+from voice_guide.commands import ALL_COMMANDS, Command
 from voice_guide.events import Heard
-from voice_guide.listen.engine import Segment
+from voice_guide.listen.engine import Recognizer, Segment
 from voice_guide.listen.pipeline import settings_for
 from voice_guide.wav import read_wav_16k
 
@@ -111,6 +111,7 @@ def test_synthetic_rooms_have_the_asked_decay_and_direct_to_reverberant_ratio() 
 
 def test_a_heard_command_is_matched_to_the_item_it_overlaps() -> None:
     items = (
+        _item("command", "stop", Command.PAUSE, 2.0, 3.0),
         _item("command", "go", Command.NEXT, 10.0, 11.0),
         _item("command", "stop", Command.PAUSE, 20.0, 21.0),
         _item("command", "yes", Command.YES, 30.0, 31.0),
@@ -130,22 +131,30 @@ def test_a_heard_command_is_matched_to_the_item_it_overlaps() -> None:
     ]
     seen = []
 
-    def listen(recognizer: object, audio: np.ndarray) -> list[Heard]:
-        seen.append(settings_for(recognizer))  # type: ignore[arg-type]
+    def listen(recognizer: Recognizer, audio: np.ndarray) -> list[Heard]:
+        seen.append(settings_for(recognizer))
+        # the "yes" is cut out and decoded, and nothing heard in it; the "stop" never cut out
+        recognizer.recognize(Segment(audio[:16_000], start=29.9, end=31.2), ALL_COMMANDS)
         return heard
 
     figures = score(_Engine(), [stream], listen=listen)
     assert seen[0].first_look == _Engine.first_look and seen[0].offer_long  # the engine's own
-    assert [s.outcome for s in figures.items] == ["right", "wrong", "missed", "accepted", "1",
-                                                  "right"]
+    assert [s.outcome for s in figures.items] == ["missed", "right", "wrong", "missed",
+                                                  "accepted", "1", "right"]
+    assert [s.decoded for s in figures.items if s.outcome == "missed"] == [(), ((29.9, 31.2),)]
     result = figures.as_json()
-    assert (result["right"], result["wrong"], result["missed"]) == (2, 1, 1)
+    assert (result["right"], result["wrong"], result["missed"]) == (2, 1, 2)
+    assert result["missed_not_cut"] == 1 and result["utterances"] == 1
     assert result["other_words_accepted"] == 1
     assert (result["false_accepts_on_talk"], result["false_accepts_in_bed"]) == (1, 1)
     assert result["false_accepts_per_hour"] == pytest.approx(2 / (60 / 3600))
-    assert result["per_word"]["stop"] == {"commands": 1, "right": 0, "wrong": 1, "missed": 0,
+    assert result["per_snr"]["15 dB"]["right_pct"] == 40.0
+    assert result["per_word"]["stop"] == {"commands": 2, "right": 0, "wrong": 1, "missed": 1,
                                           "right_pct": 0.0}
-    assert any("35.0 s  in the bed: pause" in line for line in figures.failures())
+    lines = figures.failures()
+    assert any("35.0 s  in the bed: pause" in line for line in lines)
+    assert any("30.0 s  yes [yes.wav] missed: nothing; decoded 29.9-31.2 s" in line
+               for line in lines)
 
 
 def _active_frames(speech: np.ndarray, word: Placed) -> np.ndarray:
