@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voice_guide.commands import CLIENT_ANSWERS, Command, client_answer, parse
+from voice_guide.commands import (
+    CLIENT_ANSWERS,
+    Command,
+    client_answer,
+    note_phrase,
+    note_text,
+    parse,
+)
 from voice_guide.events import (
     Action,
     Ended,
@@ -276,8 +283,14 @@ def heard_from_phrase(
 ) -> Heard | None:
     """A typed or scripted phrase as a `Heard` at session time `t` (lower-cased, spaces
     collapsed, as the recognizer writes a phrase); None if it is not a command. When `accepts`
-    holds the client's answers (a check-in is open), the client's own words count."""
+    holds the client's answers (a check-in is open), the client's own words count. A phrase
+    that begins with "note" or "make a note" is a note: the words after it are its `text`, as
+    typed."""
     words = " ".join(phrase.lower().split())
+    text = note_text(phrase)
+    if text is not None:
+        return Heard(Command.NOTE, note_phrase(phrase), confidence=1.0, start=t, end=t,
+                     text=" ".join(text.split()))
     command = parse(words)
     if command is None and accepts >= CLIENT_ANSWERS:
         answer = client_answer(words)

@@ -519,6 +519,7 @@ SUMMARY_IGNORES = frozenset({
     RecordType.SAY, RecordType.SILENCE, RecordType.PREP, RecordType.IGNORED,
     RecordType.UNCLEAR_ANSWER, RecordType.CONFIRM, RecordType.TIME_UP, RecordType.FOLLOW_UP,
     RecordType.CHECKIN,  # its answer is the `feedback` record
+    RecordType.NOTE,  # the practitioner's words: in the report, not in the times
     # bookkeeping and the edges: nothing about the massage (a resumed session's clock carries
     # on from the journal's last record, so a stopped run leaves no gap to leave out)
     RecordType.CLOCK, RecordType.EXIT, RecordType.RESUME_SESSION, RecordType.JOURNAL_GAP,

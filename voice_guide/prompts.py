@@ -22,12 +22,14 @@ For the wiring around the session:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
 from voice_guide.protocol import Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
+    from voice_guide.events import NoteTaken
     from voice_guide.journal import Summary
     from voice_guide.session import SessionStatus
 
@@ -92,6 +94,16 @@ HELP_PAUSED = _ahead("Paused. Say resume to carry on, or end session.")
 HELP_PREP = _ahead("Say next for the next item, back, repeat, or skip to skip the checklist.")
 HELP_REST = _ahead("Resting. Say how long, skip to finish the rest now, or end session.")
 HELP_CONFIRM = _ahead("Say yes to end the session, or no to carry on.")
+
+# --- Notes (the practitioner route only) ----------------------------------------------------------
+
+NOTED = _ahead("Noted.")
+NOTE_EMPTY = _ahead("Say note, then the note, in one go.")
+
+# --- Between sessions (`serve`) -------------------------------------------------------------------
+
+SERVE_WAITING = _ahead("Ready. Say start session when the client is on the table.")
+SERVE_NEXT = _ahead("Say start session for the next client.")
 
 # --- Trouble at the edges (rare: rendered when said) ----------------------------------------------
 
@@ -175,6 +187,29 @@ def resume_text(status: SessionStatus) -> str:
     if status.paused:
         text += " The session is paused. Say resume to continue."
     return text
+
+
+def notes_text(notes: Sequence[NoteTaken]) -> str:
+    """"read notes": this session's notes, each with where it was taken."""
+    if not notes:
+        return "No notes in this session yet."
+    said = " ".join(f"{_capital(note_place(note))}: {_sentence(note.text)}" for note in notes)
+    return f"{count(len(notes), 'note')}. {said}"
+
+
+def note_place(note: NoteTaken) -> str:
+    """Where a note was taken: "step 5, move 7", "the checklist", "the rest"."""
+    if note.phase == "prep":
+        return "the checklist"
+    if note.phase == "rest":
+        return "the rest"
+    return f"step {note.number}, move {note.index}"
+
+
+def unfinished_text(index: int, total: int) -> str:
+    """What `serve` offers at its start when a session was cut off (a crash, a power cut)."""
+    return (f"An unfinished session at move {index} of {total}. Say resume, or start session "
+            "for a new one.")
 
 
 def known_texts(script: Script) -> list[str]:

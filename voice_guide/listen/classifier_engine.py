@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_guide.commands import PHRASES, Command, parse
+from voice_guide.commands import NOTE_COMMANDS, PHRASES, START_COMMANDS, Command, parse
 from voice_guide.events import Heard
 from voice_guide.listen.engine import SAMPLE_RATE, Segment
 
@@ -37,6 +37,12 @@ TARGET_DBFS = -20.0  # loud-frame RMS level every utterance is scaled to
 MEL_WINDOW = 76  # mel frames seen by one embedding
 MEL_STRIDE = 8  # mel frames between embeddings (80 ms)
 CONV_WIDTH = 3  # embeddings one convolution step sees (240 ms apart at the ends)
+
+# The phrases the classifier is trained on: the session's commands. Notes (free speech) and
+# "start session" (serve) came later; the classifier does not hear them.
+CLASSIFIER_PHRASES: tuple[str, ...] = tuple(
+    p for c, ps in PHRASES.items() if c not in NOTE_COMMANDS | START_COMMANDS for p in ps
+)
 
 
 class ClassifierError(Exception):
@@ -161,7 +167,7 @@ class CommandClassifier:
         self._w2 = arrays["w2"].astype(np.float32)
         self._b2 = arrays["b2"].astype(np.float32)
         self._phrase_command: list[Command | None] = [parse(c) for c in classes]
-        missing = [p for ps in PHRASES.values() for p in ps if p not in classes]
+        missing = [p for p in CLASSIFIER_PHRASES if p not in classes]
         if missing or classes[-1] != OTHER:
             raise ClassifierError(f"classifier weights do not match the vocabulary (missing: "
                                   f"{', '.join(missing) or OTHER}); retrain with "
