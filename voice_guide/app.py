@@ -59,6 +59,7 @@ class SessionOptions:
     journal: Path | None = None  # None: a new file in the user data directory
     skip_prep: bool = False
     auto: bool = False
+    client: str | None = None  # who the session is with (the journal's header; the recap)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Start:
     journal: JournalWriter
     resume_at: float  # session time to carry on from (0 for a new session)
     prior: list[dict[str, Any]] | None  # the journaled records of a resumed session
+    recap: str = ""  # the last session with this client, said at the start
 
 
 def _run_session(
@@ -147,7 +149,7 @@ def _run_session(
 
     def begin() -> None:
         if start.prior is None:
-            guide.open(0.0, prep=not options.skip_prep)
+            guide.open(0.0, prep=not options.skip_prep, recap=start.recap)
         else:
             guide.reopen(clock.now(), start.prior)
 
@@ -168,14 +170,25 @@ def _run_session(
 
 
 def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
+    from voice_guide.clients import private_folder, recap_for
+
     settings = SessionSettings(auto=options.auto)
+    # The recap is read before this session's own journal exists: it is about the last one.
+    recap = recap_for(sessions_dir(), options.client) if options.client else ""
     header = make_header(
         protocol=Path(script.source or options.protocol or DEFAULT_PROTOCOL).resolve(),
         protocol_name=script.name,
         settings=dataclasses.asdict(settings),
         prep=not options.skip_prep,
         mode="text" if text else "audio",
+        client=options.client,
     )
+    if options.journal is None:
+        try:
+            private_folder(sessions_dir())  # also one made by an older version
+        except OSError as error:
+            raise LiveError(f"{sessions_dir()}: cannot make the sessions folder "
+                            f"({error.strerror})") from None
     path = options.journal or new_journal_path(sessions_dir(), header["id"])
     try:
         journal = JournalWriter.create(path, header)
@@ -183,7 +196,7 @@ def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
         raise LiveError(journal_exists(path)) from None
     except OSError as error:
         raise LiveError(f"{path}: cannot write the journal ({error.strerror})") from None
-    return Start(script, Session(script, settings), journal, 0.0, None)
+    return Start(script, Session(script, settings), journal, 0.0, None, recap)
 
 
 def journal_exists(path: Path) -> str:

@@ -3,9 +3,9 @@
 Inputs to the session: `Heard` (a recognized or typed command) and the clock (`now`, seconds).
 Outputs from the session (actions, `Action`): `Say`, `Silence`, `StepStarted`, `Feedback`,
 `Paused`, `Resumed`, `Ended`, and the records of its decisions (`CheckIn`, `TimeUp`,
-`RestStarted`, `NoteTaken`, ...). Around the session, the run journals its own bookkeeping (`Heartbeat`,
-`Exit`, `ResumedSession`, `Spoken`, `Unknown`) and what the edges noticed (`MicrophoneLost`,
-`RouteFallback`, ...).
+`RestStarted`, `NoteTaken`, ...). Around the session, the run journals its own bookkeeping
+(`Heartbeat`, `Exit`, `ResumedSession`, `Spoken`, `Unknown`) and what the edges noticed
+(`MicrophoneLost`, `RouteFallback`, ...).
 
 Every one of them is a small frozen dataclass that turns into one JSON-ready record
 (`record(t)`: `{"t": seconds, "type": ..., ...}`), so the `simulate` log and the session

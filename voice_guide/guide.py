@@ -107,10 +107,12 @@ class Guide:
 
     # --- starting ---------------------------------------------------------------------------
 
-    def open(self, now: float, *, prep: bool) -> None:
-        """The welcome (how to get help), then the session's own opening."""
+    def open(self, now: float, *, prep: bool, recap: str = "") -> None:
+        """The welcome (how to get help), the recap of the last session with this client (the
+        practitioner's route only), then the session's own opening."""
         welcome = Say(WELCOME, Route.PRACTITIONER, "welcome")
-        self.emit([welcome, *self.session.start(now, prep=prep)], now)
+        said = [Say(recap, Route.PRACTITIONER, "client_recap")] if recap else []
+        self.emit([welcome, *said, *self.session.start(now, prep=prep)], now)
 
     def reopen(self, now: float, prior: Iterable[Record] = ()) -> None:
         """Carry on a replayed session: mark the resume in the journal and say where we are."""

@@ -23,6 +23,7 @@ For the wiring around the session:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
@@ -204,6 +205,43 @@ def note_place(note: NoteTaken) -> str:
     if note.phase == "rest":
         return "the rest"
     return f"step {note.number}, move {note.index}"
+
+
+def recap_text(
+    client: str, started: datetime | None, now: datetime,
+    changes: Sequence[tuple[str | None, str]], good: bool, notes: Sequence[tuple[str, str]],
+) -> str:
+    """The recap of a client's last session, at the start of the next one (the practitioner
+    route): when it was, the pressure asked for and during which move, its notes. `changes`:
+    (lighter or deeper, the move); `good`: the client said the pressure was good at least once;
+    `notes`: (where, the note)."""
+    text = f"Last session with {client}: {_day(started, now)}."
+    if changes:
+        text += " " + "; ".join(f"{_capital(str(answer))} pressure asked for during {move}"
+                                for answer, move in changes) + "."
+    elif good:
+        text += " The pressure was good."
+    else:
+        text += " No pressure asked for."
+    if notes:
+        text += " " + " ".join(f"Note, {where}: {_sentence(note)}" for where, note in notes)
+    else:
+        text += " No notes."
+    return text
+
+
+def _day(started: datetime | None, now: datetime) -> str:
+    """"today at 14:05", "yesterday at 9:30", "on Tuesday 1 December"."""
+    if started is None:
+        return "date unknown"
+    days = (now.date() - started.date()).days
+    at = f"{started.hour}:{started.minute:02d}"
+    if days == 0:
+        return f"today at {at}"
+    if days == 1:
+        return f"yesterday at {at}"
+    year = f" {started.year}" if started.year != now.year else ""
+    return f"on {started:%A} {started.day} {started:%B}{year}"
 
 
 def unfinished_text(index: int, total: int) -> str:

@@ -32,6 +32,8 @@ SUBCOMMANDS: dict[str, str] = {
     "devices": "voice_guide.cli.devices",
     "models": "voice_guide.cli.models",
     "history": "voice_guide.cli.history",
+    "clients": "voice_guide.cli.clients",
+    "report": "voice_guide.cli.report",
     "enroll": "voice_guide.cli.enroll",
     "profiles": "voice_guide.cli.profiles",
     "mic": "voice_guide.cli.mic",
