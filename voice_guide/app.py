@@ -43,7 +43,7 @@ from voice_guide.status import StatusPanel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "run_session"]
+__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "run_session", "serve_day"]
 
 
 class LiveError(Exception):
@@ -167,6 +167,112 @@ def _run_session(
     finally:
         if ears is not None:
             ears.close()
+
+
+def serve_day(
+    options: SessionOptions,
+    listening: ListeningOptions | None,
+    speech: SpeechOptions | None,
+    *,
+    interactive: bool = False,
+) -> StopReason:
+    """`voice-guide serve`: the microphone, the speaker and the recognizer opened once for the
+    day; nothing but "start session" starts a session, run as `run` runs it, and after its
+    summary and rest the day waits again (`voice_guide.day`). An unfinished session in the
+    sessions folder (a crash, a power cut) is offered first. Stops on Ctrl-C, SIGTERM or the
+    end of typed input."""
+    from voice_guide.devices import AlsaMessages
+
+    alsa = None if listening is None and speech is None else AlsaMessages.start()
+    try:
+        return _serve_day(options, listening, speech, interactive, alsa)
+    finally:
+        if alsa is not None:
+            alsa.close()
+
+
+def _serve_day(
+    options: SessionOptions, listening: ListeningOptions | None, speech: SpeechOptions | None,
+    interactive: bool, alsa: Any,
+) -> StopReason:
+    from voice_guide.day import Day, Opening, Unfinished
+
+    panel = StatusPanel(sys.stdout)
+    inbox = Inbox()
+    script = load_protocol(options.protocol or DEFAULT_PROTOCOL)
+    offered = unfinished_session()
+    speaker, no_speaker = (None, "") if speech is None else start_speaking(speech, panel, inbox)
+    try:
+        microphone, no_microphone = (None, "") if listening is None else find_microphone(
+            listening.input_device)
+        if listening is not None and microphone is not None:
+            check_recognizer(listening)
+    except BaseException:
+        if speaker is not None:
+            speaker.close()
+        raise
+    log.info("%s", devices_line(microphone, speaker))
+    if listening is not None and microphone is None:
+        log.warning("no microphone (%s): serving from typed commands", no_microphone)
+    output: SpeechOutput = PrintedSpeech(panel)
+    if speaker is not None:
+        output = SpeakerSpeech(panel, speaker, lambda say: inbox.put(Played(say)))
+        speaker.prepare(known_texts(script))
+    text_mode = listening is None or microphone is None
+
+    def opening(start: Start) -> Opening:
+        log.info("journal %s", start.journal.path)
+        guide = Guide(start.session, start.journal, output, panel)
+        if alsa is not None or speaker is not None:
+            guide.closing_notes = lambda: [audio_note(alsa, speaker)]
+        if start.prior is not None:
+            return Opening(guide, resume_at=start.resume_at, prior=tuple(start.prior))
+        return Opening(guide, prep=not options.skip_prep, recap=start.recap)
+
+    def new_session(now: float) -> Opening:
+        return opening(new_start(options, script, text=text_mode))
+
+    unfinished = None
+    if offered is not None:
+        path, index, total = offered
+        resume = dataclasses.replace(options, resume=True, journal=path)
+        unfinished = Unfinished(index, total, lambda: opening(resume_start(resume)))
+    day = Day(new_session, output, unfinished)
+    clock = SessionClock()  # day time
+    ears = None
+    if listening is not None and not text_mode:
+        gate = speaker.gate if speaker is not None else None
+        ears = ListeningThread(listening, microphone, inbox, day.accepts, gate)
+        ears.start()
+    else:
+        read_lines(sys.stdin, inbox)
+    typing = ears is None and interactive and panel.tty
+    try:
+        return run_loop(day, clock, inbox, stdin=sys.stdin,
+                        echo_typed=panel.input_echoed if typing else None,
+                        begin=lambda: day.begin(clock.now()))
+    finally:
+        if ears is not None:
+            ears.close()
+
+
+def unfinished_session() -> tuple[Path, int, int] | None:
+    """The latest unfinished session in the sessions folder, with the move it stopped at and
+    how many there are; None if there is none (or it cannot be resumed)."""
+    from voice_guide.resume import ResumeError, replay
+
+    path = find_unfinished(sessions_dir())
+    if path is None:
+        return None
+    try:
+        journal = read_journal(path, warn=False)
+        script = load(Path(str((journal.header or {}).get("protocol") or DEFAULT_PROTOCOL)))
+        replayed = replay(script, journal)
+    except (OSError, ProtocolError, ResumeError) as error:
+        log.warning("warning: the unfinished session %s cannot be resumed (%s)", path, error)
+        return None
+    status = replayed.session.status(replayed.last_t)
+    return path, status.index, status.total_steps
 
 
 def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:

@@ -183,6 +183,10 @@ class Guide:
         if self.panel is not None and not self._closed and self.session.status(now).phase != "idle":
             self.panel.show(view_of(self.session.status(now), self._last_heard))
 
+    def next_deadline(self) -> float | None:
+        """When the session's next timer falls due (session time); None: none is set."""
+        return self.session.next_deadline()
+
     @property
     def ended(self) -> bool:
         return self.session.ended
