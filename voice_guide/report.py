@@ -298,12 +298,19 @@ def _escape(text: str) -> str:
 
 def _moves(records: Iterable[Mapping[str, Any]], numbers: dict[int, int]
            ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(moves worked, moves skipped): a move left by "skip" was skipped, unless it was worked
-    at another time (gone back to, and left by next or its time)."""
-    worked: set[int] = set()
+    """(moves done, moves skipped). A move is done once it is left forward by "next", by its
+    time (`--auto`), by the rest or by an early end, and skipped when left by "skip" and never done; a move only
+    gone back from is neither (nothing says it was worked). The move an unfinished session
+    stopped in is done so far."""
+    done: set[int] = set()
     skipped: set[int] = set()
     current: int | None = None
     last_command: str | None = None
+
+    def leave(forward: bool) -> None:
+        if current is not None and forward:
+            (skipped if last_command == Command.SKIP else done).add(current)
+
     for record in records:
         try:
             match record_type(record):
@@ -312,20 +319,20 @@ def _moves(records: Iterable[Mapping[str, Any]], numbers: dict[int, int]
                 case RecordType.STEP:
                     step = StepStarted.from_record(record)
                     numbers.setdefault(step.index, step.number)
-                    if current is not None:
-                        by_skip = last_command == Command.SKIP and step.index == current + 1
-                        (skipped if by_skip else worked).add(current)
+                    leave(current is not None and step.index > current)
                     current, last_command = step.index, None
-                case RecordType.REST | RecordType.END:
+                case RecordType.ENDED_EARLY:  # ended while working this move
                     if current is not None:
-                        by_skip = last_command == Command.SKIP
-                        (skipped if by_skip else worked).add(current)
+                        done.add(current)
+                    current = None
+                case RecordType.REST | RecordType.END:
+                    leave(True)
                     current = None
         except (ValueError, TypeError):
             continue
-    if current is not None:  # unfinished: the move it stopped in was being worked
-        worked.add(current)
-    return tuple(sorted(worked)), tuple(sorted(skipped - worked))
+    if current is not None:
+        done.add(current)
+    return tuple(sorted(done)), tuple(sorted(skipped - done))
 
 
 def _checkins(records: Iterable[Mapping[str, Any]], numbers: Mapping[int, int]
