@@ -27,7 +27,8 @@ from voice_guide.session import Session
 QUICK = REPO / "tests" / "protocols" / "neck_and_shoulders.yaml"
 
 
-def voice_guide(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+def voice_guide(args: list[str], env: dict[str, str], stdin: str = ""
+                ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "voice_guide", *args], cwd=REPO, env=env,
                           input=stdin, capture_output=True, text=True, timeout=120)
 
@@ -173,7 +174,7 @@ def test_a_skipped_move_is_reported_as_skipped(tmp_path: Path, env: dict[str, st
     assert report.skipped == (2, 3) and report.done == (1, 4)
 
 
-# --- a day: serve and simulate --serve -------------------------------------------------------------
+# --- a day: serve and simulate --serve -----------------------------------------------------------
 
 
 DAY = """\

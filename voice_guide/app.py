@@ -202,6 +202,8 @@ def _serve_day(
     script = load_protocol(options.protocol or DEFAULT_PROTOCOL)
     offered = unfinished_session()
     speaker, no_speaker = (None, "") if speech is None else start_speaking(speech, panel, inbox)
+    if no_speaker:
+        log.warning("no audio output (%s): prompts are printed only", no_speaker)
     try:
         microphone, no_microphone = (None, "") if listening is None else find_microphone(
             listening.input_device)

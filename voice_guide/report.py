@@ -299,9 +299,9 @@ def _escape(text: str) -> str:
 def _moves(records: Iterable[Mapping[str, Any]], numbers: dict[int, int]
            ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(moves done, moves skipped). A move is done once it is left forward by "next", by its
-    time (`--auto`), by the rest or by an early end, and skipped when left by "skip" and never done; a move only
-    gone back from is neither (nothing says it was worked). The move an unfinished session
-    stopped in is done so far."""
+    time (`--auto`), by the rest or by an early end, and skipped when left by "skip" and never
+    done; a move only gone back from is neither (nothing says it was worked). The move an
+    unfinished session stopped in is done so far."""
     done: set[int] = set()
     skipped: set[int] = set()
     current: int | None = None
