@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 # Known benchmarks first, in this order; any other module found here runs after them.
-ORDER = ("human", "simulate", "recognition", "vosk_ko", "speech", "live")
+ORDER = ("human", "day", "simulate", "recognition", "vosk_ko", "speech", "live")
 HERE = Path(__file__).resolve().parent
 
 

@@ -232,3 +232,18 @@ def test_serve_prints_a_systemd_user_unit(env: dict[str, str]) -> None:
     unit = voice_guide(["serve", "--print-unit"], env).stdout
     assert "Restart=on-failure" in unit and "WantedBy=default.target" in unit
     assert " -m voice_guide serve" in unit
+
+
+def test_a_resumed_session_still_reads_its_notes(tmp_path: Path) -> None:
+    from voice_guide.journal import Journal
+    from voice_guide.resume import replay
+    from voice_guide.simulate import parse_command_script, simulate
+
+    script = load()
+    log = simulate(script, parse_command_script("10 next\n20 note tight left shoulder\n"),
+                   client="anna", until=30)
+    journal = Journal(tmp_path / "j.jsonl", log[0], tuple(log[1:]))
+    session = replay(script, journal).session
+    said = session.heard(Heard(Command.READ_NOTES, "read notes"), 31.0)
+    assert said == [Say("1 note. Step 2, move 2: tight left shoulder.", Route.PRACTITIONER,
+                        "notes")]
