@@ -231,14 +231,25 @@ def _serve_day(
             return Opening(guide, resume_at=start.resume_at, prior=tuple(start.prior))
         return Opening(guide, prep=not options.skip_prep, recap=start.recap)
 
-    def new_session(now: float) -> Opening:
-        return opening(new_start(options, script, text=text_mode))
+    def new_session(now: float) -> Opening | None:
+        try:
+            return opening(new_start(options, script, text=text_mode))
+        except LiveError as error:  # the day goes on: the next "start session" tries again
+            log.warning("cannot start the session: %s", error)
+            return None
+
+    def resume_offered(options: SessionOptions) -> Opening | None:
+        try:
+            return opening(resume_start(options))
+        except LiveError as error:
+            log.warning("cannot resume the session: %s", error)
+            return None
 
     unfinished = None
     if offered is not None:
         path, index, total = offered
         resume = dataclasses.replace(options, resume=True, journal=path)
-        unfinished = Unfinished(index, total, lambda: opening(resume_start(resume)))
+        unfinished = Unfinished(index, total, lambda: resume_offered(resume))
     day = Day(new_session, output, unfinished)
     clock = SessionClock()  # day time
     ears = None

@@ -24,7 +24,7 @@ from voice_guide.commands import Command
 from voice_guide.events import ExitReason, Heard, Route, Say
 from voice_guide.guide import Guide, SpeechOutput, heard_from_phrase
 from voice_guide.journal import Recordable
-from voice_guide.prompts import SERVE_NEXT, SERVE_WAITING, unfinished_text
+from voice_guide.prompts import SERVE_NEXT, SERVE_WAITING, SESSION_NOT_STARTED, unfinished_text
 
 Record = dict[str, Any]
 
@@ -49,12 +49,13 @@ class Unfinished:
 
     index: int  # the move it stopped at
     total: int
-    resume: Callable[[], Opening]
+    resume: Callable[[], Opening | None]
 
 
 @dataclass
 class Day:
-    new_session: Callable[[float], Opening]  # a new session, started at this day time
+    # A new session, started at this day time; None when it cannot be (said on the screen).
+    new_session: Callable[[float], Opening | None]
     speech: SpeechOutput
     unfinished: Unfinished | None = None
     guide: Guide | None = None  # the session running now
@@ -170,6 +171,9 @@ class Day:
         else:
             opening = self.new_session(now)
         self.unfinished = None  # offered once: a new session leaves it for `run --resume`
+        if opening is None:
+            self.speech.say(Say(SESSION_NOT_STARTED, Route.PRACTITIONER, "serve"), now)
+            return
         self.sessions += 1
         guide = opening.guide
         if opening.resume_at is None:

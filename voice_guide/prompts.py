@@ -105,6 +105,7 @@ NOTE_EMPTY = _ahead("Say note, then the note, in one go.")
 
 SERVE_WAITING = _ahead("Ready. Say start session when the client is on the table.")
 SERVE_NEXT = _ahead("Say start session for the next client.")
+SESSION_NOT_STARTED = "The session could not be started; the screen says why."
 
 # --- Trouble at the edges (rare: rendered when said) ----------------------------------------------
 
