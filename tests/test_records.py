@@ -32,6 +32,7 @@ from voice_guide.events import (
     ListeningStarted,
     MicrophoneBack,
     MicrophoneLost,
+    NoteTaken,
     Paused,
     Phase,
     PrepStarted,
@@ -96,6 +97,7 @@ EXAMPLES: dict[RecordType, Callable[[float], dict[str, Any]]] = {
     RecordType.FOLLOW_UP: FollowUp(1, "fine").record,
     RecordType.CHECKIN: CheckIn(1, CheckInReason.STEP).record,
     RecordType.REST: RestStarted(120.0).record,
+    RecordType.NOTE: NoteTaken("tight left shoulder", 7, 5, Phase.STEPS).record,
     RecordType.CLOCK: Heartbeat().record,
     RecordType.EXIT: Exit(ExitReason.EOF).record,
     RecordType.RESUME_SESSION: ResumedSession(Phase.STEPS, 1, 20.0, False).record,
@@ -121,9 +123,12 @@ def test_every_record_type_has_a_class_that_writes_it_as_plain_json() -> None:
 def test_records_read_back_are_the_ones_written() -> None:
     heard = Heard(Command.NEXT, "next please", 0.8, 3.0, 3.4)
     assert Heard.from_record({**heard.record(3.5), "start": 3.0, "end": 3.4}) == heard
+    assert "text" not in heard.record(3.5)  # only notes carry words of their own
     for item in (Spoken("checkin_follow_up"), StepStarted(4, 3, 2), Feedback(None, 2),
                  Feedback("good", 2), Feedback("fine", 2, unconfirmed=True),
-                 Ended(EndReason.ENDED), EndedEarly(5, 4), Exit(ExitReason.INTERRUPT)):
+                 Ended(EndReason.ENDED), EndedEarly(5, 4), Exit(ExitReason.INTERRUPT),
+                 NoteTaken("knot", 3, 2, Phase.REST),
+                 Heard(Command.NOTE, "make a note", 0.9, 9.0, 9.0, "knot under the scapula")):
         assert type(item).from_record(item.record(9.0)) == item  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         Spoken.from_record({"t": 1.0, "type": "spoken", "kind": "a kind nobody says"})

@@ -53,7 +53,7 @@ from voice_guide.status import StatusPanel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "run_session"]
+__all__ = ["LiveError", "SessionOptions", "SpeechOptions", "run_session", "serve_day"]
 
 
 class LiveError(Exception):
@@ -69,6 +69,7 @@ class SessionOptions:
     journal: Path | None = None  # None: a new file in the user data directory
     skip_prep: bool = False
     auto: bool = False
+    client: str | None = None  # who the session is with (the journal's header; the recap)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Start:
     journal: JournalWriter
     resume_at: float  # session time to carry on from (0 for a new session)
     prior: list[dict[str, Any]] | None  # the journaled records of a resumed session
+    recap: str = ""  # the last session with this client, said at the start
 
 
 def _run_session(
@@ -160,7 +162,7 @@ def _run_session(
 
     def begin() -> None:
         if start.prior is None:
-            guide.open(0.0, prep=not options.skip_prep)
+            guide.open(0.0, prep=not options.skip_prep, recap=start.recap)
         else:
             guide.reopen(clock.now(), start.prior)
 
@@ -196,15 +198,145 @@ def saved_line(path: Path, records: list[dict[str, Any]]) -> str:
             "where it stopped")
 
 
+def serve_day(
+    options: SessionOptions,
+    listening: ListeningOptions | None,
+    speech: SpeechOptions | None,
+    *,
+    interactive: bool = False,
+) -> StopReason:
+    """`voice-guide serve`: the microphone, the speaker and the recognizer opened once for the
+    day; nothing but "start session" starts a session, run as `run` runs it, and after its
+    summary and rest the day waits again (`voice_guide.day`). An unfinished session in the
+    sessions folder (a crash, a power cut) is offered first. Stops on Ctrl-C, SIGTERM or the
+    end of typed input."""
+    from voice_guide.devices import AlsaMessages
+
+    alsa = None if listening is None and speech is None else AlsaMessages.start()
+    try:
+        return _serve_day(options, listening, speech, interactive, alsa)
+    finally:
+        if alsa is not None:
+            alsa.close()
+
+
+def _serve_day(
+    options: SessionOptions, listening: ListeningOptions | None, speech: SpeechOptions | None,
+    interactive: bool, alsa: Any,
+) -> StopReason:
+    from voice_guide.day import Day, Opening, Unfinished
+
+    panel = StatusPanel(sys.stdout)
+    inbox = Inbox()
+    script = load_protocol(options.protocol or DEFAULT_PROTOCOL)
+    offered = unfinished_session()
+    speaker, no_speaker = (None, "") if speech is None else start_speaking(speech, panel, inbox)
+    if no_speaker:
+        log.warning("no audio output (%s): prompts are printed only", no_speaker)
+    try:
+        microphone, no_microphone = (None, "") if listening is None else find_microphone(
+            listening.input_device)
+        if listening is not None and microphone is not None:
+            check_recognizer(listening)
+    except BaseException:
+        if speaker is not None:
+            speaker.close()
+        raise
+    log.info("%s", devices_line(microphone, speaker))
+    if listening is not None and microphone is None:
+        log.warning("no microphone (%s): serving from typed commands", no_microphone)
+    output: SpeechOutput = PrintedSpeech(panel)
+    if speaker is not None:
+        output = SpeakerSpeech(panel, speaker, lambda say: inbox.put(Played(say)))
+        speaker.prepare(known_texts(script))
+    text_mode = listening is None or microphone is None
+
+    def opening(start: Start) -> Opening:
+        log.info("journal %s", start.journal.path)
+        guide = Guide(start.session, start.journal, output, panel)
+        if alsa is not None or speaker is not None:
+            guide.closing_notes = lambda: [audio_note(alsa, speaker)]
+        if start.prior is not None:
+            return Opening(guide, resume_at=start.resume_at, prior=tuple(start.prior))
+        return Opening(guide, prep=not options.skip_prep, recap=start.recap)
+
+    def new_session(now: float) -> Opening | None:
+        try:
+            return opening(new_start(options, script, text=text_mode))
+        except LiveError as error:  # the day goes on: the next "start session" tries again
+            log.warning("cannot start the session: %s", error)
+            return None
+
+    def resume_offered(options: SessionOptions) -> Opening | None:
+        try:
+            return opening(resume_start(options))
+        except LiveError as error:
+            log.warning("cannot resume the session: %s", error)
+            return None
+
+    unfinished = None
+    if offered is not None:
+        path, index, total = offered
+        resume = dataclasses.replace(options, resume=True, journal=path)
+        unfinished = Unfinished(index, total, lambda: resume_offered(resume))
+    day = Day(new_session, output, unfinished)
+    clock = SessionClock()  # day time
+    ears = None
+    if listening is not None and not text_mode:
+        gate = speaker.gate if speaker is not None else None
+        ears = ListeningThread(listening, microphone, inbox, day.accepts, gate)
+        ears.start()
+    else:
+        read_lines(sys.stdin, inbox)
+    typing = ears is None and interactive and panel.tty
+    try:
+        return run_loop(day, clock, inbox, stdin=sys.stdin,
+                        echo_typed=panel.input_echoed if typing else None,
+                        begin=lambda: day.begin(clock.now()))
+    finally:
+        if ears is not None:
+            ears.close()
+
+
+def unfinished_session() -> tuple[Path, int, int] | None:
+    """The latest unfinished session in the sessions folder, with the move it stopped at and
+    how many there are; None if there is none (or it cannot be resumed)."""
+    from voice_guide.resume import ResumeError, replay
+
+    path = find_unfinished(sessions_dir())
+    if path is None:
+        return None
+    try:
+        journal = read_journal(path, warn=False)
+        script = load(Path(str((journal.header or {}).get("protocol") or DEFAULT_PROTOCOL)))
+        replayed = replay(script, journal)
+    except (OSError, ProtocolError, ResumeError) as error:
+        log.warning("warning: the unfinished session %s cannot be resumed (%s)", path, error)
+        return None
+    status = replayed.session.status(replayed.last_t)
+    return path, status.index, status.total_steps
+
+
 def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
+    from voice_guide.clients import private_folder, recap_for
+
     settings = SessionSettings(auto=options.auto)
+    # The recap is read before this session's own journal exists: it is about the last one.
+    recap = recap_for(sessions_dir(), options.client) if options.client else ""
     header = make_header(
         protocol=Path(script.source or options.protocol or DEFAULT_PROTOCOL).resolve(),
         protocol_name=script.name,
         settings=dataclasses.asdict(settings),
         prep=not options.skip_prep,
         mode="text" if text else "audio",
+        client=options.client,
     )
+    if options.journal is None:
+        try:
+            private_folder(sessions_dir())  # also one made by an older version
+        except OSError as error:
+            raise LiveError(f"{sessions_dir()}: cannot make the sessions folder "
+                            f"({error.strerror})") from None
     path = options.journal or new_journal_path(sessions_dir(), header["id"])
     try:
         journal = JournalWriter.create(path, header)
@@ -212,7 +344,7 @@ def new_start(options: SessionOptions, script: Script, *, text: bool) -> Start:
         raise LiveError(journal_exists(path)) from None
     except OSError as error:
         raise LiveError(f"{path}: cannot write the journal ({error.strerror})") from None
-    return Start(script, Session(script, settings), journal, 0.0, None)
+    return Start(script, Session(script, settings), journal, 0.0, None, recap)
 
 
 def journal_exists(path: Path) -> str:

@@ -27,6 +27,9 @@ class Command(StrEnum):
     LIGHTER = "lighter"
     DEEPER = "deeper"
     GOOD = "good"
+    NOTE = "note"  # "note tight left shoulder": the words after the phrase are the note
+    READ_NOTES = "read_notes"
+    START = "start"  # "start session": only while `serve` waits for the next session
 
 
 PHRASES: dict[Command, tuple[str, ...]] = {
@@ -46,6 +49,9 @@ PHRASES: dict[Command, tuple[str, ...]] = {
     Command.LIGHTER: ("lighter", "softer", "less"),
     Command.DEEPER: ("deeper", "harder", "firmer"),
     Command.GOOD: ("good", "fine", "perfect", "that's good"),
+    Command.NOTE: ("note", "make a note"),
+    Command.READ_NOTES: ("read notes",),
+    Command.START: ("start session",),
 }
 
 # Commands that work in every state of a session (the small global set users rely on).
@@ -62,11 +68,16 @@ GLOBAL_COMMANDS: frozenset[Command] = frozenset(
         Command.DETAILS,
         Command.HELP,
         Command.END,
+        Command.NOTE,
+        Command.READ_NOTES,
     }
 )
 CONFIRM_COMMANDS: frozenset[Command] = frozenset({Command.YES, Command.NO})
 CLIENT_ANSWERS: frozenset[Command] = frozenset({Command.LIGHTER, Command.DEEPER, Command.GOOD})
 ALL_COMMANDS: frozenset[Command] = frozenset(Command)
+# The commands of a session's notes, and the one that starts a session in `serve`.
+NOTE_COMMANDS: frozenset[Command] = frozenset({Command.NOTE, Command.READ_NOTES})
+START_COMMANDS: frozenset[Command] = frozenset({Command.START})
 
 
 def parse(utterance: str) -> Command | None:
@@ -85,6 +96,23 @@ def read_words(words: str, accepts: frozenset[Command]) -> tuple[Command, str] |
         answer = client_answer(phrase)
         command = answer[0] if answer is not None else None
     return (command, phrase) if command is not None else None
+
+
+def note_text(utterance: str) -> str | None:
+    """The words of a note: what follows the note phrase ("note", "make a note") at the very
+    beginning of the utterance, as said ("Note: knot under the right scapula." -> "knot under
+    the right scapula"); "" for the phrase alone; None when the utterance does not begin with
+    it (a note never comes from words in the middle of other talk)."""
+    found = _NOTE_START.match(utterance)
+    if found is None:
+        return None
+    return found.group("text").strip().rstrip(".").strip()
+
+
+def note_phrase(utterance: str) -> str:
+    """The note phrase an utterance begins with ("make a note" or "note"); "" for none."""
+    found = _NOTE_START.match(utterance)
+    return " ".join(found.group("phrase").lower().split()) if found else ""
 
 
 def client_answer(utterance: str) -> tuple[Command, str] | None:
@@ -145,6 +173,13 @@ _CHANGE_PATTERNS: tuple[tuple[str, Command], ...] = (
     (r"\b(a bit|a little|bit|little) much\b", Command.LIGHTER),
     (r"\b(not (hard|deep|firm|strong) enough|not enough)\b", Command.DEEPER),
     (r"\btoo (light|soft|gentle)\b", Command.DEEPER),
+)
+
+# "note" or "make a note" as the first word(s), then the note (punctuation after the phrase
+# dropped: a transcript writes "Note: ..." or "Make a note, ...").
+_NOTE_START = re.compile(
+    r"^\s*(?P<phrase>(?:make\s+a\s+)?note)(?![\w'])[\s,.:;!-]*(?P<text>.*)$",
+    re.IGNORECASE | re.DOTALL,
 )
 
 _BY_PHRASE: dict[str, Command] = {

@@ -3,9 +3,9 @@
 Inputs to the session: `Heard` (a recognized or typed command) and the clock (`now`, seconds).
 Outputs from the session (actions, `Action`): `Say`, `Silence`, `StepStarted`, `Feedback`,
 `Paused`, `Resumed`, `Ended`, and the records of its decisions (`CheckIn`, `TimeUp`,
-`RestStarted`, ...). Around the session, the run journals its own bookkeeping (`Heartbeat`,
-`Exit`, `ResumedSession`, `Spoken`, `Unknown`) and what the edges noticed (`MicrophoneLost`,
-`RouteFallback`, ...).
+`RestStarted`, `NoteTaken`, ...). Around the session, the run journals its own bookkeeping
+(`Heartbeat`, `Exit`, `ResumedSession`, `Spoken`, `Unknown`) and what the edges noticed
+(`MicrophoneLost`, `RouteFallback`, ...).
 
 Every one of them is a small frozen dataclass that turns into one JSON-ready record
 (`record(t)`: `{"t": seconds, "type": ..., ...}`), so the `simulate` log and the session
@@ -54,6 +54,7 @@ class RecordType(StrEnum):
     FOLLOW_UP = "follow_up"
     CHECKIN = "checkin"  # `CheckIn`
     REST = "rest"  # `RestStarted`
+    NOTE = "note"  # `NoteTaken`: the practitioner's note, said during the session
     # The run's bookkeeping
     CLOCK = "clock"  # `Heartbeat`
     EXIT = "exit"
@@ -135,6 +136,10 @@ SayKind = Literal[
     "checkin_hint", "checkin", "checkin_follow_up", "feedback",
     # the rest
     "rest", "rest_left", "closing",
+    # notes and clients (the practitioner route only)
+    "note", "notes", "client_recap",
+    # `serve`, between sessions (the practitioner route)
+    "serve",
 ]
 SAY_KINDS: frozenset[str] = frozenset(get_args(SayKind))
 
@@ -147,18 +152,21 @@ UtteranceOutcome = Literal["played", "interrupted", "undelivered"]
 
 @dataclass(frozen=True)
 class Heard:
-    """A command heard (or typed). Times are seconds of stream time (session time when typed)."""
+    """A command heard (or typed). Times are seconds of stream time (session time when typed).
+    `text`: the free words after the phrase, for a note ("note tight left shoulder")."""
 
     command: Command
     phrase: str
     confidence: float = 1.0
     start: float = 0.0
     end: float = 0.0
+    text: str = ""
 
     def record(self, t: float) -> Record:
+        text = {"text": self.text} if self.text else {}  # only notes carry words of their own
         return _record(
             t, RecordType.HEARD, command=str(self.command), phrase=self.phrase,
-            confidence=round(self.confidence, 3),
+            confidence=round(self.confidence, 3), **text,
         )
 
     @classmethod
@@ -169,7 +177,8 @@ class Heard:
         t = float(record["t"])
         return cls(command, str(record.get("phrase", command)),
                    float(record.get("confidence", 1.0)),
-                   float(record.get("start", t)), float(record.get("end", t)))
+                   float(record.get("start", t)), float(record.get("end", t)),
+                   str(record.get("text", "")))
 
 
 @dataclass(frozen=True)
@@ -409,9 +418,29 @@ class RestStarted:
         return _record(t, RecordType.REST, seconds=self.seconds)
 
 
+@dataclass(frozen=True)
+class NoteTaken:
+    """The practitioner's note `text`, said during move `index` (of step `number`) in `phase`
+    (in the checklist: index and number 0; in the rest: the last move)."""
+
+    text: str
+    index: int
+    number: int
+    phase: Phase
+
+    def record(self, t: float) -> Record:
+        return _record(t, RecordType.NOTE, text=self.text, index=self.index, number=self.number,
+                       phase=str(self.phase))
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> NoteTaken:
+        return cls(str(record.get("text", "")), int(record.get("index", 0)),
+                   int(record.get("number", 0)), Phase(str(record.get("phase", Phase.STEPS))))
+
+
 Action = (
     Say | Silence | StepStarted | Feedback | Paused | Resumed | Ended | PrepStarted | Ignored
-    | UnclearAnswer | Confirm | TimeUp | EndedEarly | FollowUp | CheckIn | RestStarted
+    | UnclearAnswer | Confirm | TimeUp | EndedEarly | FollowUp | CheckIn | RestStarted | NoteTaken
 )
 
 

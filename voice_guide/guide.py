@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voice_guide.commands import CLIENT_ANSWERS, Command, read_words
+from voice_guide.commands import CLIENT_ANSWERS, Command, note_phrase, note_text, read_words
 from voice_guide.events import (
     Action,
     Ended,
@@ -104,10 +104,12 @@ class Guide:
 
     # --- starting ---------------------------------------------------------------------------
 
-    def open(self, now: float, *, prep: bool) -> None:
-        """The welcome (how to get help), then the session's own opening."""
+    def open(self, now: float, *, prep: bool, recap: str = "") -> None:
+        """The welcome (how to get help), the recap of the last session with this client (the
+        practitioner's route only), then the session's own opening."""
         welcome = Say(WELCOME, Route.PRACTITIONER, "welcome")
-        self.emit([welcome, *self.session.start(now, prep=prep)], now)
+        said = [Say(recap, Route.PRACTITIONER, "client_recap")] if recap else []
+        self.emit([welcome, *said, *self.session.start(now, prep=prep)], now)
 
     def reopen(self, now: float, prior: Iterable[Record] = ()) -> None:
         """Carry on a replayed session: mark the resume in the journal and say where we are."""
@@ -186,6 +188,10 @@ class Guide:
         if self.panel is not None and not self._closed and self.session.status(now).phase != "idle":
             waiting = self.waiting() if self.waiting is not None else ""
             self.panel.show(view_of(self.session.status(now), self._last_heard, waiting))
+
+    def next_deadline(self) -> float | None:
+        """When the session's next timer falls due (session time); None: none is set."""
+        return self.session.next_deadline()
 
     @property
     def ended(self) -> bool:
@@ -289,7 +295,13 @@ def heard_from_phrase(
 ) -> Heard | None:
     """A typed or scripted phrase as a `Heard` at session time `t` (lower-cased, spaces
     collapsed, as the recognizer writes a phrase); None if it is not a command. When `accepts`
-    holds the client's answers (a check-in is open), the client's own words count."""
+    holds the client's answers (a check-in is open), the client's own words count. A phrase
+    that begins with "note" or "make a note" is a note: the words after it are its `text`, as
+    typed."""
+    text = note_text(phrase)
+    if text is not None:
+        return Heard(Command.NOTE, note_phrase(phrase), confidence=1.0, start=t, end=t,
+                     text=" ".join(text.split()))
     reading = read_words(phrase, accepts)
     if reading is None:
         return None

@@ -184,8 +184,9 @@ class JournalWriter:
     # --- the file ---------------------------------------------------------------------------
 
     def _open_new(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        # Health information (a client's name, notes): readable by the user only.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         self._lock(fd)
         self._fd = fd
         _fsync_directory(self.path.parent)  # the new file's name survives a power loss too
@@ -277,8 +278,10 @@ def make_header(
     mode: str,
     started: datetime | None = None,
     session_id: str | None = None,
+    client: str | None = None,
 ) -> dict[str, Any]:
-    """The first record of a journal: everything needed to rebuild the session by replay."""
+    """The first record of a journal: everything needed to rebuild the session by replay, and
+    the client's name when the session has one."""
     started = (started or datetime.now().astimezone()).replace(microsecond=0)
     return {
         "t": 0.0,
@@ -292,6 +295,7 @@ def make_header(
         "settings": dict(settings),
         "prep": prep,
         "mode": mode,
+        **({"client": client} if client else {}),
     }
 
 
@@ -424,20 +428,10 @@ def read_journal(path: Path, *, warn: bool = True) -> Journal:
 
     Raises OSError only when the file itself cannot be opened (or is too large to be a journal).
     """
-    data = read_limited(path, MAX_JOURNAL_BYTES, "a session journal")
     header: dict[str, Any] | None = None
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        record, problem = _parse_line(raw)
-        if record is None:
-            torn = number == len(lines)  # no newline after it: the write in flight at a crash
-            what = "truncated" if torn else "corrupt"
-            warnings.append(f"{path}:{number}: skipped {what} journal line ({problem})")
-            continue
+    for record in _whole_records(path, warnings):
         if record_type(record) is HEADER_TYPE:
             if header is None:
                 header = record
@@ -474,6 +468,47 @@ def not_a_journal(journal: Journal) -> str:
         return "not a session journal: it is empty"
     return (f"not a session journal: {lines} line{'s' * (lines != 1)} could not be read as "
             "journal records")
+
+
+def read_sessions(path: Path) -> list[Journal]:
+    """Every session a file holds, in order: one for a journal; one per `session` header for a
+    day's log (`simulate --serve`); one, with no header, for a `simulate` log without one.
+    Lines that are not whole records are skipped with a logged warning, as `read_journal` does;
+    raises OSError only when the file cannot be read."""
+    warnings: list[str] = []
+    sessions: list[Journal] = []
+    header: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = []
+    for record in _whole_records(path, warnings):
+        if record_type(record) is HEADER_TYPE:
+            if header is not None or records:
+                sessions.append(Journal(path, header, tuple(records)))
+            header, records = record, []
+            continue
+        records.append(record)
+    if header is not None or records:
+        sessions.append(Journal(path, header, tuple(records)))
+    for message in warnings:
+        log.warning("warning: %s", message)
+    return sessions
+
+
+def _whole_records(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+    """The records of a journal file, each line that is not one noted in `warnings`."""
+    data = read_limited(path, MAX_JOURNAL_BYTES, "a session journal")
+    records: list[dict[str, Any]] = []
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        record, problem = _parse_line(raw)
+        if record is None:
+            torn = number == len(lines)  # no newline after it: the write in flight at a crash
+            what = "truncated" if torn else "corrupt"
+            warnings.append(f"{path}:{number}: skipped {what} journal line ({problem})")
+            continue
+        records.append(record)
+    return records
 
 
 def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
@@ -569,6 +604,7 @@ SUMMARY_IGNORES = frozenset({
     RecordType.SAY, RecordType.SILENCE, RecordType.PREP, RecordType.IGNORED,
     RecordType.UNCLEAR_ANSWER, RecordType.CONFIRM, RecordType.TIME_UP, RecordType.FOLLOW_UP,
     RecordType.CHECKIN,  # its answer is the `feedback` record
+    RecordType.NOTE,  # the practitioner's words: in the report, not in the times
     # bookkeeping and the edges: nothing about the massage (a resumed session's clock carries
     # on from the journal's last record, so a stopped run leaves no gap to leave out)
     RecordType.CLOCK, RecordType.EXIT, RecordType.RESUME_SESSION, RecordType.JOURNAL_GAP,

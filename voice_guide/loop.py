@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from voice_guide.events import ExitReason, Heard, Say, Unclear
 
 if TYPE_CHECKING:
-    from voice_guide.guide import Guide
+    from voice_guide.guide import SpeechOutput
     from voice_guide.journal import Recordable
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,37 @@ class StopReason(Enum):
         self.exit_status = exit_status
 
 
+class Driver(Protocol):
+    """What the loop drives: one session's `guide.Guide` (`run`), or a day of them
+    (`day.Day`, `serve`). Every time is the loop's clock."""
+
+    speech: SpeechOutput
+
+    @property
+    def ended(self) -> bool: ...
+
+    @property
+    def last_write(self) -> float: ...
+
+    def heard(self, heard: Heard, now: float) -> None: ...
+
+    def phrase(self, text: str, now: float) -> bool: ...
+
+    def played(self, say: Say, now: float) -> None: ...
+
+    def note(self, note: Recordable, now: float, *, tell: str = "") -> None: ...
+
+    def tick(self, now: float) -> None: ...
+
+    def heartbeat(self, now: float) -> None: ...
+
+    def show(self, now: float) -> None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+    def close(self, now: float, reason: ExitReason) -> None: ...
+
+
 class Inbox:
     """What the loop waits on; any thread may put a message in."""
 
@@ -117,7 +148,7 @@ class SessionClock:
 
 
 def run_loop(
-    guide: Guide,
+    guide: Driver,
     clock: SessionClock,
     inbox: Inbox,
     *,
@@ -168,7 +199,7 @@ def read_lines(stream: TextIO, inbox: Inbox) -> threading.Thread:
 
 
 def _serve(
-    guide: Guide, clock: SessionClock, inbox: Inbox, stdin: TextIO,
+    guide: Driver, clock: SessionClock, inbox: Inbox, stdin: TextIO,
     echo_typed: Callable[[], None] | None,
 ) -> StopReason:
     while not guide.ended:
@@ -200,10 +231,10 @@ def _serve(
     return StopReason.ENDED
 
 
-def _wait_seconds(guide: Guide, now: float) -> float:
+def _wait_seconds(guide: Driver, now: float) -> float:
     """How long the loop may sleep before a timer, the heartbeat or the panel's clock is due."""
     wait = min(REFRESH_SECONDS, max(0.0, guide.last_write + HEARTBEAT_SECONDS - now))
-    deadline = guide.session.next_deadline()
+    deadline = guide.next_deadline()
     if deadline is not None:
         wait = min(wait, max(0.0, deadline - now))
     return max(0.005, wait)

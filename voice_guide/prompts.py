@@ -23,6 +23,8 @@ For the wiring around the session:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
@@ -30,6 +32,7 @@ from voice_guide.protocol import LONG_SESSION_SECONDS, Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
     from voice_guide.events import Feedback
+    from voice_guide.events import NoteTaken
     from voice_guide.journal import Summary
     from voice_guide.session import SessionStatus
 
@@ -94,6 +97,17 @@ HELP_PAUSED = _ahead("Paused. Say resume to carry on, or end session.")
 HELP_PREP = _ahead("Say next for the next item, back, repeat, or skip to skip the checklist.")
 HELP_REST = _ahead("Resting. Say how long, skip to finish the rest now, or end session.")
 HELP_CONFIRM = _ahead("Say yes to end the session, or no to carry on.")
+
+# --- Notes (the practitioner route only) ----------------------------------------------------------
+
+NOTED = _ahead("Noted.")
+NOTE_EMPTY = _ahead("Say note, then the note, in one go.")
+
+# --- Between sessions (`serve`) -------------------------------------------------------------------
+
+SERVE_WAITING = _ahead("Ready. Say start session when the client is on the table.")
+SERVE_NEXT = _ahead("Say start session for the next client.")
+SESSION_NOT_STARTED = "The session could not be started; the screen says why."
 
 # --- Trouble at the edges (rare: rendered when said) ----------------------------------------------
 
@@ -180,6 +194,66 @@ def resume_text(status: SessionStatus) -> str:
     if status.paused:
         text += " The session is paused. Say resume to continue."
     return text
+
+
+def notes_text(notes: Sequence[NoteTaken]) -> str:
+    """"read notes": this session's notes, each with where it was taken."""
+    if not notes:
+        return "No notes in this session yet."
+    said = " ".join(f"{_capital(note_place(note))}: {_sentence(note.text)}" for note in notes)
+    return f"{count(len(notes), 'note')}. {said}"
+
+
+def note_place(note: NoteTaken) -> str:
+    """Where a note was taken: "step 5, move 7", "the checklist", "the rest"."""
+    if note.phase == "prep":
+        return "the checklist"
+    if note.phase == "rest":
+        return "the rest"
+    return f"step {note.number}, move {note.index}"
+
+
+def recap_text(
+    client: str, started: datetime | None, now: datetime,
+    changes: Sequence[tuple[str | None, str]], good: bool, notes: Sequence[tuple[str, str]],
+) -> str:
+    """The recap of a client's last session, at the start of the next one (the practitioner
+    route): when it was, the pressure asked for and during which move, its notes. `changes`:
+    (lighter or deeper, the move); `good`: the client said the pressure was good at least once;
+    `notes`: (where, the note)."""
+    text = f"Last session with {client}: {_day(started, now)}."
+    if changes:
+        text += " " + "; ".join(f"{_capital(str(answer))} pressure asked for during {move}"
+                                for answer, move in changes) + "."
+    elif good:
+        text += " The pressure was good."
+    else:
+        text += " No pressure asked for."
+    if notes:
+        text += " " + " ".join(f"Note, {where}: {_sentence(note)}" for where, note in notes)
+    else:
+        text += " No notes."
+    return text
+
+
+def _day(started: datetime | None, now: datetime) -> str:
+    """"today at 14:05", "yesterday at 9:30", "on Tuesday 1 December"."""
+    if started is None:
+        return "date unknown"
+    days = (now.date() - started.date()).days
+    at = f"{started.hour}:{started.minute:02d}"
+    if days == 0:
+        return f"today at {at}"
+    if days == 1:
+        return f"yesterday at {at}"
+    year = f" {started.year}" if started.year != now.year else ""
+    return f"on {started:%A} {started.day} {started:%B}{year}"
+
+
+def unfinished_text(index: int, total: int) -> str:
+    """What `serve` offers at its start when a session was cut off (a crash, a power cut)."""
+    return (f"An unfinished session at move {index} of {total}. Say resume, or start session "
+            "for a new one.")
 
 
 def known_texts(script: Script) -> list[str]:

@@ -46,6 +46,10 @@ Decisions where the issue is silent:
 - Commands the session does not accept now (yes/no with nothing pending, a client answer outside
   a window) are logged as `Ignored` and change nothing (yes/no get a short reply); after
   the end, nothing is logged.
+- Notes ("note ...", "make a note ...") are taken in every state of a session: journaled with
+  the move they were said in (`NoteTaken`), answered "Noted." on the practitioner route, and
+  read back there on "read notes". Like "help", neither cancels a pending "end session?" nor
+  ends a pause or an answer window. A note with no words gets a hint and is not kept.
 - A `now` earlier than one already seen is taken as the latest time seen (time never runs back).
 """
 
@@ -77,6 +81,7 @@ from voice_guide.events import (
     FollowUp,
     Heard,
     Ignored,
+    NoteTaken,
     Paused,
     Phase,
     PrepStarted,
@@ -108,6 +113,8 @@ from voice_guide.prompts import (
     NO_PREP_DETAILS,
     NO_STEP_DETAILS,
     NOT_PAUSED,
+    NOTE_EMPTY,
+    NOTED,
     NOTHING_TO_CONFIRM,
     PAUSED,
     PREP_INTRO,
@@ -115,6 +122,7 @@ from voice_guide.prompts import (
     RESUMING,
     TIME_UP,
     ended_early_text,
+    notes_text,
     prep_time_text,
     prep_where_text,
     rest_left_text,
@@ -204,6 +212,7 @@ class Session:
         self._asked: set[int] = set()  # moves a question was asked after or during
         self._checkin_left: float | None = None  # the interval timer's time left, over a rest
         self._early_end: int | None = None  # the move a confirmed early end happened at
+        self._notes: list[NoteTaken] = []  # this session's notes, for "read notes"
 
     # --- public interface ---------------------------------------------------------------------
 
@@ -398,6 +407,10 @@ class Session:
             return self._client_answer(heard, now)
         if command in CONFIRM_COMMANDS:
             return self._confirm_answer(command, now)
+        if command is Command.NOTE:  # the practitioner's words, whatever else is going on
+            return self._note(heard.text)
+        if command is Command.READ_NOTES:
+            return [Say(notes_text(self._notes), kind="notes")]
         actions: list[Action] = []
         if self._schedule.pending(_CONFIRM) and command is Command.HELP:
             return [Say(HELP_CONFIRM, kind="help")]  # asking what to say is not a "no"
@@ -539,6 +552,17 @@ class Session:
             Say(ended_early_text(step.number, last), kind="ended"),
             *self._start_rest(now),
         ]
+
+    def _note(self, text: str) -> list[Action]:
+        text = " ".join(text.split())
+        if not text:
+            return [Say(NOTE_EMPTY, kind="note")]
+        if self._phase is Phase.PREP:
+            note = NoteTaken(text, 0, 0, self._phase)
+        else:
+            note = NoteTaken(text, self._index, self._step.number, self._phase)
+        self._notes.append(note)
+        return [note, Say(NOTED, kind="note")]
 
     def _client_answer(self, heard: Heard, now: float) -> list[Action]:
         command, checkins = heard.command, self.script.checkins

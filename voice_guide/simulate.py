@@ -17,6 +17,12 @@ not ended gets the `exit` record `run` writes when its input ends. Only the live
 heartbeats (`clock` records) are missing: they exist because a wall clock runs.
 `voice_guide.simulate_audio` drives the same Guide on the same clock from a recording.
 
+`simulate_day` (`simulate --serve`) runs the `serve` loop (`voice_guide.day.Day`) on the same
+virtual clock: the script's times are the day's; nothing happens until "start session"; each
+session's log opens with its own `session` header (its `started` is the wall clock at the
+simulation's start plus the session's day time), its times are its own from 0, and the day's log
+is every session's records in order.
+
 After the last line (without `until`) the clock runs on through whatever the session still has
 scheduled (the time-up cue, the answer window, the rest, auto-advance) until nothing more is
 scheduled, the session ends, or it waits for a command (a move's time is up: only its time-based
@@ -25,13 +31,16 @@ check-ins would come, for ever); with `until` it runs to exactly that time, igno
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from voice_guide.guide import Guide, MemoryJournal, SilentSpeech
+from voice_guide.guide import Guide, MemoryJournal, SilentSpeech, SpeechOutput
+from voice_guide.journal import make_header
 from voice_guide.loop import StopReason
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
@@ -60,6 +69,9 @@ class CommandScriptError(ValueError):
 # device) and is not read into memory.
 MAX_SCRIPT_BYTES = 1_000_000
 
+if TYPE_CHECKING:
+    from voice_guide.day import Day
+
 
 def simulate(
     script: Script,
@@ -68,10 +80,15 @@ def simulate(
     settings: SessionSettings | None = None,
     prep: bool = False,
     until: float | None = None,
+    client: str | None = None,
 ) -> list[Record]:
-    """Run a session through `phrases` on a virtual clock starting at 0; the event log."""
+    """Run a session through `phrases` on a virtual clock starting at 0; the event log. With a
+    `client`, the log opens with a `session` header naming them (a simulation reads no past
+    sessions: no recap)."""
     settings = settings or SessionSettings()
     journal = MemoryJournal()
+    if client:
+        journal.write(simulated_header(script, settings, prep, client, datetime.now(), 1))
     guide = Guide(Session(script, settings), journal, SilentSpeech())
     clock = VirtualClock(guide)
     guide.open(0.0, prep=prep)
@@ -122,6 +139,93 @@ class VirtualClock:
         if until is not None:
             self.guide.tick(until)  # nothing is due: keeps the session's clock at `until`
         self.guide.close(self.now, StopReason.INPUT_ENDED.journal_reason)
+
+
+def simulate_day(
+    script: Script,
+    phrases: Sequence[ScriptedPhrase],
+    *,
+    settings: SessionSettings | None = None,
+    prep: bool = False,
+    until: float | None = None,
+    client: str | None = None,
+) -> list[Record]:
+    """The `serve` loop through `phrases` on a virtual clock (day time from 0); the day's log."""
+    records: list[Record] = []
+    day = simulated_day(script, records, SilentSpeech(), settings=settings, prep=prep,
+                        client=client)
+    clock = VirtualDayClock(day)
+    day.begin(0.0)
+    for item in phrases:
+        if until is not None and item.t > until:
+            break
+        clock.advance(item.t)
+        day.phrase(item.phrase, item.t)
+    clock.finish(until)
+    return records
+
+
+def simulated_day(
+    script: Script, records: list[Record], speech: SpeechOutput, *,
+    settings: SessionSettings | None, prep: bool, client: str | None,
+) -> Day:
+    """A `Day` whose sessions write their logs, each after its own header, into `records`."""
+    from voice_guide.day import Day, Opening
+
+    settings = settings or SessionSettings()
+    opened = datetime.now()
+    day: Day
+
+    def new_session(now: float) -> Opening:
+        started = opened + timedelta(seconds=now)
+        journal = MemoryJournal(records)
+        journal.write(simulated_header(script, settings, prep, client, started,
+                                       day.sessions + 1))
+        return Opening(Guide(Session(script, settings), journal, speech), prep=prep)
+
+    day = Day(new_session, speech)
+    return day
+
+
+def simulated_header(
+    script: Script, settings: SessionSettings, prep: bool, client: str | None,
+    started: datetime, number: int,
+) -> Record:
+    """A simulated session's `session` header (`run`'s, with mode "simulate")."""
+    started = started.astimezone().replace(microsecond=0)
+    return make_header(
+        protocol=Path(script.source or "protocol.yaml").resolve(), protocol_name=script.name,
+        settings=dataclasses.asdict(settings), prep=prep, mode="simulate", started=started,
+        session_id=f"{started:%Y%m%d-%H%M%S}-sim{number}", client=client,
+    )
+
+
+@dataclass
+class VirtualDayClock:
+    """`VirtualClock` for a day: ticks the session running now at each of its deadlines (in
+    its own time) and closes it when it ends by itself (the rest over)."""
+
+    day: Day
+    now: float = 0.0
+
+    def advance(self, to: float | None) -> None:
+        guide = self.day.guide
+        if guide is not None:
+            offset = self.day.offset
+            clock = VirtualClock(guide, max(0.0, self.now - offset))
+            clock.advance(None if to is None else to - offset)
+            self.now = max(self.now, clock.now + offset)
+            self.day.settle(self.now)
+        if to is not None:
+            self.now = max(self.now, float(to))
+
+    def finish(self, until: float | None) -> None:
+        """After the last input: on through what the session running still does by itself,
+        then the end of input (a session still running gets its `exit` record)."""
+        self.advance(until)
+        if until is not None and self.day.guide is not None:
+            self.day.tick(until)
+        self.day.close(self.now, StopReason.INPUT_ENDED.journal_reason)
 
 
 def load_command_script(path: Path | str) -> list[ScriptedPhrase]:

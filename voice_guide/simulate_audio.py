@@ -9,6 +9,10 @@ route, and while the room route plays, plus the tail, the microphone is muted, e
 With `--out` every utterance is written as a WAV file (the only audio this program ever writes,
 and only when asked); without it, no file is written.
 
+With `serve`, the recording drives `simulate --serve`'s day instead (`simulate.simulate_day`):
+between sessions the listener hears only "start session", and each session's log opens with
+its own header.
+
 The log is what `run` journals (the `simulate --script` log, and `heard` records carry the
 utterance's `start` and `end` in the recording, as the live journal's carry them in stream time);
 with `--out`, `say` records also name their `wav` file and when it starts playing (`plays_at`).
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,12 @@ from voice_guide.guide import Guide, MemoryJournal
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer
 from voice_guide.protocol import Script
 from voice_guide.session import Session, SessionSettings
-from voice_guide.simulate import VirtualClock
+from voice_guide.simulate import (
+    VirtualClock,
+    VirtualDayClock,
+    simulated_day,
+    simulated_header,
+)
 from voice_guide.speak.gate import MicGate
 
 log = logging.getLogger(__name__)
@@ -57,19 +67,27 @@ def simulate_audio(
     until: float | None = None,
     out: Path | None = None,
     render: Callable[[str], Any] | None = None,
+    serve: bool = False,
+    client: str | None = None,
 ) -> AudioSimulation:
     """Run a session on `audio` (int16 mono 16 kHz) and return its event log.
 
     `render(text) -> Pcm` gives speech for the virtual speaker's timing and for `--out` files
-    (None: lengths are estimated from the text and no file can be written).
+    (None: lengths are estimated from the text and no file can be written). `serve`: the day's
+    loop instead of one session; `client`: the sessions' client (their logs get headers).
     """
     from voice_guide.listen.pipeline import Listener
 
+    if serve:
+        return _simulate_day_audio(script, audio, recognizer, settings=settings, prep=prep,
+                                   until=until, out=out, render=render, client=client)
     session = Session(script, settings or SessionSettings())
     listener = Listener(recognizer, session.accepts, answers=True)
     gate = MicGate()  # the live mute path, on the recording's clock
     speaker = VirtualSpeaker(gate, out, render)
     journal = MemoryJournal()
+    if client:
+        journal.write(simulated_header(script, session.settings, prep, client, datetime.now(), 1))
     guide = Guide(session, journal, speaker)
     clock = VirtualClock(guide)
     heard_all: list[Heard] = []
@@ -93,7 +111,41 @@ def simulate_audio(
     return AudioSimulation(journal.records, heard_all, speaker.files)
 
 
-def _hand(guide: Guide, heard: Heard | Unclear, heard_all: list[Heard], t: float) -> None:
+def _simulate_day_audio(
+    script: Script, audio: np.ndarray, recognizer: Recognizer, *,
+    settings: SessionSettings | None, prep: bool, until: float | None, out: Path | None,
+    render: Callable[[str], Any] | None, client: str | None,
+) -> AudioSimulation:
+    """`simulate --serve --audio`: the day's loop on the recording's clock."""
+    from voice_guide.listen.pipeline import Listener
+
+    gate = MicGate()
+    speaker = VirtualSpeaker(gate, out, render)
+    records: list[Record] = []
+    day = simulated_day(script, records, speaker, settings=settings, prep=prep, client=client)
+    listener = Listener(recognizer, day.accepts, answers=True)
+    clock = VirtualDayClock(day)
+    heard_all: list[Heard] = []
+    day.begin(0.0)
+    block = max(1, round(BLOCK_SECONDS * SAMPLE_RATE))
+    end_of_audio = len(audio) / SAMPLE_RATE
+    stop = end_of_audio if until is None else min(until, end_of_audio)
+    t = 0.0
+    for offset in range(0, len(audio), block):
+        t = min(offset + block, len(audio)) / SAMPLE_RATE
+        if t > stop + 1e-9:
+            break
+        clock.advance(t)
+        for heard in gate.feed(listener, audio[offset : offset + block], offset / SAMPLE_RATE):
+            _hand(day, heard, heard_all, t)
+    if until is None or until >= end_of_audio:
+        for heard in listener.flush():
+            _hand(day, heard, heard_all, t)
+    clock.finish(until)
+    return AudioSimulation(records, heard_all, speaker.files)
+
+
+def _hand(guide: Guide | Day, heard: Heard | Unclear, heard_all: list[Heard], t: float) -> None:
     if isinstance(heard, Unclear):
         guide.unclear(heard, t)
     else:

@@ -23,6 +23,7 @@ from voice_guide.config import NO_CONFIG, SETTINGS, Config, ConfigError, load_co
 # name -> module, in the order `voice-guide --help` lists them.
 SUBCOMMANDS: dict[str, str] = {
     "run": "voice_guide.cli.run",
+    "serve": "voice_guide.cli.serve",
     "check": "voice_guide.cli.check",
     "simulate": "voice_guide.cli.simulate",
     "listen": "voice_guide.cli.listen",
@@ -32,11 +33,17 @@ SUBCOMMANDS: dict[str, str] = {
     "devices": "voice_guide.cli.devices",
     "models": "voice_guide.cli.models",
     "history": "voice_guide.cli.history",
+    "clients": "voice_guide.cli.clients",
+    "report": "voice_guide.cli.report",
     "enroll": "voice_guide.cli.enroll",
     "profiles": "voice_guide.cli.profiles",
     "mic": "voice_guide.cli.mic",
     "config": "voice_guide.cli.config",
 }
+
+
+# Subcommands that take another's options, and so its settings in the config file.
+SETTINGS_OF: dict[str, str] = {"serve": "run"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,9 +97,10 @@ def build_parser(config: Config | None = None) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         add_config_arguments(command)
-        add_negations(command, name)
+        settings_of = SETTINGS_OF.get(name, name)
+        add_negations(command, settings_of)
         command.set_defaults(handler=module.run, loaded_config=config,
-                             **config.defaults_for(name))
+                             **config.defaults_for(settings_of))
     return parser
 
 

@@ -1,6 +1,7 @@
-"""`voice-guide history [--json] [--all]`: past sessions with date, protocol, duration, feedback
-and journal. Sessions where nothing happened (`Journal.empty`: opened, nothing said) are left
-out unless `--all`: they are not worth resuming either."""
+"""`voice-guide history [--json] [--all] [--client NAME]`: past sessions with date, client,
+protocol, duration, feedback and journal (`--client`: one client's, from the client index).
+Sessions where nothing happened (`Journal.empty`: opened, nothing said) are left out unless
+`--all`: they are not worth resuming either."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dir", type=Path, default=None, metavar="DIR",
         help="where the session journals are (default: the user data directory)",
     )
+    parser.add_argument("--client", metavar="NAME", help="only this client's sessions")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +38,22 @@ def run(args: argparse.Namespace) -> int:
     if args.dir is not None and not directory.is_dir():
         what = "is not a folder" if directory.exists() else "does not exist"
         return fail(f"history: {directory} {what} (--dir names the folder of the journals)")
-    every = [j for j in list_journals(directory) if j.header is not None]
+    if args.client is not None:
+        from voice_guide.clients import ClientError, check_name, client_sessions
+
+        try:
+            every = client_sessions(directory, check_name(args.client))
+        except ClientError as error:
+            return fail(f"history: {error}")
+    else:
+        every = [j for j in list_journals(directory) if j.header is not None]
     journals = [j for j in every if args.all or not _only_opened(j)]
     if args.json:
         for journal in journals:
             print(json.dumps(session_json(journal), ensure_ascii=False))
+        return 0
+    if not journals and args.client is not None:
+        print(f"No sessions with {args.client.strip()} (journals are kept in {directory}).")
         return 0
     if not journals:
         print(f"No sessions yet (journals are kept in {directory}).")
@@ -65,6 +78,7 @@ def session_json(journal: Journal) -> dict[str, Any]:
     return {
         "id": journal.session_id,
         "date": header.get("started"),
+        "client": header.get("client"),
         "protocol": header.get("protocol_name"),
         "protocol_path": header.get("protocol"),
         "duration_seconds": round(summary.total_seconds, 1),
@@ -92,8 +106,9 @@ def session_line(journal: Journal) -> str:
         state += f" at step {data['ended_early_at']}"
     answers = [answer_text(f) for f in summarize(journal.records).feedback]
     feedback = ", ".join(answers) if answers else "none"
+    client = f"{data['client']}  " if data["client"] else ""
     return (
-        f"{date}  {data['protocol']}  {clock(data['duration_seconds'])}  "
+        f"{date}  {client}{data['protocol']}  {clock(data['duration_seconds'])}  "
         f"{count(data['steps'], 'step')}, {count(data['moves'], 'move')}  {state}  "
         f"feedback: {feedback}  {data['journal']}"
     )

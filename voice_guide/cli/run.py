@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--journal", metavar="PATH", type=Path,
         help="session journal file (default: a new file in the user data directory)",
     )
+    parser.add_argument(
+        "--client", metavar="NAME",
+        help="who the session is with: kept in its journal; a client seen before gets a recap "
+        "of the last session on the practitioner route",
+    )
     parser.add_argument("--skip-prep", action="store_true", help="skip the preparation checklist")
     parser.add_argument(
         "--auto", action="store_true", help="move on by itself when a step's time is up"
@@ -88,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return fail(problem)
     try:
-        stopped = run_session(session_options(args), listening_options(args),
+        options = session_options(args)
+    except ValueError as error:  # clients.ClientError: a name that cannot be one
+        return fail(str(error))
+    try:
+        stopped = run_session(options, listening_options(args),
                               speech_options(args), interactive=sys.stdin.isatty())
     except LiveError as error:
         return fail(str(error))
@@ -130,7 +139,9 @@ def show_progress() -> None:
 
 
 def session_options(args: argparse.Namespace) -> SessionOptions:
+    """Raises `clients.ClientError` for a --client name that cannot be one."""
     from voice_guide.app import SessionOptions
+    from voice_guide.clients import check_name
 
     return SessionOptions(
         protocol=Path(args.protocol) if args.protocol else None,
@@ -138,6 +149,7 @@ def session_options(args: argparse.Namespace) -> SessionOptions:
         journal=args.journal,
         skip_prep=args.skip_prep,
         auto=args.auto,
+        client=check_name(args.client) if args.client is not None else None,
     )
 
 

@@ -2,7 +2,11 @@
 virtual clock, its event log printed (`--auto` alone: nothing said, the session runs by itself).
 
 Each line of output is one JSON record (`t`, `type`, ...): what `run` would journal for the same
-phrases (`--script`) or the same sound (`--audio`). The same input always gives the same log.
+phrases (`--script`) or the same sound (`--audio`). The same input always gives the same log
+(with `--client` or `--serve`, but for the headers' wall-clock start and id). `--serve` runs the
+day's loop of `voice-guide serve` instead: nothing until "start session", then one session after
+another, each opening with its own `session` header. `--client NAME` names the client in the
+header (a simulation reads no past sessions, so there is no recap).
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from typing import Any
 from voice_guide.cli import add_engine_arguments, fail
 from voice_guide.protocol import DEFAULT_PROTOCOL, ProtocolError, Script, load
 from voice_guide.session import SessionSettings
-from voice_guide.simulate import CommandScriptError, load_command_script, parse_seconds, simulate
+from voice_guide.simulate import (
+    CommandScriptError,
+    load_command_script,
+    parse_seconds,
+    simulate,
+    simulate_day,
+)
 
 HELP = "run a session from a script of timed phrases on a virtual clock; print the event log"
 
@@ -52,10 +62,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="DIR", help="with --audio: write what the guide says as WAV files here"
     )
+    parser.add_argument(
+        "--serve", action="store_true",
+        help="the day's loop of `voice-guide serve`: wait for 'start session', run a session, "
+        "wait again; prints every session's log, each after its own header",
+    )
+    parser.add_argument("--client", metavar="NAME",
+                        help="who the session is with (in the session header)")
     add_engine_arguments(parser, "with --audio: ")
 
 
 def run(args: argparse.Namespace) -> int:
+    from voice_guide.clients import ClientError, check_name
+
+    try:
+        args.client = check_name(args.client) if args.client is not None else None
+    except ClientError as error:
+        return fail(f"simulate: {error}")
     # What the simulation warns about (a voice that cannot render) is printed as our lines are.
     if args.audio is not None:
         return _run_audio(args)
@@ -71,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
         phrases = [] if args.script is None else load_command_script(args.script)
     except CommandScriptError as error:
         return fail(str(error))
-    log = simulate(
+    run_script = simulate_day if args.serve else simulate
+    log = run_script(
         script, phrases, settings=SessionSettings(auto=args.auto), prep=args.prep,
-        until=args.until,
+        until=args.until, client=args.client,
     )
     _print_log(log)
     return 0
@@ -116,7 +140,8 @@ def _simulate_audio(args: argparse.Namespace, out: Path | None) -> int:
     print(f"voice-guide: {reason}", file=sys.stderr)
     result = simulate_audio(
         script, audio, recognizer, settings=SessionSettings(auto=args.auto), prep=args.prep,
-        until=args.until, out=out, render=speech_renderer(),
+        until=args.until, out=out, render=speech_renderer(), serve=args.serve,
+        client=args.client,
     )
     _print_log(result.log)
     heard = ", ".join(f"{h.command}@{h.end:.2f}s" for h in result.heard) or "none"

@@ -41,6 +41,10 @@ from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 from voice_guide.listen.segmenter import Segmenter, SegmenterSettings
 
 CommandSource = frozenset[Command] | Callable[[], frozenset[Command]]
+# What the client has just been asked, given to Whisper as the words before theirs: measured on
+# six synthetic voices (benchmarks.answers), answers right 84 -> 91 % clean and 71 -> 77 % in
+# the room, none more taken for another answer
+ANSWER_CONTEXT = "How is the pressure? Would you like it lighter or deeper?"
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ class Listener:
         if segment is None:
             return []
         self.segments += 1
-        words = self.recognizer.hear_words(segment)  # type: ignore[attr-defined]
+        words = self.recognizer.hear_words(  # type: ignore[attr-defined]
+            segment, context=ANSWER_CONTEXT)
         if words is None:  # not speech, or nothing Whisper is sure of: nothing to tell
             return []
         commands = self._accepted()
