@@ -149,7 +149,7 @@ def test_the_report_of_a_simulated_session_has_moves_check_ins_and_notes(
     assert [(n.text, n.index, n.number) for n in report.notes] == [
         ("knot under the right scapula", 5, 5)]
     assert [(c.index, c.answer) for c in report.checkins] == [
-        (4, "lighter"), (10, "deeper"), (15, "deeper"), (19, "deeper"), (24, "good"),
+        (4, "lighter"), (10, "deeper"), (15, "deeper"), (19, "deeper"), (24, "fine (unconfirmed)"),
         (29, "good")]
     markdown = voice_guide(["report", str(log)], env)
     assert markdown.returncode == 0, markdown.stderr

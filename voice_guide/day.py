@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_guide.commands import Command
-from voice_guide.events import ExitReason, Heard, Route, Say
+from voice_guide.events import ExitReason, Heard, Route, Say, Unclear
 from voice_guide.guide import Guide, SpeechOutput, heard_from_phrase
 from voice_guide.journal import Recordable
 from voice_guide.prompts import SERVE_NEXT, SERVE_WAITING, SESSION_NOT_STARTED, unfinished_text
@@ -93,6 +93,12 @@ class Day:
             self.settle(now)
         elif heard.command in self.accepts():
             self._between(heard.command, now)
+
+    def unclear(self, unclear: Unclear, now: float) -> None:
+        """Words that answered nothing while a client's answer was awaited (in a session)."""
+        if self.guide is not None:
+            self.guide.unclear(unclear, self._session_time(now))
+            self.settle(now)
 
     def phrase(self, text: str, now: float) -> bool:
         """A typed or scripted phrase; between sessions only "start session" (or "resume" when

@@ -31,8 +31,7 @@ from voice_guide.commands import Command
 from voice_guide.protocol import LONG_SESSION_SECONDS, Script, Step
 
 if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
-    from voice_guide.events import Feedback
-    from voice_guide.events import NoteTaken
+    from voice_guide.events import Feedback, NoteTaken
     from voice_guide.journal import Summary
     from voice_guide.session import SessionStatus
 

@@ -349,8 +349,9 @@ def _checkins(records: Iterable[Mapping[str, Any]], numbers: Mapping[int, int]
                 case RecordType.FEEDBACK:
                     feedback = Feedback.from_record(record)
                     t, index, reason = open_ or (float(record["t"]), feedback.index, "step")
-                    answers.append(CheckInAnswer(index, numbers.get(index, 0), reason,
-                                                 feedback.answer, t))
+                    answer = (f"{feedback.answer} (unconfirmed)" if feedback.unconfirmed
+                              else feedback.answer)
+                    answers.append(CheckInAnswer(index, numbers.get(index, 0), reason, answer, t))
                     open_ = None
         except (ValueError, TypeError, KeyError):
             continue

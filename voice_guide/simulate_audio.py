@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from voice_guide.simulate import (
     simulated_header,
 )
 from voice_guide.speak.gate import MicGate
+
+if TYPE_CHECKING:
+    from voice_guide.day import Day
 
 log = logging.getLogger(__name__)
 
