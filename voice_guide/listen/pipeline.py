@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import Enum
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from voice_guide.commands import (
     CLIENT_ANSWERS,
     Command,
     could_become_another,
+    note_phrase,
+    note_text,
     read_words,
 )
 from voice_guide.events import Heard, Unclear
@@ -45,6 +48,7 @@ CommandSource = frozenset[Command] | Callable[[], frozenset[Command]]
 # six synthetic voices (benchmarks.answers), answers right 84 -> 91 % clean and 71 -> 77 % in
 # the room, none more taken for another answer
 ANSWER_CONTEXT = "How is the pressure? Would you like it lighter or deeper?"
+NOTE_HEAD = 1.8  # seconds of a long utterance written out to see whether it begins as a note
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class UtteranceRules:
     # While the client's answer is awaited, pieces closer than `min_pause_before` are one answer
     # up to this long ("a little ... deeper"), read once the pause after them is certain.
     max_answer: float = 6.0
+    max_note: float = 15.0  # ...and a note, from its first word to its last
 
 
 def listen_to(
@@ -117,7 +122,8 @@ class Listener:
         self.joined = 0  # utterances not decoded: they followed other speech too closely
         self._first_look: FirstLook | None = None  # at the utterance still open
         self._previous: Segment | None = None  # the last utterance, when nothing was heard in it
-        self._held: Segment | None = None  # an answer, until the pause after it is certain
+        self._held: Segment | None = None  # free speech, until the pause after it is certain
+        self._held_kind = HeldWords.ANSWER
 
     @property
     def time(self) -> float:
@@ -138,23 +144,31 @@ class Listener:
             if len(samples) == 0:
                 return []
         heard = self._recognize(self._segmenter.feed(samples))
-        held = self._held
-        if held is not None:
-            quiet = self.time - held.last_speech
+        if self._held is not None:
+            quiet = self.time - self._held.last_speech
             if ((quiet >= self.rules.min_pause_before and not self._segmenter.in_speech)
-                    or quiet >= self.rules.max_answer):
-                heard += self._read_answer()
+                    or quiet >= self._longest_held()):
+                heard += self._read_held()
         return heard
 
     def flush(self) -> list[Heard | Unclear]:
         """End of stream: decide the utterance still open, if any."""
-        return self._recognize(self._segmenter.flush()) + self._read_answer()
+        return self._recognize(self._segmenter.flush()) + self._read_held()
 
     def _recognize(self, segments: list[Segment]) -> list[Heard | Unclear]:
         heard: list[Heard | Unclear] = []
         for segment in segments:
+            if self._held is not None:
+                if segment.provisional or segment.cut_off:
+                    continue  # the final piece decides whether it goes with the held words
+                if segment.pause_before < self.rules.min_pause_before:
+                    whole = joined(self._held, segment, self._longest_held())
+                    if whole is not None:  # said as one: held together
+                        self._held = whole
+                        continue
+                heard += self._read_held()  # said apart: the held words are read first
             if self._awaiting_answer():
-                heard += self._hold_answer(segment)
+                self._hold(segment, HeldWords.ANSWER)
                 continue
             result = self._decide(segment)
             if result is not None:
@@ -168,36 +182,36 @@ class Listener:
     def _accepted(self) -> frozenset[Command]:
         return frozenset(self.commands() if callable(self.commands) else self.commands)
 
-    def _hold_answer(self, segment: Segment) -> list[Heard | Unclear]:
-        """Keep a final utterance until the pause after it is certain, joined with the piece
-        before it when they were said as one (a pause shorter than `min_pause_before`)."""
+    def _hold(self, segment: Segment, kind: HeldWords) -> None:
+        """Keep a final utterance of free speech (an answer, a note) until the pause after it
+        is certain: pieces said as one (a pause shorter than `min_pause_before`) join it."""
         if segment.provisional or segment.cut_off or segment.start < self._muted_until:
-            return []
+            return
         self._first_look = self._previous = None
-        held, self._held = self._held, segment
-        if held is None:
-            return []
-        if segment.pause_before < self.rules.min_pause_before:
-            whole = joined(held, segment, self.rules.max_answer)
-            if whole is not None:
-                self._held = whole
-                return []
-        self._held = held  # said apart: the earlier one is read first
-        out = self._read_answer()
-        self._held = segment
-        return out
+        self._held, self._held_kind = segment, kind
 
-    def _read_answer(self) -> list[Heard | Unclear]:
-        """The held utterance's words, read as typed words are."""
+    def _longest_held(self) -> float:
+        return self.rules.max_note if self._held_kind is HeldWords.NOTE else self.rules.max_answer
+
+    def _read_held(self) -> list[Heard | Unclear]:
+        """The held utterance's words: a note, or read as typed words are (an answer)."""
         segment, self._held = self._held, None
         if segment is None:
             return []
         self.segments += 1
+        note = self._held_kind is HeldWords.NOTE
         words = self.recognizer.hear_words(  # type: ignore[attr-defined]
-            segment, context=ANSWER_CONTEXT)
+            segment, context="" if note else ANSWER_CONTEXT)
         if words is None:  # not speech, or nothing Whisper is sure of: nothing to tell
             return []
         commands = self._accepted()
+        text = note_text(words.text) if Command.NOTE in commands else None
+        if text is not None:
+            return [Heard(Command.NOTE, note_phrase(words.text),
+                          confidence=math.exp(words.logprob), start=segment.start,
+                          end=segment.end, text=" ".join(text.split()))]
+        if note:
+            return []  # (its start read as a note; the whole, written out, does not begin so)
         reading = read_words(words.text, commands)
         if reading is None or reading[0] not in commands:
             return [Unclear(words.text.strip(), segment.start, segment.end)]
@@ -231,19 +245,51 @@ class Listener:
         commands = self._accepted()
         if not commands:
             return None
+        notes = Command.NOTE in commands and hasattr(self.recognizer, "hear_words")
+        # a note is read from the whole utterance's words (`_note`), never from a command look:
+        # "note" heard at a pause would lose what follows it
+        commands -= {Command.NOTE}
         if first_look is not None and first_look.segment.last_speech == segment.last_speech:
             # nothing more was said: the first look's decision stands
-            self._previous = segment if first_look.heard is None else None
-            return first_look.heard
+            result = first_look.heard
+            if result is None and notes:
+                self._note(segment, first_look.words)
+            self._previous = segment if result is None and self._held is None else None
+            return result
         self.segments += 1
-        result = self.recognizer.recognize(segment, commands)
+        result = self.recognizer.recognize(segment, commands) if commands else None
+        words = self._last_words()
         if not segment.provisional:
-            self._previous = segment if result is None else None
+            if result is None and notes and not segment.cut_off:  # (the whole comes later)
+                self._note(segment, words)
+            self._previous = segment if result is None and self._held is None else None
             return result
         # "go" may yet be "go back": then the final segment decides
         answered = result is not None and not could_become_another(result.phrase, commands)
-        self._first_look = FirstLook(segment, result, answered)
+        self._first_look = FirstLook(segment, result, answered, words)
         return result if answered else None
+
+    def _last_words(self) -> str | None:
+        """What the engine wrote for the utterance it last decided (None: it writes nothing,
+        or did not decode it, e.g. one longer than a command)."""
+        last_words = getattr(self.recognizer, "last_words", None)
+        return last_words() if callable(last_words) else None
+
+    def _note(self, segment: Segment, words: str | None) -> None:
+        """Hold the utterance as a note ("note tight left shoulder", "make a note ...") when it
+        begins with the note phrase: what the command decode wrote, or its first `NOTE_HEAD`
+        seconds written out, decides. The whole is written out once it has ended."""
+        if words is None:
+            hear_words = self.recognizer.hear_words  # type: ignore[attr-defined]
+            head_samples = round(NOTE_HEAD * SAMPLE_RATE)
+            head = segment if len(segment.audio) <= head_samples else replace(
+                segment, audio=segment.audio[:head_samples], end=segment.start + NOTE_HEAD,
+                speech_end=None)
+            self.segments += 1
+            start = hear_words(head)
+            words = start.text if start is not None else None
+        if words is not None and note_text(words) is not None:
+            self._hold(segment, HeldWords.NOTE)
 
 
 def settings_for(recognizer: Recognizer) -> SegmenterSettings:
@@ -274,6 +320,13 @@ def joined(previous: Segment | None, segment: Segment, longest: float) -> Segmen
                    pause_before=previous.pause_before, speech_end=segment.last_speech)
 
 
+class HeldWords(Enum):
+    """What held free speech is: the client's answer, or a note."""
+
+    ANSWER = "answer"
+    NOTE = "note"
+
+
 @dataclass(frozen=True)
 class FirstLook:
     """What the provisional decode of the open utterance heard, and whether it was acted on."""
@@ -281,3 +334,4 @@ class FirstLook:
     segment: Segment
     heard: Heard | None
     answered: bool
+    words: str | None = None  # what the engine wrote for it

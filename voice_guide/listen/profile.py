@@ -299,7 +299,7 @@ class ProfileRecognizer:
         """The base engine's segmenter settings (`first_look`, `offer_long`, `max_utterance`)
         and free speech (`hear_words`: the client's answers and notes are the base's alone,
         never the profile's): the profile only adds to what the base hears as a command."""
-        if name in ("first_look", "offer_long", "max_utterance", "hear_words"):
+        if name in ("first_look", "offer_long", "max_utterance", "hear_words", "last_words"):
             return getattr(self.base, name)
         raise AttributeError(name)
 

@@ -151,6 +151,11 @@ class WhisperRecognizer:
         self.last = self.judge(segment, commands)
         return self.last.heard
 
+    def last_words(self) -> str | None:
+        """What Whisper wrote for the utterance `recognize` last decided (None: not decoded)."""
+        transcript = self.last.transcript if self.last is not None else None
+        return transcript.text if transcript is not None else None
+
     def judge(self, segment: Segment, commands: frozenset[Command]) -> Verdict:
         """`recognize`'s decision, with the transcript and why it is no command."""
         s = self.settings
