@@ -54,8 +54,11 @@ RESERVED = (NONE, AUTO)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # What a practitioner can enroll: every phrase but the client's answers (said by the client).
+# The client's answers are never enrolled (the profile is the practitioner's), nor the note
+# phrases: a note is read from the whole utterance's words, never heard as a phrase alone.
 ENROLL_PHRASES: tuple[str, ...] = tuple(
-    p for command, phrases in PHRASES.items() if command not in CLIENT_ANSWERS for p in phrases
+    p for command, phrases in PHRASES.items()
+    if command not in CLIENT_ANSWERS and command is not Command.NOTE for p in phrases
 )
 
 

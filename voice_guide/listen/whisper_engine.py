@@ -74,6 +74,12 @@ class WhisperSettings:
     max_no_speech: float = 0.6  # Whisper's probability that the window holds no speech
     min_logprob: float = -3.0  # mean log-probability of the transcript's tokens
     max_seconds: float = 2.0  # longer speech is not a command (plus the segmenter's rolls)
+    # A transcript of one or two words that is no phrase ("Yeah" for "yes", "So" for "stop") is
+    # read again from Whisper's first-token log-probabilities: the likeliest single-token phrase
+    # of an accepted command is taken when it is within `rescue_gap` of Whisper's own first
+    # token and `rescue_margin` ahead of the next phrase (None: never)
+    rescue_gap: float | None = None
+    rescue_margin: float = 1.0
     threads: int = 2
     compute_type: str = "int8"
     model_dir: str | None = None  # default: the assembled PyPI model (`whisper_model`)
@@ -87,6 +93,7 @@ class Transcript:
     logprob: float  # mean log-probability per token
     no_speech: float  # probability that the window holds no speech
     complete: bool = True  # False: cut off at MAX_TOKENS (so never a command)
+    first: np.ndarray | None = None  # log-probabilities of the first token (vocabulary-sized)
 
     @property
     def phrase(self) -> str:
@@ -145,6 +152,7 @@ class WhisperRecognizer:
 
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.last: Verdict | None = None  # the latest decision (`listen --verbose`)
+        self._phrase_tokens: dict[str, list[int]] | None = None
 
     def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
         """The command this utterance is, among `commands`; None for anything else."""
@@ -171,6 +179,12 @@ class WhisperRecognizer:
         if not heard.complete:
             return Verdict(None, heard, "too many words for a command")
         command = parse(heard.phrase)
+        if command is None and heard.first is not None and len(heard.phrase.split()) <= 2:
+            command = self._rescue(heard.first, commands)
+            if command is not None:
+                return Verdict(Heard(command=command, phrase=str(command),
+                                     confidence=math.exp(heard.logprob), start=segment.start,
+                                     end=segment.end), heard, "")
         if command is None:
             return Verdict(None, heard, "not a phrase of the vocabulary")
         if command not in commands:
@@ -180,6 +194,42 @@ class WhisperRecognizer:
         return Verdict(Heard(command=command, phrase=heard.phrase,
                              confidence=math.exp(heard.logprob), start=segment.start,
                              end=segment.end), heard, "")
+
+    def _rescue(self, first: np.ndarray, commands: frozenset[Command]) -> Command | None:
+        """The accepted command whose single-token phrase Whisper found nearly as likely as its
+        own first word, well ahead of any other (`WhisperSettings.rescue_gap`)."""
+        s = self.settings
+        if s.rescue_gap is None:
+            return None
+        scores: dict[Command, float] = {}
+        for phrase, tokens in self._single_tokens().items():
+            command = parse(phrase)
+            if command is not None and command in commands:
+                scores[command] = max(scores.get(command, -math.inf),
+                                      max(float(first[t]) for t in tokens))
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        if not ranked:
+            return None
+        best, score = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else -math.inf
+        if score >= float(first.max()) - s.rescue_gap and score - runner_up >= s.rescue_margin:
+            return best
+        return None
+
+    def _single_tokens(self) -> dict[str, list[int]]:
+        """Each one-word phrase written as one token (" Go", " go"): its token ids."""
+        if self._phrase_tokens is None:
+            from voice_guide.commands import PHRASES
+
+            found: dict[str, list[int]] = {}
+            for phrases in PHRASES.values():
+                for phrase in phrases:
+                    for spelling in (" " + phrase.capitalize(), " " + phrase):
+                        ids = self._tokenizer.encode(spelling, add_special_tokens=False).ids
+                        if len(ids) == 1:
+                            found.setdefault(phrase, []).append(ids[0])
+            self._phrase_tokens = found
+        return self._phrase_tokens
 
     def hear_words(self, segment: Segment, context: str = "") -> Transcript | None:
         """The words of a whole utterance of free speech (a client's answer, a note; up to
@@ -212,16 +262,25 @@ class WhisperRecognizer:
             self._storage.from_array(features[np.newaxis]), [prompt], beam_size=1,
             max_length=len(prompt) + max_tokens, return_scores=True, return_no_speech_prob=True,
             repetition_penalty=1.5, no_repeat_ngram_size=0 if free else 1, suppress_blank=True,
+            return_logits_vocab=self.settings.rescue_gap is not None and not free,
         )[0]
         # CTranslate2's score is the sum of token log-probabilities divided by the length
         # (length_penalty 1), i.e. already a mean
         logprob = float(result.scores[0]) if result.scores else -math.inf
         ids = result.sequences_ids[0]
+        logits = getattr(result, "logits", None)
+        first = _log_softmax(np.asarray(logits[0][0], np.float64)) if logits and logits[0] else None
         return Transcript(text=self._text(ids), logprob=logprob,
-                          no_speech=float(result.no_speech_prob), complete=len(ids) < max_tokens)
+                          no_speech=float(result.no_speech_prob), complete=len(ids) < max_tokens,
+                          first=first)
 
     def _text(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode([t for t in ids if t < END_OF_TEXT]))
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    top = float(logits.max())
+    return (logits - top - math.log(float(np.exp(logits - top).sum()))).astype(np.float32)
 
 
 def canonical(text: str) -> str:
