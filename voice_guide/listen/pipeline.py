@@ -1,4 +1,4 @@
-"""The listening pipeline: int16 16 kHz blocks in, `Heard` commands out.
+"""The listening pipeline: int16 16 kHz blocks in, `Heard` commands (and `Unclear` words) out.
 
 Segmenter (speech/silence, endpointing) in front, so silence costs almost nothing and only
 short utterances reach the recognizer; `mute_until(t)` ignores input while the room speaker
@@ -19,6 +19,13 @@ accepted phrase of another command begins with it: "stop", "next" (or "next step
 command) are answered; "go" waits for the final segment, which may be "go back". When nothing
 more was said after the first look, its decision stands: the final segment is not decoded
 again (a second decode would be a second chance for other speech to pass as a command).
+
+Free speech, with an engine that writes it (`hear_words`: whisper): while the client's answer
+is awaited, every utterance; and in a session, an utterance that begins with "note" or "make a
+note". Such words are held until the pause after them is certain, joined with the pieces said
+after short pauses ("a little ... deeper", a note with commas), then written out whole and read
+as typed words are: the client's answer, a command, a note, or `Unclear` words the practitioner
+is told about.
 """
 
 from __future__ import annotations

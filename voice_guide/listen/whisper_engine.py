@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_guide.commands import Command, normalize, parse
+from voice_guide.commands import CLIENT_ANSWERS, Command, normalize, parse
 from voice_guide.events import Heard
 from voice_guide.listen.engine import SAMPLE_RATE, Segment
 
@@ -204,7 +204,8 @@ class WhisperRecognizer:
         scores: dict[Command, float] = {}
         for phrase, tokens in self._single_tokens().items():
             command = parse(phrase)
-            if command is not None and command in commands:
+            # never the client's answers: those are read from their whole words in the window
+            if command is not None and command in commands and command not in CLIENT_ANSWERS:
                 scores[command] = max(scores.get(command, -math.inf),
                                       max(float(first[t]) for t in tokens))
         ranked = sorted(scores.items(), key=lambda item: -item[1])
