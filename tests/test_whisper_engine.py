@@ -165,3 +165,28 @@ def test_a_shorter_window_still_hears_a_command() -> None:
     fast = WhisperRecognizer(WhisperSettings(window_frames=500))
     clip = pad(synthesize("repeat", NEURAL_VOICES[0]), 0.6, 0.6)
     assert [h.command for h in listen_to(fast, clip)] == [Command.REPEAT]
+
+
+def _first_token(recognizer: WhisperRecognizer, **log_probabilities: float) -> np.ndarray:
+    """A first-token distribution: the given words' tokens (" Yes", " No", " Yeah") at these
+    log-probabilities, everything else far below."""
+    first = np.full(52_000, -30.0, np.float32)
+    for word, value in log_probabilities.items():
+        first[recognizer._tokenizer.encode(" " + word.capitalize(),
+                                           add_special_tokens=False).ids[0]] = value
+    return first
+
+
+def test_a_word_whisper_wrote_as_no_phrase_is_rescued_only_when_one_phrase_stands_out(
+        recognizer: WhisperRecognizer) -> None:
+    accepted = frozenset({Command.YES, Command.NO, Command.NEXT, Command.GOOD})
+    # "Yeah" written, "yes" a close second and far ahead of any other phrase: yes
+    first = _first_token(recognizer, yeah=-0.2, yes=-2.0, no=-9.0)
+    assert recognizer._rescue(first, accepted) == Command.YES
+    # too far behind Whisper's own word, or too close to another phrase: nothing
+    assert recognizer._rescue(_first_token(recognizer, yeah=-0.1, yes=-4.0), accepted) is None
+    assert recognizer._rescue(_first_token(recognizer, yeah=-0.2, yes=-1.0, no=-3.0),
+                              accepted) is None
+    # a phrase of a command not accepted now, or a client's answer: never
+    assert recognizer._rescue(first, frozenset({Command.NEXT})) is None
+    assert recognizer._rescue(_first_token(recognizer, fun=-0.2, fine=-1.0), accepted) is None
