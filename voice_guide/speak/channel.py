@@ -38,7 +38,7 @@ from voice_guide.devices import (
 )
 from voice_guide.events import Route
 from voice_guide.speak.gate import MicGate
-from voice_guide.speak.tts import Pcm
+from voice_guide.speak.speech import Pcm
 
 log = logging.getLogger(__name__)
 
