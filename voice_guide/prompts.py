@@ -22,14 +22,9 @@ For the wiring around the session:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from voice_guide.commands import Command
+from voice_guide.progress import SessionStatus, Summary
 from voice_guide.protocol import Script, Step
-
-if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
-    from voice_guide.journal import Summary
-    from voice_guide.session import SessionStatus
 
 # The fixed sentences worth rendering ahead, in the order they are defined (most urgent first).
 _RENDERED_AHEAD: list[str] = []
