@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import soxr
 
 from voice_guide.devices import (
     SINK_REMOVED,
@@ -328,8 +328,5 @@ def at_rate(pcm: Pcm, rate: int) -> np.ndarray:
     samples = np.asarray(pcm.samples, dtype=np.int16)
     if pcm.rate == rate or len(samples) == 0:
         return samples
-    from scipy.signal import resample_poly  # large: imported only when a device needs it
-
-    divisor = math.gcd(pcm.rate, rate)
-    resampled = resample_poly(samples.astype(np.float32), rate // divisor, pcm.rate // divisor)
+    resampled = soxr.resample(samples.astype(np.float32), pcm.rate, rate, quality="HQ")
     return np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
