@@ -184,3 +184,16 @@ def test_a_warm_store_speaks_the_natural_voice_without_loading_it(tmp_path: Path
     warm = run()
     assert warm[0] == cold[0] and warm[1] == cold[1]  # the same speech, sample for sample
     assert warm[2] == "False False"
+
+
+def test_stored_speech_is_read_from_disk_when_said_not_held_in_memory(tmp_path: Path) -> None:
+    """The protocol's speech is tens of MB: a stored text is read back each time it is said,
+    so a file removed mid-session is simply rendered (and stored) again."""
+    folder = tmp_path / "speech"
+    speech = Tts(ESPEAK, store=SpeechCache(folder))
+    speech.render_ahead(TEXTS[:1])
+    assert speech.wait_ahead(60) and speech.cached(TEXTS[0])
+    [path] = files(folder)
+    path.unlink()
+    assert speech.render(TEXTS[0]).duration > 0.3
+    assert path.exists()

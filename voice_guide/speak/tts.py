@@ -72,6 +72,7 @@ class Tts:
         self._resolve_lock = threading.Lock()
         self._cache: dict[str, Pcm] = {}
         self._kept: set[str] = set()  # the texts the store keeps: those rendered ahead
+        self._on_disk: set[str] = set()  # ... of which found or written whole there
         self._cache_lock = threading.Lock()
         self._ahead: threading.Thread | None = None
 
@@ -99,33 +100,38 @@ class Tts:
 
     def render(self, text: str) -> Pcm:
         """The speech for `text`: from memory, else from the store, else rendered now. Raises
-        SpeechError when the synthesizer fails."""
+        SpeechError when the synthesizer fails.
+
+        A text the store keeps is read from disk each time it is asked for (a millisecond) and
+        not held in memory: the protocol's speech is tens of MB."""
         key = _normalize(text)
         with self._cache_lock:
             cached = self._cache.get(key)
-            keep = key in self._kept
+            keep = key in self._kept and self.store is not None
         if cached is not None:
             return cached
         voice = self.active
         if not key:
             pcm = Pcm(np.zeros(0, np.int16), espeak.ESPEAK_RATE)
         else:
-            name = self._store_key(key, voice) if self.store is not None else ""
-            stored = self.store.get(name) if self.store is not None else None
+            stored = self.store.get(self._store_key(key, voice)) if keep and self.store else None
             if stored is not None:
-                pcm = stored
-            else:
-                pcm, voice = self._synthesize(key, voice)
-                if keep and self.store is not None:
-                    self.store.put(self._store_key(key, voice), pcm)
+                self._on_disk.add(key)
+                return stored
+            pcm, voice = self._synthesize(key, voice)
+            if keep and self.store is not None and self.store.put(self._store_key(key, voice),
+                                                                  pcm):
+                self._on_disk.add(key)
+                return pcm
         with self._cache_lock:
             self._cache[key] = pcm
         return pcm
 
     def cached(self, text: str) -> bool:
-        """Whether `text` is in memory (ready without any rendering or reading)."""
+        """Whether `text` is ready without rendering: in memory, or found whole on disk."""
+        key = _normalize(text)
         with self._cache_lock:
-            return _normalize(text) in self._cache
+            return key in self._cache or key in self._on_disk
 
     def render_ahead(self, texts: Iterable[str]) -> threading.Thread:
         """Render `texts` in a background thread (one at a time, so a text asked for now never
@@ -134,7 +140,8 @@ class Tts:
         wanted = list(dict.fromkeys(_normalize(text) for text in texts))
         with self._cache_lock:
             self._kept.update(wanted)  # from now on, also when `render` is asked for one first
-            pending = [text for text in wanted if text not in self._cache]
+            pending = [text for text in wanted
+                       if text not in self._cache and text not in self._on_disk]
         loaded_before = natural.ENGINE.loaded
 
         def work() -> None:
