@@ -212,7 +212,10 @@ def test_mic_gate_follows_room_playback_but_not_earbuds(player: Player, speech: 
     prompt = player.play(pcm, Route.ROOM, PROMPT)
     assert prompt.wait(pcm.duration + 5)
     assert cue.started_at is not None and cue.ended_at is not None
-    assert not player.gate.muted(cue.started_at, cue.ended_at)  # earbuds: barge-in allowed
+    assert prompt.started_at is not None
+    # Earbuds: barge-in allowed (until the room prompt's lead: it starts as the cue ends).
+    unmuted_until = min(cue.ended_at, prompt.started_at - player.gate.lead - 0.001)
+    assert not player.gate.muted(cue.started_at, unmuted_until)
     assert muted_in_the_middle(player.gate, prompt)
     assert prompt.ended_at is not None
     assert player.gate.muted(prompt.ended_at + TAIL_SECONDS - 0.01)  # the tail
