@@ -41,8 +41,10 @@ MAGIC = b"VGSPEECH"
 FORMAT = 1
 HEADER = struct.Struct("<8sHIII")  # magic, format, sample rate, sample count, CRC-32 of samples
 SUFFIX = ".pcm"
-MAX_BYTES = 64 * 1024 * 1024  # ~25 minutes of speech at 22050 Hz: several voices' protocols
-KEEP_BYTES = 48 * 1024 * 1024  # pruned down to this, so a prune is not done on every write
+# The shipped protocol's known texts take ~53 MB per voice and pace (measured: 25 MB the
+# prompts, 16 MB the "where am I" answers, 12 MB the details): room for four such sets.
+MAX_BYTES = 256 * 1024 * 1024
+KEEP_BYTES = 192 * 1024 * 1024  # pruned down to this, so a prune is not done on every write
 
 
 def default_folder() -> Path:

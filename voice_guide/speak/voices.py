@@ -1,5 +1,6 @@
-"""The voices one can choose (`--voice`, `voice-guide voices`), and the one-line complaints about
-a voice that does not exist or a pace it cannot do.
+"""The voices one can choose (`--voice`, `voice-guide voices`), and the one-line complaint about
+a voice that does not exist (`espeak.unknown_voice`, which names them all) or a pace it cannot
+do (`problem`).
 
 - `heart`: the natural voice (hibari-tts, American English, female; inside its wheel), the
   default for both routes.
