@@ -6,9 +6,11 @@ inside the audio callback, with scipy.signal, whose import alone is a large shar
 process's memory; this uses scipy.fft, which hibari loads anyway (below 11 kHz, speech loses
 nothing).
 
-`NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process, loaded on first
-use (onnxruntime, the model, the spelling-to-sound rules: the slow part of starting), used by
-one thread at a time (onnxruntime with one thread: the recognizer has the other core).
+`NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process (`ENGINE`),
+loaded when a text first needs it (onnxruntime, the model, the spelling-to-sound rules: a second
+or two; with `run`'s speech store filled, a session may never need it), used by one thread at a
+time (onnxruntime with one thread: the recognizer has the other core). `installed()` checks its
+files without loading anything.
 
 What is done to hibari's output:
 - Pace: hibari's `speed` is not proportional to words per minute (it moves in steps, and the

@@ -107,20 +107,19 @@ class Tts:
         key = _normalize(text)
         with self._cache_lock:
             cached = self._cache.get(key)
-            keep = key in self._kept and self.store is not None
+            store = self.store if key in self._kept else None  # only known texts go to disk
         if cached is not None:
             return cached
         voice = self.active
         if not key:
             pcm = Pcm(np.zeros(0, np.int16), espeak.ESPEAK_RATE)
         else:
-            stored = self.store.get(self._store_key(key, voice)) if keep and self.store else None
+            stored = store.get(self._store_key(key, voice)) if store is not None else None
             if stored is not None:
                 self._on_disk.add(key)
                 return stored
             pcm, voice = self._synthesize(key, voice)
-            if keep and self.store is not None and self.store.put(self._store_key(key, voice),
-                                                                  pcm):
+            if store is not None and store.put(self._store_key(key, voice), pcm):
                 self._on_disk.add(key)
                 return pcm
         with self._cache_lock:
