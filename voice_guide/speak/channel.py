@@ -307,15 +307,26 @@ class OutputChannel:
             stream = self._stream
             if stream is None or self._closing or not self._idle:
                 return
+            try:
+                # It finished by itself (its finished callback may come now: still idle, so not
+                # taken for a failure); PortAudio wants it stopped before it starts again.
+                stream.stop()
+            except Exception as error:  # a device gone while idle: the watch sees the failure
+                self._fail_restart(error)
+                return
             with self._lock:
                 self._idle = False
                 self._silent_frames = 0
+            self._last_callback = self._started_at = time.monotonic()
             try:
-                stream.stop()  # it finished by itself; PortAudio wants it stopped before a start
-                self._last_callback = self._started_at = time.monotonic()
                 stream.start()
-            except Exception as error:  # a device gone while idle: the watch sees the failure
-                self._stream_error = f"the audio stream cannot start again ({error})"
+            except Exception as error:
+                self._fail_restart(error)
+
+    def _fail_restart(self, error: Exception) -> None:
+        with self._lock:
+            self._idle = False
+        self._stream_error = f"the audio stream cannot start again ({error})"
 
     def _stream_finished(self) -> None:
         if not self._closing and not self._idle:
