@@ -15,7 +15,7 @@ from pulse import PulseServer, Recorder, active_span
 
 from voice_guide.devices import resolve_output
 from voice_guide.events import Route, RouteFallback, Undelivered
-from voice_guide.speak.channel import Utterance
+from voice_guide.speak.channel import IDLE_STOP_SECONDS, Utterance
 from voice_guide.speak.gate import TAIL_SECONDS, MicGate
 from voice_guide.speak.routes import Player
 from voice_guide.speak.tts import Pcm, Tts
@@ -212,7 +212,10 @@ def test_mic_gate_follows_room_playback_but_not_earbuds(player: Player, speech: 
     prompt = player.play(pcm, Route.ROOM, PROMPT)
     assert prompt.wait(pcm.duration + 5)
     assert cue.started_at is not None and cue.ended_at is not None
-    assert not player.gate.muted(cue.started_at, cue.ended_at)  # earbuds: barge-in allowed
+    assert prompt.started_at is not None
+    # Earbuds: barge-in allowed (until the room prompt's lead: it starts as the cue ends).
+    unmuted_until = min(cue.ended_at, prompt.started_at - player.gate.lead - 0.001)
+    assert not player.gate.muted(cue.started_at, unmuted_until)
     assert muted_in_the_middle(player.gate, prompt)
     assert prompt.ended_at is not None
     assert player.gate.muted(prompt.ended_at + TAIL_SECONDS - 0.01)  # the tail
@@ -244,3 +247,28 @@ def test_one_device_for_both_routes_queues_them_in_turn(pulse: PulseServer, spee
     assert muted_in_the_middle(p.gate, first)  # the shared device is the room's: audible
     span = active_span(monitor.audio(), RATE)
     assert span is not None and span[1] - span[0] > 2 * pcm.duration - 1.0
+
+
+@pytest.mark.audio
+def test_a_stream_stopped_for_silence_starts_again_at_once_and_is_never_taken_for_failed(
+    player: Player, speech: Tts
+) -> None:
+    """An output stops itself after IDLE_STOP_SECONDS of silence and the next text starts it
+    again, first in its buffer. Texts queued just before, at and after that moment (the race of
+    a stop and a start) all play on their own device, and no output is reported as failed."""
+    pcm = speech.render("Resuming.")
+    gaps = [IDLE_STOP_SECONDS + step for step in (-0.04, -0.02, -0.01, 0.0, 0.01, 0.02, 0.05)]
+    for gap in gaps * 2:
+        utterance = player.play(pcm, Route.ROOM, "Resuming.")
+        assert utterance.wait(pcm.duration + 5) and utterance.outcome == "played"
+        assert utterance.output == "room"
+        time.sleep(gap)
+    with Recorder("room.monitor") as room:
+        time.sleep(IDLE_STOP_SECONDS + 0.2)  # stopped now: the next text starts it
+        began = time.monotonic()
+        last = player.play(pcm, Route.ROOM, "Resuming.")
+        assert last.wait(pcm.duration + 5)
+        time.sleep(0.2)
+    assert player.notes == []  # type: ignore[attr-defined]
+    assert last.started_at is not None and last.started_at - began < 0.05  # not 0.1 s behind
+    assert pieces_heard(room.audio(), as_float(pcm), RATE) >= WHOLE

@@ -92,10 +92,15 @@ def test_known_texts_start_with_what_is_said_first_and_hold_each_text_once() -> 
     assert prompts.PREP_INTRO in texts and prompts.HELP_CONFIRM in texts
     assert set(prompts.RELAY.values()) <= set(texts)
     assert prompts.MIC_LOST not in texts and prompts.NO_STEP_DETAILS not in texts
+    # Each step's "where am I" answer and details: known from the script, so rendered too, last.
+    last = max(step.number for step in script.steps)
+    wheres = [prompts.where_text(step, last) for step in script.steps]
+    assert set(wheres) <= set(texts) and texts.index(wheres[0]) > texts.index(prompts.PAUSED)
+    assert {step.details.strip() for step in script.steps} - {""} <= set(texts)
 
 
-# Texts built from the clock or asked for rarely: rendered when said.
-BUILT_WHEN_SAID = {"where", "time_left", "rest_left", "details"}
+# Texts built from the clock: rendered when said.
+BUILT_WHEN_SAID = {"time_left", "rest_left"}
 
 
 def test_everything_a_whole_session_says_was_rendered_ahead_unless_built_when_said() -> None:

@@ -9,6 +9,7 @@ import wave
 import numpy as np
 import pytest
 
+from voice_guide.speak import espeak
 from voice_guide.speak import tts as tts_module
 from voice_guide.speak.tts import Pcm, SpeechError, Tts, Voice
 
@@ -28,7 +29,7 @@ def test_render_gives_int16_mono_speech_at_the_engine_rate() -> None:
 
 def test_nothing_is_left_on_disk_and_nothing_printed(capfd: pytest.CaptureFixture[str]) -> None:
     Tts(Voice("en-us", rate=150)).render("Nothing is kept on disk.")
-    scratch = tts_module._ENGINE._scratch
+    scratch = espeak.ENGINE._scratch
     assert scratch is not None
     assert list(scratch.iterdir()) == []
     out, _ = capfd.readouterr()
@@ -141,19 +142,19 @@ def test_speech_starts_within_a_few_ms_and_ends_with_a_short_pause() -> None:
     for text in ("Resuming.", "Paused. Say resume when ready.", SENTENCE):
         samples = Tts(ESPEAK).render(text).samples
         sound = np.flatnonzero(samples)
-        assert 0 < sound[0] <= round(tts_module.LEAD_KEEP_SECONDS * 22050)
+        assert 0 < sound[0] <= round(espeak.LEAD_KEEP_SECONDS * 22050)
         assert np.all(samples[: sound[0]] == 0)  # cut inside exact silence: no click
         trail = (len(samples) - 1 - sound[-1]) / 22050
-        assert trail == pytest.approx(tts_module.TRAIL_KEEP_SECONDS, abs=0.002)
+        assert trail == pytest.approx(espeak.TRAIL_KEEP_SECONDS, abs=0.002)
 
 
 def test_trim_silence_keeps_the_sound_and_the_margins_asked_for() -> None:
     sound = np.array([0, 0, 5, -3, 0, 7, 0, 0, 0, 0], np.int16)
-    assert tts_module.trim_silence(sound, rate=1000, lead=0.001, trail=0.002).tolist() == [
+    assert espeak.trim_silence(sound, rate=1000, lead=0.001, trail=0.002).tolist() == [
         0, 5, -3, 0, 7, 0, 0,
     ]
-    assert tts_module.trim_silence(sound, rate=1000, lead=1.0, trail=1.0).tolist() == (
+    assert espeak.trim_silence(sound, rate=1000, lead=1.0, trail=1.0).tolist() == (
         sound.tolist()
     )
     silence = np.zeros(50, np.int16)
-    assert len(tts_module.trim_silence(silence, rate=1000)) == 50
+    assert len(espeak.trim_silence(silence, rate=1000)) == 50

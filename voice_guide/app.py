@@ -402,17 +402,13 @@ def start_speaking(options: SpeechOptions, panel: StatusPanel, inbox: Inbox) -> 
     """(Speaker on the two routes, "") or (None, why there is no audio output)."""
     try:
         from voice_guide.devices import DeviceError
+        from voice_guide.speak.cache import SpeechCache
         from voice_guide.speak.speaker import Speaker
-        from voice_guide.speak.tts import Tts
 
         if not any_output_device():
             return None, "no output device"
     except (ImportError, OSError) as error:  # no PortAudio library, no sound card, no server
         return None, one_line(error)
-    # The voice loads before the streams open: loading holds the interpreter for ~0.1 s at a
-    # time (parsing its tables), which the streams' callbacks would wait for (underruns).
-    speaking_line(Tts(voice_of(options)))
-
     def print_text(text: str, route: str) -> None:
         panel.message(f"(not spoken) [{route}] {text}")
 
@@ -422,6 +418,7 @@ def start_speaking(options: SpeechOptions, panel: StatusPanel, inbox: Inbox) -> 
             room_device=options.room_device,
             practitioner_audible=options.practitioner_audible,
             voice=voice_of(options),
+            store=SpeechCache(),  # the protocol's texts, kept rendered from one run to the next
             print_text=print_text,
             on_note=lambda note: inbox.put(Noticed(note)),
         )
@@ -429,7 +426,7 @@ def start_speaking(options: SpeechOptions, panel: StatusPanel, inbox: Inbox) -> 
         raise LiveError(str(error)) from None
     except Exception as error:  # PortAudioError, OSError: no usable output at all
         return None, one_line(error)
-    log.info("%s", speaking_line(speaker.tts))  # already loaded: which voice speaks
+    log.info("%s", speaking_line(speaker.tts))  # which voice speaks
     return speaker, ""
 
 

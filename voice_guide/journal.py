@@ -37,6 +37,7 @@ from voice_guide.events import (
     StepStarted,
     record_type,
 )
+from voice_guide.progress import StepTime, Summary
 from voice_guide.prompts import JOURNAL_NOT_SAVED
 
 HEADER_TYPE = RecordType.SESSION
@@ -556,40 +557,6 @@ def _journal_order(journal: Journal) -> tuple[float, str]:
 # --- Summary -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StepTime:
-    index: int
-    number: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Time per move, total time and the client's pressure feedback, from the journal alone.
-
-    Words: a *step* is one of the protocol's numbered steps, a *move* one item of the expanded
-    script; `steps` holds one `StepTime` per move (its index, and the number of its step)."""
-
-    steps: tuple[StepTime, ...]
-    total_seconds: float
-    feedback: tuple[Feedback, ...]  # one per check-in: its move index and answer
-    finished: bool
-    end_reason: EndReason | None  # None: unfinished (or an end this version cannot read)
-    ended_early_at: int | None = None  # the step number a confirmed early end happened at
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "total_seconds": round(self.total_seconds, 1),
-            "steps": [
-                {"index": s.index, "number": s.number, "seconds": round(s.seconds, 1)}
-                for s in self.steps
-            ],
-            "feedback": [feedback_json(f) for f in self.feedback],
-            "finished": self.finished,
-            "end_reason": self.end_reason,
-        }
-
-
 # What `summarize` reads, and what it leaves aside on purpose (every record's `t` still counts
 # toward the total time). Together they are every record type (a test holds them to that).
 SUMMARY_READS = frozenset({
@@ -611,15 +578,6 @@ SUMMARY_IGNORES = frozenset({
     RecordType.AUDIO, RecordType.LISTENING, RecordType.MICROPHONE_LOST, RecordType.MICROPHONE_BACK,
     RecordType.ROUTE_FALLBACK, RecordType.UNDELIVERED,
 })
-
-
-def feedback_json(feedback: Feedback) -> dict[str, Any]:
-    """One check-in's answer in JSON output (`history --json`): `unconfirmed` only when true,
-    as in the journal."""
-    answer: dict[str, Any] = {"index": feedback.index, "answer": feedback.answer}
-    if feedback.unconfirmed:
-        answer["unconfirmed"] = True
-    return answer
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> Summary:

@@ -7,15 +7,14 @@ only while the stream is active (a stream being tried, or being closed, queues n
 Everything else (resampling, the gate, the segmenter, the recognizer) runs on the listening
 thread (`voice_guide.listening`), which reads the queue.
 
-`Resampler` turns a device's own rate into 16 kHz mono int16 block by block, keeping the filter's
-state between blocks: a block boundary leaves no click and costs no filter start-up, unlike
-resampling each 20 ms block on its own.
+`Resampler` turns a device's own rate into 16 kHz mono int16 block by block (soxr, in C), keeping
+the filter's state between blocks: a block boundary leaves no click and costs no filter start-up,
+unlike resampling each 20 ms block on its own.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import soxr
 
 from voice_guide.speak.gate import capture_time
 
@@ -116,42 +116,24 @@ class MicrophoneStream:
 
 
 class Resampler:
-    """A polyphase low-pass resampler from `rate` to 16 kHz (int16 in, int16 out) that carries
-    its filter history and phase from one block to the next.
+    """`rate` to 16 kHz, int16 in and out, block by block: soxr (libsoxr, in C; its "HQ"
+    linear-phase filter) with its state kept from one block to the next, so blocks of any size
+    give exactly what the whole signal gives. It works in float32 (soxr's int16 path rounds
+    each block on its own: up to 2 LSB apart at block edges).
 
-    The output is the input upsampled by `up`, low-pass filtered (a windowed sinc, cut a little
-    below the lower Nyquist frequency) and taken every `down`-th sample; the filter is split into
-    `up` phases so only the samples kept are computed. 48 taps of the input per output sample at
-    48 kHz (16 per factor of decimation): speech keeps its band, aliasing stays far below it.
+    The filter holds back its group delay: 12 ms at 48 kHz, 9 ms at 44.1 kHz, 29 ms at 32 kHz
+    (measured); a microphone at 16 kHz (any PulseAudio source) has no filter and no delay.
+    Cost: ~7 us per 20 ms block at 48 kHz (the hand-written numpy filter it replaced: 54 us).
     """
 
     def __init__(self, rate: int, out_rate: int = RATE) -> None:
-        common = math.gcd(rate, out_rate)
         self.rate = rate
-        self.up, self.down = out_rate // common, rate // common
-        self.taps = 16 * max(1, math.ceil(self.down / self.up))  # input samples per output
-        length = self.up * self.taps
-        cutoff = 0.45 * min(1.0, self.up / self.down) / self.up  # cycles per upsampled sample
-        n = np.arange(length) - (length - 1) / 2
-        prototype = 2 * cutoff * np.sinc(2 * cutoff * n) * np.blackman(length) * self.up
-        # bank[p, k]: the tap that input sample i0 - k meets in an output of phase p.
-        self._bank = prototype.reshape(self.taps, self.up).T.astype(np.float32)
-        # The history starts as the silence before the stream; the first output is due once
-        # the first real sample is in (outputs are counted in upsampled samples).
-        self._history = np.zeros(self.taps - 1, np.float32)  # the last taps-1 input samples
-        self._next = (self.taps - 1) * self.up  # the next output, from the history's start
+        self._stream = (None if rate == out_rate
+                        else soxr.ResampleStream(rate, out_rate, 1, dtype="float32", quality="HQ"))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """The 16 kHz samples that `block` (the next samples at `rate`) completes."""
-        if self.up == self.down:
+        if self._stream is None:
             return block.astype(np.int16, copy=False)
-        samples = np.concatenate([self._history, block.astype(np.float32)])
-        count = max(0, -(-(len(samples) * self.up - self._next) // self.down))
-        positions = self._next + self.down * np.arange(count)
-        newest = positions // self.up  # the newest input sample each output uses
-        window = newest[:, None] - np.arange(self.taps)[None, :]
-        out = np.einsum("ij,ij->i", samples[window], self._bank[positions % self.up])
-        keep = self.taps - 1
-        self._next += count * self.down - (len(samples) - keep) * self.up
-        self._history = samples[len(samples) - keep:]
+        out = self._stream.resample_chunk(block.astype(np.float32))
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)

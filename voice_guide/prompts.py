@@ -28,12 +28,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from voice_guide.commands import Command
+from voice_guide.progress import SessionStatus, Summary
 from voice_guide.protocol import LONG_SESSION_SECONDS, Script, Step
 
-if TYPE_CHECKING:  # only for annotations: both modules use the wording defined here
+if TYPE_CHECKING:  # only for annotations
     from voice_guide.events import Feedback, NoteTaken
-    from voice_guide.journal import Summary
-    from voice_guide.session import SessionStatus
 
 # The fixed sentences worth rendering ahead, in the order they are defined (most urgent first).
 _RENDERED_AHEAD: list[str] = []
@@ -257,8 +256,10 @@ def unfinished_text(index: int, total: int) -> str:
 
 def known_texts(script: Script) -> list[str]:
     """Everything the guide can say that is known in advance, most urgent first, each once:
-    rendered ahead in the background so a prompt starts the moment it is asked for. Details
-    and the rare sentences (not registered with `_ahead`) are rendered when said."""
+    rendered ahead in the background so a prompt starts the moment it is asked for (and kept
+    on disk by `run`, so the next start renders none of them). Last, each step's "where am I"
+    answer and its details. Sentences built from the clock ("how long", the summary) and the
+    rare ones (not registered with `_ahead`) are rendered when said."""
     first, *rest = script.steps
     texts = [WELCOME, script.opening, *script.preparation, first.station.announce,
              step_text(first), *_RENDERED_AHEAD,
@@ -266,6 +267,9 @@ def known_texts(script: Script) -> list[str]:
     for step in rest:
         texts += [step.station.announce, step_text(step)]
     texts += [script.rest.say, script.rest.closing]
+    last_number = max(step.number for step in script.steps)
+    texts += [where_text(step, last_number) for step in script.steps]
+    texts += [step.details.strip() for step in script.steps]
     return list(dict.fromkeys(text for text in texts if text))
 
 

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
 from voice_guide.commands import (
@@ -95,6 +94,7 @@ from voice_guide.events import (
     TimeUp,
     UnclearAnswer,
 )
+from voice_guide.progress import Awaiting, SessionStatus
 from voice_guide.prompts import (
     ALREADY_PAUSED,
     ANSWER_UNCLEAR,
@@ -145,29 +145,6 @@ class SessionSettings:
     # How fast the room speaker talks: the answer window starts after a question's estimated
     # length until the caller says it has played (`Session.spoken`).
     speech_words_per_minute: float = 150.0
-
-
-class Awaiting(StrEnum):
-    """What the session waits for an answer to, besides commands."""
-
-    CONFIRM_END = "confirm_end"  # "End the session now? Say yes or no."
-    CLIENT_ANSWER = "client_answer"  # the client's answer to a pressure check-in
-
-
-@dataclass(frozen=True)
-class SessionStatus:
-    phase: Phase
-    index: int  # 1-based position in the expanded script, always within 1..total_steps
-    total_steps: int
-    step: Step | None  # the current step while in "steps", else None
-    seconds_in_step: float  # active seconds spent in the current step (in "rest": in the rest)
-    seconds_left_in_step: float  # never negative (in "rest": rest left)
-    seconds_left_in_session: float  # this step's rest + later steps + the rest period
-    paused: bool
-    awaiting: Awaiting | None
-    prep_item: int | None = None  # 1-based checklist item while in "prep"
-    prep_items: int = 0  # items in the checklist
-    seconds_left_in_rest: float | None = None  # while in "rest"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from voice_guide.events import Phase
+from voice_guide.progress import Awaiting
 from voice_guide.prompts import (
     FLAG_CLIENT_ANSWER,
     FLAG_CONFIRM_END,
@@ -32,7 +33,6 @@ from voice_guide.prompts import (
     clock,
     minutes_short,
 )
-from voice_guide.session import Awaiting
 
 
 class SessionStatusLike(Protocol):

@@ -1,16 +1,16 @@
 """WAV files in (any rate, mono or stereo, 8/16/24/32-bit PCM or float); out: int16 mono 16 kHz.
 
 Recognizers want 16 kHz mono int16; recordings come from anywhere. Channels are averaged,
-the rate is converted with a polyphase filter (scipy's `resample_poly`).
+the rate is converted by soxr (libsoxr's "HQ" filter, in C: the microphone's resampler too).
 """
 
 from __future__ import annotations
 
-import math
 import wave
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 TARGET_RATE = 16_000
 MAX_BYTES = 512 * 1024 * 1024  # larger files are refused before reading (an hour of 16 kHz audio
@@ -55,10 +55,7 @@ def read_wav(path: str | Path, problems: list[str] | None = None) -> tuple[np.nd
 def to_16k_int16(samples: np.ndarray, rate: int) -> np.ndarray:
     """Float mono samples at `rate` -> int16 at 16 kHz."""
     if rate != TARGET_RATE:
-        from scipy.signal import resample_poly
-
-        divisor = math.gcd(rate, TARGET_RATE)
-        samples = resample_poly(samples, TARGET_RATE // divisor, rate // divisor)
+        samples = soxr.resample(samples.astype(np.float32), rate, TARGET_RATE, quality="HQ")
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 

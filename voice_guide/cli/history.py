@@ -12,7 +12,8 @@ from typing import Any
 
 from voice_guide.cli import fail
 from voice_guide.events import EndReason
-from voice_guide.journal import Journal, feedback_json, list_journals, sessions_dir, summarize
+from voice_guide.journal import Journal, list_journals, sessions_dir, summarize
+from voice_guide.progress import feedback_json
 from voice_guide.prompts import answer_text, clock, count
 
 HELP = "list past sessions: date, protocol, duration, pressure feedback"

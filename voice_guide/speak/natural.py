@@ -6,9 +6,11 @@ inside the audio callback, with scipy.signal, whose import alone is a large shar
 process's memory; this uses scipy.fft, which hibari loads anyway (below 11 kHz, speech loses
 nothing).
 
-`NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process, loaded on first
-use (onnxruntime, the model, the spelling-to-sound rules: the slow part of starting), used by
-one thread at a time (onnxruntime with one thread: the recognizer has the other core).
+`NaturalEngine.render(text, rate, volume)` gives a `Pcm`. One model per process (`ENGINE`),
+loaded when a text first needs it (onnxruntime, the model, the spelling-to-sound rules: a second
+or two; with `run`'s speech store filled, a session may never need it), used by one thread at a
+time (onnxruntime with one thread: the recognizer has the other core). `installed()` checks its
+files without loading anything.
 
 What is done to hibari's output:
 - Pace: hibari's `speed` is not proportional to words per minute (it moves in steps, and the
@@ -32,17 +34,20 @@ the phonemes are identical to hibari's own.
 
 from __future__ import annotations
 
+import functools
 import gc
+import importlib.util
 import math
 import re
 import threading
 from array import array
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from voice_guide.speak.tts import Pcm, SpeechError
+from voice_guide.speak.speech import Pcm, SpeechError
 
 NAME = "heart"
 RATE = 24_000  # hibari's sample rate (hibari.SAMPLE_RATE; checked when the model loads)
@@ -66,6 +71,43 @@ FADE_SECONDS = 0.005
 GAIN = 1.75  # about espeak-ng's loudness at the same volume (median RMS of the protocol texts)
 PEAK = 0.95
 WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+RENDER_VERSION = 1  # raise when a change below alters the samples: kept speech is then renewed
+
+
+def installed() -> str:
+    """"" when the natural voice is on this machine (hibari with its model, onnxruntime), else
+    why not, in one line. Looks at the files only: loading them is what costs time and memory,
+    and a text kept on disk needs neither (`NaturalEngine.load` loads)."""
+    for package in ("hibari", "onnxruntime"):
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError):  # a parent that fails, a module set to None
+            found = False
+        if not found:
+            return f"the natural voice {NAME} cannot load (no module named {package!r})"
+    model = model_file()
+    if model is None or not model.is_file():
+        return f"the natural voice {NAME} cannot load (its model {model} is missing)"
+    return ""
+
+
+def model_file() -> Path | None:
+    """hibari's `heart` model inside its wheel (hibari-tts 0.2.1: assets/hibari.onnx)."""
+    spec = importlib.util.find_spec("hibari")
+    places = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(places[0]) / "assets" / "hibari.onnx" if places else None
+
+
+@functools.cache
+def fingerprint() -> str:
+    """What the samples of a text depend on besides the text and the voice's settings: the
+    model file and the shaping below (a change to either renews the speech kept on disk)."""
+    model = model_file()
+    stat = model.stat() if model is not None else None
+    shaping = (RENDER_VERSION, RATE, OUTPUT_RATE, SEED, PACE, SENTENCE_PAUSE, LEAD_KEEP_SECONDS,
+               TRAIL_KEEP_SECONDS, SENTENCE_TAIL, SILENT, FADE_SECONDS, GAIN, PEAK)
+    where = f"{stat.st_size} {stat.st_mtime_ns}" if stat is not None else "no model"
+    return f"hibari {NAME} {where} {shaping}"
 
 
 def words_per_minute(spoken: Iterable[tuple[str, Pcm]]) -> float:
@@ -106,6 +148,10 @@ class NaturalEngine:
         self._lock = threading.Lock()
         self._model: Any = None
         self._failed = ""
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def load(self) -> None:
         """Load the model now (SpeechError with the reason when it cannot)."""
@@ -390,3 +436,6 @@ def _blob(parts: list[bytes]) -> tuple[bytes, array]:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+ENGINE = NaturalEngine()  # the process's one model, loaded when a text first needs it

@@ -32,7 +32,7 @@ from voice_guide.speak.channel import (
     Utterance,
 )
 from voice_guide.speak.gate import MicGate
-from voice_guide.speak.tts import Pcm
+from voice_guide.speak.speech import Pcm
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from voice_guide.devices import resolve_output
 from voice_guide.events import RouteFallback, Say, Undelivered
+from voice_guide.speak.cache import SpeechCache
 from voice_guide.speak.channel import Utterance
 from voice_guide.speak.gate import MicGate
 from voice_guide.speak.routes import Player
@@ -42,10 +43,12 @@ class Speaker:
         practitioner_audible: bool = False,
         voice: Voice | None = None,
         gate: MicGate | None = None,
+        store: SpeechCache | None = None,
         on_note: Callable[[RouteFallback | Undelivered], None] | None = None,
         print_text: PrintText = log_unspoken,
     ) -> Speaker:
-        """Resolve the devices (DeviceError names what exists) and open both routes' streams."""
+        """Resolve the devices (DeviceError names what exists) and open both routes' streams.
+        `store`: where the texts rendered ahead are kept on disk (none: in memory only)."""
         player = Player(
             resolve_output(practitioner_device),
             resolve_output(room_device),
@@ -55,7 +58,7 @@ class Speaker:
             on_undelivered=lambda u: print_text(u.text, str(u.route)),
         )
         player.open()
-        return cls(Tts(voice), player, print_text)
+        return cls(Tts(voice, store=store), player, print_text)
 
     @property
     def gate(self) -> MicGate:

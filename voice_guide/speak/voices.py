@@ -1,5 +1,6 @@
-"""The voices one can choose (`--voice`, `voice-guide voices`), and the one-line complaints about
-a voice that does not exist or a pace it cannot do.
+"""The voices one can choose (`--voice`, `voice-guide voices`), and the one-line complaint about
+a voice that does not exist (`espeak.unknown_voice`, which names them all) or a pace it cannot
+do (`problem`).
 
 - `heart`: the natural voice (hibari-tts, American English, female; inside its wheel), the
   default for both routes.
@@ -15,14 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voice_guide.speak.tts import (
-    _ENGINE,
-    DEFAULT_VOICE,
-    ESPEAK_RATE,
-    FALLBACK_VOICE,
-    SpeechError,
-    Voice,
-)
+from voice_guide.speak import natural
+from voice_guide.speak.espeak import ENGINE, ESPEAK_RATE
+from voice_guide.speak.speech import DEFAULT_VOICE, SpeechError, Voice
 
 ESPEAK_RATES = (60, 400)
 
@@ -37,8 +33,6 @@ class VoiceInfo:
 
 
 def natural_voice() -> VoiceInfo:
-    from voice_guide.speak import natural
-
     return VoiceInfo(DEFAULT_VOICE, "hibari-tts", "natural American English, female",
                      natural.rate_range(), natural.OUTPUT_RATE)
 
@@ -46,31 +40,11 @@ def natural_voice() -> VoiceInfo:
 def espeak_voices() -> list[VoiceInfo]:
     """espeak-ng's English voices (SpeechError when pyttsx3/espeak-ng is not there)."""
     return [VoiceInfo(name, "espeak-ng", description, ESPEAK_RATES, ESPEAK_RATE)
-            for name, _id, description in _ENGINE.table()]
+            for name, _id, description in ENGINE.table()]
 
 
 def espeak_variants() -> list[str]:
-    return _ENGINE.variants()
-
-
-def names() -> list[str]:
-    """Every voice name, the default first (espeak-ng's only when it can be asked)."""
-    try:
-        espeak = [info.name for info in espeak_voices()]
-    except SpeechError:
-        espeak = []
-    return [DEFAULT_VOICE, *espeak]
-
-
-def unknown_voice(name: str, variant: bool = False) -> str:
-    """One line: no such voice, and which there are."""
-    listed = names()
-    voices = f"{listed[0]} (natural, the default)"
-    if len(listed) > 1:
-        voices += f", or espeak-ng's {', '.join(listed[1:])} (add +VARIANT, e.g. " \
-            f"{FALLBACK_VOICE}+f2)"
-    what = "voice variant" if variant else "voice"
-    return f"unknown {what} {name!r}; the voices are {voices}; `voice-guide voices` lists them"
+    return ENGINE.variants()
 
 
 def problem(voice: Voice, check_espeak: bool = True) -> str:
@@ -85,7 +59,7 @@ def problem(voice: Voice, check_espeak: bool = True) -> str:
         return ""
     if check_espeak:
         try:
-            _ENGINE.spec(voice.name)
+            ENGINE.spec(voice.name)
         except SpeechError as error:
             return str(error)
     return ""
