@@ -182,7 +182,7 @@ def test_a_word_whisper_wrote_as_no_phrase_is_rescued_only_when_one_phrase_stand
     accepted = frozenset({Command.YES, Command.NO, Command.NEXT, Command.GOOD})
     # "Yeah" written, "yes" a close second and far ahead of any other phrase: yes
     first = _first_token(recognizer, yeah=-0.2, yes=-2.0, no=-9.0)
-    assert recognizer._rescue(first, accepted) == Command.YES
+    assert recognizer._rescue(first, accepted) == (Command.YES, "yes")
     # too far behind Whisper's own word, or too close to another phrase: nothing
     assert recognizer._rescue(_first_token(recognizer, yeah=-0.1, yes=-4.0), accepted) is None
     assert recognizer._rescue(_first_token(recognizer, yeah=-0.2, yes=-1.0, no=-3.0),

@@ -182,10 +182,15 @@ class WhisperRecognizer:
         if not heard.complete:
             return Verdict(None, heard, "too many words for a command")
         command = parse(heard.phrase)
-        if command is None and heard.first is not None and len(heard.phrase.split()) <= 2:
-            command = self._rescue(heard.first, commands)
-            if command is not None:
-                return Verdict(Heard(command=command, phrase=str(command),
+        # (a first look is cut at a pause: only a one-word transcript of it is read again, so
+        # "Go for..." of "go forward ten meters" never becomes a command)
+        words = len(heard.phrase.split())
+        if command is None and heard.first is not None and (
+                words == 1 or (words == 2 and not segment.provisional)):
+            rescued = self._rescue(heard.first, commands)
+            if rescued is not None:
+                command, phrase = rescued
+                return Verdict(Heard(command=command, phrase=phrase,
                                      confidence=math.exp(heard.logprob), start=segment.start,
                                      end=segment.end), heard, "")
         if command is None:
@@ -198,26 +203,29 @@ class WhisperRecognizer:
                              confidence=math.exp(heard.logprob), start=segment.start,
                              end=segment.end), heard, "")
 
-    def _rescue(self, first: np.ndarray, commands: frozenset[Command]) -> Command | None:
+    def _rescue(self, first: np.ndarray, commands: frozenset[Command]
+                ) -> tuple[Command, str] | None:
         """The accepted command whose single-token phrase Whisper found nearly as likely as its
-        own first word, well ahead of any other (`WhisperSettings.rescue_gap`)."""
+        own first word, well ahead of any other (`WhisperSettings.rescue_gap`), with that
+        phrase ("go" may still become "go back": the listener waits for it as for a phrase)."""
         s = self.settings
         if s.rescue_gap is None:
             return None
-        scores: dict[Command, float] = {}
+        scores: dict[Command, tuple[float, str]] = {}
         for phrase, tokens in self._single_tokens().items():
             command = parse(phrase)
             # never the client's answers: those are read from their whole words in the window
             if command is not None and command in commands and command not in CLIENT_ANSWERS:
-                scores[command] = max(scores.get(command, -math.inf),
-                                      max(float(first[t]) for t in tokens))
-        ranked = sorted(scores.items(), key=lambda item: -item[1])
+                score = max(float(first[t]) for t in tokens)
+                if score > scores.get(command, (-math.inf, ""))[0]:
+                    scores[command] = (score, phrase)
+        ranked = sorted(scores.items(), key=lambda item: -item[1][0])
         if not ranked:
             return None
-        best, score = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else -math.inf
+        best, (score, phrase) = ranked[0]
+        runner_up = ranked[1][1][0] if len(ranked) > 1 else -math.inf
         if score >= float(first.max()) - s.rescue_gap and score - runner_up >= s.rescue_margin:
-            return best
+            return best, phrase
         return None
 
     def _single_tokens(self) -> dict[str, list[int]]:
