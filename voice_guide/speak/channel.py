@@ -228,8 +228,14 @@ class OutputChannel:
         return ""
 
     def close(self, background: bool = False) -> None:
-        self._closing = True
-        stream, self._stream = self._stream, None
+        self._closing = True  # a restart that has not begun will not begin
+        # One under way (ms) finishes first: the stream is never closed while it starts.
+        locked = self._open_lock.acquire(timeout=1.0)
+        try:
+            stream, self._stream = self._stream, None
+        finally:
+            if locked:
+                self._open_lock.release()
         if stream is None:
             return
 
