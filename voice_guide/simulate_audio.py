@@ -93,23 +93,8 @@ def simulate_audio(
         journal.write(simulated_header(script, session.settings, prep, client, datetime.now(), 1))
     guide = Guide(session, journal, speaker)
     clock = VirtualClock(guide)
-    heard_all: list[Heard] = []
     guide.open(0.0, prep=prep)
-    block = max(1, round(BLOCK_SECONDS * SAMPLE_RATE))
-    end_of_audio = len(audio) / SAMPLE_RATE
-    stop = end_of_audio if until is None else min(until, end_of_audio)
-
-    t = 0.0
-    for offset in range(0, len(audio), block):
-        t = min(offset + block, len(audio)) / SAMPLE_RATE
-        if t > stop + 1e-9 or guide.ended:
-            break
-        clock.advance(t)
-        for heard in gate.feed(listener, audio[offset : offset + block], offset / SAMPLE_RATE):
-            _hand(guide, heard, heard_all, t)
-    if not guide.ended and (until is None or until >= end_of_audio):
-        for heard in listener.flush():  # the recording ends mid-utterance
-            _hand(guide, heard, heard_all, t)
+    heard_all = _play(audio, listener, gate, guide, clock.advance, until)
     clock.finish(until)  # after the recording: on while the session goes on by itself
     return AudioSimulation(journal.records, heard_all, speaker.files)
 
@@ -128,24 +113,32 @@ def _simulate_day_audio(
     day = simulated_day(script, records, speaker, settings=settings, prep=prep, client=client)
     listener = Listener(recognizer, day.accepts, answers=True)
     clock = VirtualDayClock(day)
-    heard_all: list[Heard] = []
     day.begin(0.0)
+    heard_all = _play(audio, listener, gate, day, clock.advance, until)
+    clock.finish(until)
+    return AudioSimulation(records, heard_all, speaker.files)
+
+
+def _play(audio: np.ndarray, listener: Any, gate: MicGate, driver: Guide | Day,
+          advance: Callable[[float], None], until: float | None) -> list[Heard]:
+    """Feed the recording to the listener (through the gate) block by block on the virtual
+    clock, handing what is heard to the session's guide or the day; every command heard."""
+    heard_all: list[Heard] = []
     block = max(1, round(BLOCK_SECONDS * SAMPLE_RATE))
     end_of_audio = len(audio) / SAMPLE_RATE
     stop = end_of_audio if until is None else min(until, end_of_audio)
     t = 0.0
     for offset in range(0, len(audio), block):
         t = min(offset + block, len(audio)) / SAMPLE_RATE
-        if t > stop + 1e-9:
+        if t > stop + 1e-9 or driver.ended:
             break
-        clock.advance(t)
+        advance(t)
         for heard in gate.feed(listener, audio[offset : offset + block], offset / SAMPLE_RATE):
-            _hand(day, heard, heard_all, t)
-    if until is None or until >= end_of_audio:
-        for heard in listener.flush():
-            _hand(day, heard, heard_all, t)
-    clock.finish(until)
-    return AudioSimulation(records, heard_all, speaker.files)
+            _hand(driver, heard, heard_all, t)
+    if not driver.ended and (until is None or until >= end_of_audio):
+        for heard in listener.flush():  # the recording ends mid-utterance
+            _hand(driver, heard, heard_all, t)
+    return heard_all
 
 
 def _hand(guide: Guide | Day, heard: Heard | Unclear, heard_all: list[Heard], t: float) -> None:
