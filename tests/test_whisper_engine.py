@@ -190,3 +190,26 @@ def test_a_word_whisper_wrote_as_no_phrase_is_rescued_only_when_one_phrase_stand
     # a phrase of a command not accepted now, or a client's answer: never
     assert recognizer._rescue(first, frozenset({Command.NEXT})) is None
     assert recognizer._rescue(_first_token(recognizer, fun=-0.2, fine=-1.0), accepted) is None
+
+
+@needs_corpus
+def test_a_command_the_room_smeared_is_heard_at_a_second_look_and_a_whale_is_not(
+        recognizer: WhisperRecognizer) -> None:
+    """Real words in a room (benchmarks.room, tune half): a human "go" in a reverberant bed that
+    Whisper first writes "Yeah." is heard as next when looked at again with the commonest
+    phrases as context; a humpback whale's song, which that context alone turns into "No.",
+    is not, because the first look is unsure it is speech."""
+    from benchmarks import room
+
+    stream = room.mixdown(room.render(room.plan_stream("tune", 3), "room"))
+    go = Segment(audio=stream[int(4.96 * RATE):int(5.72 * RATE)], start=4.96, end=5.72,
+                 provisional=True)
+    without = WhisperRecognizer(WhisperSettings(second_look=None))
+    assert without.transcribe(go.audio).phrase == "yeah"
+    assert without.recognize(go, ALL_COMMANDS) is None
+    heard = recognizer.recognize(go, ALL_COMMANDS)
+    assert heard is not None and heard.command is Command.NEXT and heard.phrase == "go"
+    assert recognizer.recognize(go, frozenset({Command.YES, Command.NO})) is None
+
+    whale = next(r for r in human_corpus.recordings("noise") if "humpback" in r.path.name)
+    assert listen_to(recognizer, read_wav_16k(whale.path)) == []
