@@ -7,7 +7,10 @@ The transcript is normalized ("Go!" -> "go", "go, go" -> "go", "backwards" -> "b
 is a command only when the whole of it is one accepted phrase, Whisper thinks it is speech
 (`no_speech_prob` below `max_no_speech`) and its mean token log-probability clears
 `min_logprob`. A transcript that is a phrase of a command not accepted now, or any other words,
-is nothing. Thresholds are calibrated on human speech (`benchmarks.human`).
+is nothing. A one- or two-word transcript that is no phrase is read again: from Whisper's
+first-token log-probabilities (the rescue), then by a second decode with the commonest phrases
+as context, taken only where the first look agrees (`WhisperSettings`). Thresholds are calibrated
+on human speech (`benchmarks.human`, `benchmarks.room`).
 
 The model comes from PyPI (`listen/whisper_model.py`); nothing touches the network.
 CTranslate2 releases the GIL while it computes, so a listening thread decoding does not stall
