@@ -213,3 +213,14 @@ def test_a_command_the_room_smeared_is_heard_at_a_second_look_and_a_whale_is_not
 
     whale = next(r for r in human_corpus.recordings("noise") if "humpback" in r.path.name)
     assert listen_to(recognizer, read_wav_16k(whale.path)) == []
+
+
+@needs_corpus
+def test_a_reader_saying_no_and_more_is_not_a_command(recognizer: WhisperRecognizer) -> None:
+    """A LibriSpeech reader's "No less than a..." cut at its pause: Whisper writes "No less.",
+    the command word and more speech, which no rescue reads as "no"."""
+    reader = next(r for r in human_corpus.recordings("talk")
+                  if r.path.name == "librispeech_2817-142371-0000.wav")
+    audio = read_wav_16k(reader.path)
+    assert recognizer.transcribe(audio[int(8.92 * RATE):int(9.73 * RATE)]).phrase == "no less"
+    assert listen_to(recognizer, audio) == []

@@ -200,10 +200,12 @@ class WhisperRecognizer:
             return Verdict(None, heard, "too many words for a command")
         command = parse(heard.phrase)
         # (a first look is cut at a pause: only a one-word transcript of it is read again, so
-        # "Go for..." of "go forward ten meters" never becomes a command)
-        words = len(heard.phrase.split())
+        # "Go for..." of "go forward ten meters" never becomes a command; two words are read
+        # again only when the first is no phrase ("Let's go."): "No less." is a "no" and more)
+        words = heard.phrase.split()
         if command is None and heard.first is not None and (
-                words == 1 or (words == 2 and not segment.provisional)):
+                len(words) == 1 or (len(words) == 2 and not segment.provisional
+                                    and parse(words[0]) is None)):
             rescued = self._rescue(heard.first, commands) or self._look_again(
                 segment, heard, commands)
             if rescued is not None:
