@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.condition == "room":
         print(f"heard in a room: each recording reverberated (a synthetic room, RT60 "
               f"{room.RT60_S[0]:g}-{room.RT60_S[1]:g} s, direct-to-reverberant "
-              f"{room.DRR_DB[0]:+g} to {room.DRR_DB[1]:+g} dB) at its own level, "
-              f"{ROOM_PAD_S:g} s of a bed before and after it, the bed "
+              f"{room.DRR_DB[0]:+g} to {room.DRR_DB[1]:+g} dB) at its own level (lower where it "
+              f"would clip), {ROOM_PAD_S:g} s of a bed before and after it, the bed "
               f"{'/'.join(f'{snr:g}' for snr in room.SNRS_DB)} dB under its active level")
     if args.set:
         print(f"settings: {settings}")
