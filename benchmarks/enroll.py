@@ -13,7 +13,8 @@ corpus) are cross-validated: each enrolls `--takes` of their takes (each take in
 takes go through what `voice-guide listen --json --profile NAME` does (read, segmenter,
 whisper, the profile recognizer, full vocabulary). Figures, with and without the profile:
 - the enrolled speaker's other takes of "go": right / wrong / missed;
-- the same speakers' other words (cat, down, up, ...): accepted as a command;
+- the same speakers' other words (cat, down, up, ...): accepted as a command; their stop, yes
+  and no (the corpus has them from some of these speakers): right;
 - words by voices that did not enroll (a fixed sample of the split's other speakers);
 - false accepts per hour of talk and noise, each profile in turn;
 - what the profile costs per utterance the base heard nothing in.
@@ -146,6 +147,9 @@ class Tally:
     own_words: int = 0
     own_accepted: int = 0
     own_base_accepted: int = 0
+    own_commands: int = 0  # their other words that are commands (stop, yes, no)
+    own_commands_right: int = 0
+    own_commands_base_right: int = 0
     strangers: int = 0
     strangers_accepted: int = 0
     strangers_base_accepted: int = 0
@@ -194,6 +198,14 @@ def report(bench: Bench, speakers: dict[str, dict[str, list[Recording]]],
                                        f"{', '.join(map(str, heard)) or 'nothing'}")
             for item in words["other"]:
                 heard, base = bench.hear(item, profile)
+                if item.command is not None:  # stop, yes, no: right when heard as themselves
+                    tally.own_commands += 1
+                    tally.own_commands_right += heard == [item.command]
+                    tally.own_commands_base_right += base == [item.command]
+                    if show and heard != base:
+                        tally.shown.append(f"    {speaker} {item.path.name} ({item.label}): "
+                                           f"{', '.join(map(str, heard)) or 'nothing'}")
+                    continue
                 tally.own_words += 1
                 tally.own_accepted += bool(heard)
                 tally.own_base_accepted += bool(base)
@@ -241,7 +253,10 @@ def report(bench: Bench, speakers: dict[str, dict[str, list[Recording]]],
     print(f"  speakers heard worse with their profile than without: {t.worse_speakers} of "
           f"{t.speakers}")
     print(f"  their other words accepted as a command: {_pct(t.own_accepted, t.own_words)} "
-          f"(of {t.own_words}; without a profile {_pct(t.own_base_accepted, t.own_words)})")
+          f"(of {t.own_words} that are no command; without a profile "
+          f"{_pct(t.own_base_accepted, t.own_words)}); their stop, yes and no right "
+          f"{_pct(t.own_commands_right, t.own_commands)} (of {t.own_commands}; without "
+          f"{_pct(t.own_commands_base_right, t.own_commands)})")
     print(f"  words by voices that did not enroll, accepted: "
           f"{_pct(t.strangers_accepted, t.strangers)} (of {t.strangers}, each against one "
           f"profile per speaker; without {_pct(t.strangers_base_accepted, t.strangers)}); "
