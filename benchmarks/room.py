@@ -623,16 +623,22 @@ class _Corpus:
 @functools.lru_cache(maxsize=4)
 def _corpus(split: str) -> _Corpus:
     words = list(human_corpus.recordings("word", split))
+    return _Corpus(
+        commands={w: [r for r in words if r.label == w] for w in COMMAND_WORDS},
+        others=[r for r in words if r.command is None],
+        talk=list(human_corpus.recordings("talk", split)),
+        beds=bed_sources(), rooms=list(human_corpus.recordings("rir")))
+
+
+def bed_sources() -> dict[str, list[Recording]]:
+    """The corpus's recordings a bed is made of, by kind (`music`, `animals`): those of 5 s
+    or more, in manifest order (the synthetic kinds need none)."""
     beds: dict[str, list[Recording]] = {}
     for noise in human_corpus.recordings("noise"):
         kind = _bed_kind(noise.label)
         if kind is not None and noise.seconds >= 5:
             beds.setdefault(kind, []).append(noise)
-    return _Corpus(
-        commands={w: [r for r in words if r.label == w] for w in COMMAND_WORDS},
-        others=[r for r in words if r.command is None],
-        talk=list(human_corpus.recordings("talk", split)),
-        beds=beds, rooms=list(human_corpus.recordings("rir")))
+    return beds
 
 
 def _bed_kind(label: str) -> str | None:
