@@ -27,6 +27,7 @@ back to it (MIC_BACK, `microphone_back`). The watch thread does this.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -49,7 +50,8 @@ MIC_STALL_SECONDS = 3.0  # a running input stream without a callback this long h
 # (not less: on a busy machine callbacks can come more than a second late)
 MIC_CONFIRM_SECONDS = 0.5  # a reopened microphone is back once it has delivered this long
 MIC_RETRY_SECONDS = 1.0  # while lost: how often it is looked for, besides the server's events
-MIC_WATCH_SECONDS = 0.1
+MIC_WATCH_SECONDS = 5.0  # the watch wakes at least this often (it is woken when needed)
+MIC_WATCH_MIN_SECONDS = 0.05  # ...and at most this often (a stall re-checked when due)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class ListeningThread:
         sources (or the server's default)."""
         from voice_guide.devices import PulseEvents
 
-        self._activate(MicrophoneStream.open(self.endpoint, self._blocks))
+        self._activate(MicrophoneStream.open(self.endpoint, self._blocks, self._changed.set))
         self._configured_source = self._source
         if self._source is not None:
             self._events = PulseEvents(lambda line: self._changed.set())
@@ -169,8 +171,10 @@ class ListeningThread:
     # --- the watch thread: a microphone lost, a fallback, back again -------------------------
 
     def _watch(self) -> None:
+        """Wakes when the sound server's sources change, a stream ends, or a stall or a look
+        for the configured microphone is due: it does not poll."""
         while not self._closed.is_set():
-            changed = self._changed.wait(MIC_WATCH_SECONDS)
+            changed = self._changed.wait(self._due(time.monotonic()))
             if self._closed.is_set():
                 break
             if changed:
@@ -179,6 +183,17 @@ class ListeningThread:
                 self._check(changed, time.monotonic())
             except Exception:
                 log.exception("watching the microphone")
+
+    def _due(self, now: float) -> float:
+        """Seconds until `_check` has something to look at without being woken: the stream
+        in use stalling, or the next look for the configured microphone while not on it."""
+        microphone = self._microphone
+        due = math.inf
+        if microphone is not None:
+            due = microphone.last + MIC_STALL_SECONDS
+        if microphone is None or microphone.endpoint is not self.endpoint:
+            due = min(due, self._next_look)
+        return min(MIC_WATCH_SECONDS, max(MIC_WATCH_MIN_SECONDS, due - now))
 
     def _check(self, changed: bool, now: float) -> None:
         microphone = self._microphone
@@ -216,7 +231,7 @@ class ListeningThread:
         fallback = self._fallback(lost, lost_source)
         if fallback is not None:
             try:
-                self._activate(MicrophoneStream.open(fallback, self._blocks))
+                self._activate(MicrophoneStream.open(fallback, self._blocks, self._changed.set))
             except Exception as error:
                 log.warning("cannot listen on %s: %s", fallback.label, one_line(error))
                 fallback = None
@@ -260,7 +275,7 @@ class ListeningThread:
         elif self._microphone is not None:
             return  # on a fallback, and no way to tell the configured one is back: stay
         try:
-            trial = MicrophoneStream.open(self.endpoint, self._blocks)
+            trial = MicrophoneStream.open(self.endpoint, self._blocks, self._changed.set)
         except Exception:
             return  # not yet
         deadline = time.monotonic() + MIC_CONFIRM_SECONDS + MIC_STALL_SECONDS

@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,13 @@ class CapturedBlock:
 class MicrophoneStream:
     """One input stream and what its callbacks said. Blocks go to `blocks` only while `active`."""
 
-    def __init__(self, endpoint: Any, blocks: queue.Queue[CapturedBlock | None]) -> None:
+    def __init__(
+        self, endpoint: Any, blocks: queue.Queue[CapturedBlock | None],
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         self.endpoint = endpoint  # devices.Endpoint
         self.blocks = blocks
+        self.on_end = on_end  # called (on PortAudio's thread) when the stream in use ends
         self.stream: Any = None
         self.rate = RATE
         self.last = time.monotonic()  # the latest callback (or the opening)
@@ -56,12 +61,15 @@ class MicrophoneStream:
         self.active = False
 
     @classmethod
-    def open(cls, endpoint: Any, blocks: queue.Queue[CapturedBlock | None]) -> MicrophoneStream:
+    def open(
+        cls, endpoint: Any, blocks: queue.Queue[CapturedBlock | None],
+        on_end: Callable[[], None] | None = None,
+    ) -> MicrophoneStream:
         """A started input stream on `endpoint`, not queueing blocks until made active. 16 kHz
         when the device can; otherwise at its own rate (the listening thread resamples)."""
         from voice_guide.devices import open_input_stream
 
-        microphone = cls(endpoint, blocks)
+        microphone = cls(endpoint, blocks, on_end)
         common = {"channels": 1, "dtype": "int16", "latency": "low",
                   "callback": microphone._callback, "finished_callback": microphone._finished}
         try:
@@ -113,6 +121,8 @@ class MicrophoneStream:
 
     def _finished(self) -> None:
         self.ended = True
+        if self.on_end is not None and self.active:  # (not one we are closing)
+            self.on_end()
 
 
 class Resampler:
