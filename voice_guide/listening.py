@@ -132,14 +132,18 @@ class ListeningThread:
         stream: MicrophoneStream | None = None
         resample = Resampler(RATE)
         held = HeldInput(self.listener, self.gate)
+        taken = 0  # blocks of `stream` taken from the queue
         while not self._closed.is_set():
             block = self._blocks.get()
             if block is None:
                 break
             if block.stream is not stream:  # a new microphone, maybe at another rate
-                stream, resample = block.stream, Resampler(block.stream.rate)
+                stream, resample, taken = block.stream, Resampler(block.stream.rate), 0
             for command in held.take(resample(block.samples), block.captured_at):
                 self.inbox.put(command)
+            taken += 1
+            if self._blocks.empty():  # the stream may keep back what `held` could still hold
+                stream.hold_back(held.room * stream.rate // RATE, taken)
 
     def _make_listener(self) -> Any:
         from voice_guide.listen.factory import make_recognizer
@@ -326,6 +330,11 @@ class HeldInput:
         self._held: list[tuple[np.ndarray, bool]] = []  # (samples, muted)
         self._samples = 0  # held
         self._slack = 0  # samples the listener can take without anything heard in them
+
+    @property
+    def room(self) -> int:
+        """Samples (16 kHz) more that could be held now."""
+        return max(0, self._slack - self._samples)
 
     def take(self, samples: np.ndarray, captured_at: float) -> list[Heard | Unclear]:
         """The next block and when its first sample was captured; what was heard in the
