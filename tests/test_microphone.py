@@ -87,3 +87,40 @@ def test_a_stream_queues_stamped_copies_only_while_active(pulse: PulseServer) ->
     resample = Resampler(microphone.rate)
     audio = np.concatenate([resample(block.samples) for block in got])
     assert np.abs(audio).max() > 1000  # the word played into the room was captured
+
+
+def test_blocks_are_kept_back_only_as_long_as_the_listening_thread_said() -> None:
+    """`hold_back`: blocks are kept while they fit in what the reader allowed, then queued all
+    at once, in order; an allowance given before blocks the reader has not taken yet is void;
+    closing queues what was kept."""
+    blocks: queue.Queue[CapturedBlock | None] = queue.Queue()
+    microphone = MicrophoneStream(None, blocks)
+    microphone.active = True
+    captured = [np.full((320, 1), n, np.int16) for n in range(12)]
+
+    def capture(n: int) -> None:
+        microphone._callback(captured[n], 320, None, None)
+
+    def queued() -> list[int]:
+        got = []
+        while not blocks.empty():
+            block = blocks.get()
+            assert block is not None
+            got.append(int(block.samples[0]))
+        return got
+
+    capture(0)
+    assert queued() == [0]  # nothing allowed yet
+    microphone.hold_back(3 * 320, taken=1)
+    for n in (1, 2, 3):
+        capture(n)
+    assert queued() == []
+    capture(4)  # over the allowance: all of them, in order
+    assert queued() == [1, 2, 3, 4]
+    microphone.hold_back(3 * 320, taken=4)  # said before block 4 was taken: void
+    capture(5)
+    assert queued() == [5]
+    microphone.hold_back(2 * 320, taken=6)
+    capture(6)
+    microphone.close()
+    assert queued() == [6]

@@ -3,7 +3,9 @@
 `MicrophoneStream.open` starts a sounddevice input stream on an `Endpoint`. Its callback runs on
 PortAudio's real-time thread, so it does the least it can: copy the block, stamp when it was
 captured (`speak.gate.capture_time`, the clock of the player's microphone gate), and queue it;
-only while the stream is active (a stream being tried, or being closed, queues nothing).
+only while the stream is active (a stream being tried, or being closed, queues nothing). While
+the listening thread says nothing can be heard in them (`hold_back`), blocks are kept and queued
+a few at a time: each one queued wakes that thread.
 Everything else (resampling, the gate, the segmenter, the recognizer) runs on the listening
 thread (`voice_guide.listening`), which reads the queue.
 
@@ -18,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,23 +48,42 @@ class CapturedBlock:
 class MicrophoneStream:
     """One input stream and what its callbacks said. Blocks go to `blocks` only while `active`."""
 
-    def __init__(self, endpoint: Any, blocks: queue.Queue[CapturedBlock | None]) -> None:
+    def __init__(
+        self, endpoint: Any, blocks: queue.Queue[CapturedBlock | None],
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         self.endpoint = endpoint  # devices.Endpoint
         self.blocks = blocks
+        self.on_end = on_end  # called (on PortAudio's thread) when the stream in use ends
         self.stream: Any = None
         self.rate = RATE
         self.last = time.monotonic()  # the latest callback (or the opening)
         self.first: float | None = None  # the first callback
         self.ended = False  # the stream ended by itself
         self.active = False
+        self._queued = 0  # blocks put in `blocks` so far
+        self._hold = (0, 0)  # `hold_back`: (samples, blocks the listening thread had taken)
+        self._kept: list[CapturedBlock] = []  # captured, not yet queued
+        self._kept_samples = 0
+
+    def hold_back(self, samples: int, taken: int) -> None:
+        """Let the callback keep up to `samples` (at the stream's rate) before queueing them,
+        all at once: nothing can be heard in them yet (the listener's slack), and each block
+        queued wakes the listening thread, which costs more than the block's samples. `taken`:
+        the blocks the caller has taken from this stream so far; if more were queued
+        meanwhile, the caller spoke of an older stream state: nothing is kept back."""
+        self._hold = (samples, taken)
 
     @classmethod
-    def open(cls, endpoint: Any, blocks: queue.Queue[CapturedBlock | None]) -> MicrophoneStream:
+    def open(
+        cls, endpoint: Any, blocks: queue.Queue[CapturedBlock | None],
+        on_end: Callable[[], None] | None = None,
+    ) -> MicrophoneStream:
         """A started input stream on `endpoint`, not queueing blocks until made active. 16 kHz
         when the device can; otherwise at its own rate (the listening thread resamples)."""
         from voice_guide.devices import open_input_stream
 
-        microphone = cls(endpoint, blocks)
+        microphone = cls(endpoint, blocks, on_end)
         common = {"channels": 1, "dtype": "int16", "latency": "low",
                   "callback": microphone._callback, "finished_callback": microphone._finished}
         try:
@@ -80,6 +102,9 @@ class MicrophoneStream:
     def close(self) -> None:
         """Stop it in the background: a dead device can block abort()."""
         self.active = False
+        for block in self._kept:  # what it captured is heard, as if nothing had been kept
+            self.blocks.put(block)
+        self._kept, self._kept_samples = [], 0
         stream = self.stream
 
         def shut() -> None:
@@ -109,10 +134,21 @@ class MicrophoneStream:
             self.first = now
         if not self.active:
             return
-        self.blocks.put(CapturedBlock(self, indata[:, 0].copy(), capture_time(time_info, now)))
+        block = CapturedBlock(self, indata[:, 0].copy(), capture_time(time_info, now))
+        self._kept.append(block)
+        self._kept_samples += len(block.samples)
+        samples, taken = self._hold
+        if taken == self._queued and self._kept_samples <= samples:
+            return
+        kept, self._kept, self._kept_samples = self._kept, [], 0
+        for each in kept:  # one wake-up: the reader finds them all queued
+            self.blocks.put(each)
+        self._queued += len(kept)
 
     def _finished(self) -> None:
         self.ended = True
+        if self.on_end is not None and self.active:  # (not one we are closing)
+            self.on_end()
 
 
 class Resampler:

@@ -137,6 +137,12 @@ class Listener:
         """Stream time of the next sample."""
         return self._segmenter.time
 
+    @property
+    def slack(self) -> int:
+        """Samples that can be fed before anything could be heard (`Segmenter.slack`); none
+        while free speech is held (its end is decided by the time that passes)."""
+        return 0 if self._held is not None else self._segmenter.slack
+
     def mute_until(self, t: float) -> None:
         """Ignore input up to stream time `t` (the room speaker is talking, plus its tail)."""
         self._muted_until = max(self._muted_until, t)

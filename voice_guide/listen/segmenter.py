@@ -152,6 +152,20 @@ class Segmenter:
             return None
         return self._onset_sample / SAMPLE_RATE
 
+    @property
+    def slack(self) -> int:
+        """Samples that can be fed before any utterance could be returned: none while one is
+        open or in the warm-up. In silence, one needs the rest of the onset, the speech an
+        utterance must have, and a first look's (or a hangover's) quiet after it: a caller may
+        hold that much input back and feed it at once without anything being heard later."""
+        if self._state != "silence" or self._floor is None:
+            return 0
+        quiet = self._first_look_frames or self._hangover_frames
+        frames = (self._onset_frames - self._onset_count
+                  + max(0, self._min_frames - self._onset_frames) + quiet)
+        # the earliest segment comes at the end of frame `frames`: feed less than that
+        return max(0, (frames - 1) * FRAME - len(self._remainder))
+
     def feed(self, block: np.ndarray) -> list[Segment]:
         """Take the next samples (int16 mono 16 kHz); return utterances that ended in them."""
         samples = np.asarray(block, dtype=np.int16).reshape(-1)

@@ -105,10 +105,11 @@ class OutputChannel:
 
     def __init__(
         self, endpoint: Endpoint, gate: MicGate, latency: float = OUTPUT_LATENCY,
-        blocksize: int = OUTPUT_BLOCK,
+        blocksize: int = OUTPUT_BLOCK, started: threading.Event | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.gate = gate
+        self.started = started  # set whenever its stream (re)starts: wakes the OutputWatch
         self.latency = latency
         self.blocksize = blocksize
         # Whether the microphone hears this device. New channels count as audible: a default
@@ -165,6 +166,7 @@ class OutputChannel:
             self._last_callback = self._started_at
             stream.start()
             self._stream = stream
+        self._tell_started()
 
     def enqueue(self, utterances: list[Utterance]) -> None:
         """Queue `utterances` after what is queued; start the stream if it stopped for lack of
@@ -209,9 +211,7 @@ class OutputChannel:
     def problem(self, now: float) -> str:
         """Why this running output has failed, or "": the stream stopped, or its callback has
         not come for STALL_SECONDS."""
-        if self._stream is None or self._closing:
-            return ""
-        if self._idle:  # stopped for lack of speech: nothing is expected of it
+        if not self.running():  # (stopped for lack of speech: nothing is expected of it)
             return ""
         if self._stream_error:
             return self._stream_error
@@ -328,6 +328,16 @@ class OutputChannel:
                 stream.start()
             except Exception as error:
                 self._fail_restart(error)
+        self._tell_started()
+
+    def running(self) -> bool:
+        """Whether its stream is expected to be calling back (`problem` has something to
+        look at): open, not stopped for lack of speech, not closing."""
+        return self._stream is not None and not self._closing and not self._idle
+
+    def _tell_started(self) -> None:
+        if self.started is not None:
+            self.started.set()
 
     def _fail_restart(self, error: Exception) -> None:
         with self._lock:
@@ -340,8 +350,10 @@ class OutputChannel:
 
 
 class OutputWatch:
-    """Looks at every working channel each WATCH_INTERVAL, and at their sinks whenever the sound
-    server removes one; `on_failed(channel, reason)` for each failure found (from its threads).
+    """Looks at every working channel each WATCH_INTERVAL while one is running, and at their
+    sinks whenever the sound server removes one; `on_failed(channel, reason)` for each failure
+    found (from its threads). While every stream is stopped for lack of speech it sleeps until
+    one starts again (`started`, which the channels set).
 
     `channels()` gives the channels to look at now (the routes may add one: the default device).
     """
@@ -349,9 +361,11 @@ class OutputWatch:
     def __init__(
         self, channels: Callable[[], list[OutputChannel]],
         on_failed: Callable[[OutputChannel, str], None], *, watch_sinks: bool,
+        started: threading.Event | None = None,
     ) -> None:
         self._channels = channels
         self._on_failed = on_failed
+        self._started = started or threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="output-watch", daemon=True)
         self._thread.start()
@@ -365,6 +379,7 @@ class OutputWatch:
 
     def close(self) -> None:
         self._closed.set()
+        self._started.set()
         if self._sinks is not None:
             self._sinks.close()
 
@@ -372,7 +387,13 @@ class OutputWatch:
         return [channel for channel in self._channels() if channel.failed is None]
 
     def _poll(self) -> None:
-        while not self._closed.wait(WATCH_INTERVAL):
+        while not self._closed.is_set():
+            self._started.clear()  # (before looking: a start from now on wakes the wait)
+            if not any(channel.running() for channel in self._working()):
+                self._started.wait()
+                continue
+            if self._closed.wait(WATCH_INTERVAL):
+                break
             for channel in self._working():
                 problem = channel.problem(time.monotonic())
                 if problem:

@@ -101,9 +101,17 @@ class MicGate:
         speech; what the listener heard. `captured_at`: when the block's first sample was
         captured (`capture_time`), `rate` the block's sample rate."""
         seconds = len(block) / rate
-        if self.muted(captured_at, captured_at + seconds):
-            listener.mute_until(listener.time + seconds)
-        return list(listener.feed(block))
+        return feed_gated(listener, block, self.muted(captured_at, captured_at + seconds), rate)
+
+
+def feed_gated(
+    listener: GatedListener, block: np.ndarray, muted: bool, rate: int = MIC_RATE,
+) -> list[Heard | Unclear]:
+    """Hand one block to `listener`, muted whole if `muted` (`MicGate.muted` said so when the
+    block arrived); what the listener heard."""
+    if muted:
+        listener.mute_until(listener.time + len(block) / rate)
+    return list(listener.feed(block))
 
 
 def capture_time(time_info: Any, now: float | None = None) -> float:

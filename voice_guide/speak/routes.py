@@ -61,6 +61,7 @@ class Player:
         self._on_note = on_note
         self._on_undelivered = on_undelivered
         self._lock = threading.RLock()  # routes and channels; _fail re-enters through _send
+        self._started = threading.Event()  # a channel's stream (re)started: the watch looks
         self._channels: dict[Endpoint, OutputChannel] = {}
         self._routes: dict[Route, OutputChannel] = {
             Route.PRACTITIONER: self._channel(practitioner),
@@ -72,6 +73,7 @@ class Player:
         self._watch = OutputWatch(
             self._all_channels, self._fail,
             watch_sinks=any(endpoint.pulse for endpoint in self._channels),
+            started=self._started,
         )
 
     def open(self) -> None:
@@ -148,7 +150,8 @@ class Player:
         with self._lock:
             channel = self._channels.get(endpoint)
             if channel is None:
-                channel = OutputChannel(endpoint, self.gate, self.latency, self.blocksize)
+                channel = OutputChannel(endpoint, self.gate, self.latency, self.blocksize,
+                                        started=self._started)
                 self._channels[endpoint] = channel
             return channel
 
