@@ -14,11 +14,15 @@ itself, so every time is read off the audio, from outside the program:
   so it is answered only after the full 200 ms of quiet;
 - time from start (process spawn) to the first spoken word on the earbuds;
 - CPU of the process (and any process under it) while idle (listening to a quiet room) and
-  while speaking, in % of one core;
+  while speaking, in % of one core. Idle is measured with the benchmark's own recorders closed
+  (`idle_cpu_percent`): a second client recording the microphone's source with a low latency
+  makes PulseAudio hand the guide its input in tiny pieces (measured: its capture thread 169 ->
+  677 wake-ups a second), which a treatment room's microphone does not have. The same with the
+  recorders running is `idle_cpu_recorded_percent`;
 - resident memory (RSS) of the process and any under it together, at their peaks.
 
-Bars (the recognition issue): median <= 350 ms, p95 <= 900 ms, idle CPU <= 5% of a core,
-RSS <= 300 MB, first word <= 2 s.
+Bars (the speed issue): median <= 250 ms, p95 <= 400 ms, idle CPU <= 3 % of a core,
+RSS <= 300 MB (the process tree, with the natural voice), first word <= 1 s.
 """
 
 from __future__ import annotations
@@ -50,8 +54,8 @@ SPEAKER = Voice("flite", "slt", 0, 1.0)
 # digitally silent, so this finds the true end of a word (a final "p" or "t" release is quiet).
 LOUD = 0.002
 ANSWER_WAIT = 3.5  # seconds after a command before the next one (the answer has finished)
-BARS = {"median_ms": 350, "p95_ms": 900, "idle_cpu_percent": 5.0, "rss_mb": 300,
-        "first_word_s": 2.0}
+BARS = {"median_ms": 250, "p95_ms": 400, "idle_cpu_percent": 3.0, "rss_mb": 300,
+        "first_word_s": 1.0}
 
 
 @dataclass
@@ -64,7 +68,8 @@ class Figures:
     median_ms: float | None = None
     p95_ms: float | None = None
     first_word_s: float | None = None
-    idle_cpu_percent: float | None = None
+    idle_cpu_percent: float | None = None  # the benchmark's recorders closed
+    idle_cpu_recorded_percent: float | None = None  # ...and running
     speaking_cpu_percent: float | None = None
     rss_mb: float | None = None
     rss_now_mb: float | None = None  # resident at the end (the peak is at the model's load)
@@ -109,26 +114,29 @@ def measure(scratch: Path, trials: int, idle_seconds: float, engine: str,
     humans = human_go_clips()
     journal = scratch / "session.jsonl"
     env = {**os.environ, "XDG_DATA_HOME": str(scratch / "data")}
-    with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
-        spawned = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", engine,
-             "--input-device", "room.monitor", "--practitioner-device", "earbud",
-             "--room-device", "room", "--journal", str(journal),
-             *(["--voice", voice] if voice else [])],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            peak_rss = Peak(process.pid)
+    spawned = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_guide", "run", "--skip-prep", "--engine", engine,
+         "--input-device", "room.monitor", "--practitioner-device", "earbud",
+         "--room-device", "room", "--journal", str(journal),
+         *(["--voice", voice] if voice else [])],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        peak_rss = Peak(process.pid)
+        with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
             # The first word: the welcome, on the earbuds.
             first = wait_for_sound(earbud, after=spawned, timeout=15.0)
             figures.first_word_s = None if first is None else first - spawned
             # Let the opening (room) and step 1 (earbuds) be spoken, then stay quiet: idle.
             wait_for_quiet([room, earbud], quiet=1.5, timeout=60.0)
             peak_rss.sample()
-            figures.idle_cpu_percent = cpu_percent(process.pid, idle_seconds)
-            peak_rss.sample()
+            figures.idle_cpu_recorded_percent = cpu_percent(process.pid, idle_seconds)
+        time.sleep(0.5)  # the sound server settles on the guide's own input alone
+        figures.idle_cpu_percent = cpu_percent(process.pid, idle_seconds)
+        peak_rss.sample()
+        with Recorder("room.monitor", RATE) as room, Recorder("earbud.monitor", RATE) as earbud:
             # Latency trials: stop / resume / stop / next, and before every other stop a
             # "where am i".
             sequence = (["stop", "resume", "stop", "next"] * trials)[:trials]
@@ -153,13 +161,13 @@ def measure(scratch: Path, trials: int, idle_seconds: float, engine: str,
             peak_rss.sample()
             figures.rss_mb = peak_rss.mb
             figures.rss_now_mb = peak_rss.now()
-        finally:
-            process.send_signal(2)  # Ctrl-C: the clean end
-            try:
-                _, err = process.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                _, err = process.communicate()
+    finally:
+        process.send_signal(2)  # Ctrl-C: the clean end
+        try:
+            _, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
     figures.engine = next(
         (line.split("engine: ", 1)[1] for line in err.splitlines() if "engine: " in line), "?"
     )
@@ -402,11 +410,16 @@ def report(figures: Figures) -> None:
         print(f"  where it goes: end of speech -> command {figures.endpoint_ms:.0f} ms "
               f"(recognizer {figures.recognize_ms:.0f} ms of it), "
               f"say -> first sample on the device {figures.output_ms:.0f} ms")
-    print(f"first spoken word after start: {bar(figures.first_word_s, 2.0, 's')}")
-    print(f"CPU idle (listening, quiet room): {bar(figures.idle_cpu_percent, 5.0, '%')}")
+    print(f"first spoken word after start: {bar(figures.first_word_s, BARS['first_word_s'], 's')}")
+    print(f"CPU idle (listening, quiet room): "
+          f"{bar(figures.idle_cpu_percent, BARS['idle_cpu_percent'], '%')}")
+    recorded = figures.idle_cpu_recorded_percent
+    if recorded is not None:
+        print(f"  the same with the benchmark recording the microphone's source too: "
+              f"{recorded:.1f} %")
     speaking = figures.speaking_cpu_percent
     print(f"CPU while speaking: {'not measured' if speaking is None else f'{speaking:.1f} %'}")
-    print(f"peak RSS: {bar(figures.rss_mb, 300, 'MB')}")
+    print(f"peak RSS: {bar(figures.rss_mb, BARS['rss_mb'], 'MB')}")
     if figures.rss_now_mb is not None:
         print(f"RSS at the end of the session: {figures.rss_now_mb:.0f} MB")
 
