@@ -318,13 +318,13 @@ def speaker_takes(speaker: str, split: str = "tune") -> tuple[list[Path], list[P
 def test_the_enrolled_speakers_go_is_heard_and_their_other_words_are_not(front_end):
     """Speakers of the tuning half whose "go" Whisper alone does not hear every time: a
     profile of one other take of theirs hears it; none of their other words gets through.
-    (Whisper without its own first-token rescue, which hears some of these takes itself: the
-    profile's part is under test here.)"""
+    (Whisper without its own first-token rescue and second look, which hear some of these
+    takes themselves: the profile's part is under test here.)"""
     from voice_guide.listen.pipeline import listen_to
     from voice_guide.listen.profile import ProfileRecognizer
     from voice_guide.listen.whisper_engine import WhisperRecognizer, WhisperSettings
 
-    whisper = WhisperRecognizer(WhisperSettings(rescue_gap=None))
+    whisper = WhisperRecognizer(WhisperSettings(rescue_gap=None, second_look=None))
     rescued = 0
     for speaker in ("sc:35d1b6ee", "sc:106a6183", "sc:39543cfd"):
         gos, others = speaker_takes(speaker)

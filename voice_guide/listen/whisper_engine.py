@@ -232,13 +232,11 @@ class WhisperRecognizer:
         if s.rescue_gap is None:
             return None
         scores = self._command_scores(first, commands)
-        ranked = sorted(scores.items(), key=lambda item: -item[1][0])
-        if not ranked:
+        if not scores:
             return None
-        best, (score, phrase) = ranked[0]
-        runner_up = ranked[1][1][0] if len(ranked) > 1 else -math.inf
-        if score >= float(first.max()) - s.rescue_gap and score - runner_up >= s.rescue_margin:
-            return best, phrase
+        best = max(scores, key=lambda command: scores[command][0])
+        if _stands_out(first, scores, best, s.rescue_gap, s.rescue_margin):
+            return best, scores[best][1]
         return None
 
     def _look_again(self, segment: Segment, heard: Transcript, commands: frozenset[Command]
@@ -256,12 +254,8 @@ class WhisperRecognizer:
                 or not again.complete or again.no_speech > s.second_look_no_speech):
             return None
         scores = self._command_scores(heard.first, commands)
-        if command not in scores:
-            return None
-        score = scores.pop(command)[0]
-        runner_up = max((other for other, _ in scores.values()), default=-math.inf)
-        if (score >= float(heard.first.max()) - s.second_look_gap
-                and score - runner_up >= s.second_look_margin):
+        if command in scores and _stands_out(heard.first, scores, command,
+                                             s.second_look_gap, s.second_look_margin):
             return command, again.phrase
         return None
 
@@ -339,7 +333,8 @@ class WhisperRecognizer:
             encoded, [prompt], beam_size=1,
             max_length=len(prompt) + max_tokens, return_scores=True, return_no_speech_prob=True,
             repetition_penalty=1.5, no_repeat_ngram_size=0 if free else 1, suppress_blank=True,
-            return_logits_vocab=self.settings.rescue_gap is not None and not free,
+            return_logits_vocab=not free and (self.settings.rescue_gap is not None
+                                              or self.settings.second_look is not None),
         )[0]
         # CTranslate2's score is the sum of token log-probabilities divided by the length
         # (length_penalty 1), i.e. already a mean
@@ -353,6 +348,16 @@ class WhisperRecognizer:
 
     def _text(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode([t for t in ids if t < END_OF_TEXT]))
+
+
+def _stands_out(first: np.ndarray, scores: dict[Command, tuple[float, str]], command: Command,
+                gap: float, margin: float) -> bool:
+    """Whether `command`'s first-token score is within `gap` of Whisper's own first token and
+    `margin` ahead of every other command's."""
+    score = scores[command][0]
+    runner_up = max((other for c, (other, _) in scores.items() if c is not command),
+                    default=-math.inf)
+    return score >= float(first.max()) - gap and score - runner_up >= margin
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
