@@ -177,19 +177,25 @@ def _first_token(recognizer: WhisperRecognizer, **log_probabilities: float) -> n
     return first
 
 
+def _rescue(recognizer: WhisperRecognizer, first: np.ndarray, accepted: frozenset[Command]
+            ) -> tuple[Command, str] | None:
+    """The rescue as `judge` runs it: on the accepted commands' first-token scores."""
+    return recognizer._rescue(first, recognizer._command_scores(first, accepted))
+
+
 def test_a_word_whisper_wrote_as_no_phrase_is_rescued_only_when_one_phrase_stands_out(
         recognizer: WhisperRecognizer) -> None:
     accepted = frozenset({Command.YES, Command.NO, Command.NEXT, Command.GOOD})
     # "Yeah" written, "yes" a close second and far ahead of any other phrase: yes
     first = _first_token(recognizer, yeah=-0.2, yes=-2.0, no=-9.0)
-    assert recognizer._rescue(first, accepted) == (Command.YES, "yes")
+    assert _rescue(recognizer, first, accepted) == (Command.YES, "yes")
     # too far behind Whisper's own word, or too close to another phrase: nothing
-    assert recognizer._rescue(_first_token(recognizer, yeah=-0.1, yes=-4.0), accepted) is None
-    assert recognizer._rescue(_first_token(recognizer, yeah=-0.2, yes=-1.0, no=-3.0),
-                              accepted) is None
+    assert _rescue(recognizer, _first_token(recognizer, yeah=-0.1, yes=-4.0), accepted) is None
+    assert _rescue(recognizer, _first_token(recognizer, yeah=-0.2, yes=-1.0, no=-3.0),
+                   accepted) is None
     # a phrase of a command not accepted now, or a client's answer: never
-    assert recognizer._rescue(first, frozenset({Command.NEXT})) is None
-    assert recognizer._rescue(_first_token(recognizer, fun=-0.2, fine=-1.0), accepted) is None
+    assert _rescue(recognizer, first, frozenset({Command.NEXT})) is None
+    assert _rescue(recognizer, _first_token(recognizer, fun=-0.2, fine=-1.0), accepted) is None
 
 
 @needs_corpus

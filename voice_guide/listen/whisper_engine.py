@@ -206,8 +206,9 @@ class WhisperRecognizer:
         if command is None and heard.first is not None and (
                 len(words) == 1 or (len(words) == 2 and not segment.provisional
                                     and parse(words[0]) is None)):
-            rescued = self._rescue(heard.first, commands) or self._look_again(
-                segment, heard, commands)
+            scores = self._command_scores(heard.first, commands)
+            rescued = self._rescue(heard.first, scores) or self._look_again(
+                segment, heard, scores, commands)
             if rescued is not None:
                 command, phrase = rescued
                 return Verdict(Heard(command=command, phrase=phrase,
@@ -223,26 +224,25 @@ class WhisperRecognizer:
                              confidence=math.exp(heard.logprob), start=segment.start,
                              end=segment.end), heard, "")
 
-    def _rescue(self, first: np.ndarray, commands: frozenset[Command]
+    def _rescue(self, first: np.ndarray, scores: dict[Command, tuple[float, str]]
                 ) -> tuple[Command, str] | None:
         """The accepted command whose single-token phrase Whisper found nearly as likely as its
         own first word, well ahead of any other (`WhisperSettings.rescue_gap`), with that
         phrase ("go" may still become "go back": the listener waits for it as for a phrase)."""
         s = self.settings
-        if s.rescue_gap is None:
-            return None
-        scores = self._command_scores(first, commands)
-        if not scores:
+        if s.rescue_gap is None or not scores:
             return None
         best = max(scores, key=lambda command: scores[command][0])
         if _stands_out(first, scores, best, s.rescue_gap, s.rescue_margin):
             return best, scores[best][1]
         return None
 
-    def _look_again(self, segment: Segment, heard: Transcript, commands: frozenset[Command]
+    def _look_again(self, segment: Segment, heard: Transcript,
+                    scores: dict[Command, tuple[float, str]], commands: frozenset[Command]
                     ) -> tuple[Command, str] | None:
         """The accepted command Whisper writes when told the commonest phrases were said before
-        (`WhisperSettings.second_look`), if the first look's first token agrees with it."""
+        (`WhisperSettings.second_look`), if the first look's first token agrees with it
+        (`scores`: the first look's, `_command_scores`)."""
         s = self.settings
         if (s.second_look is None or heard.first is None
                 or heard.no_speech > s.second_look_no_speech):
@@ -253,7 +253,6 @@ class WhisperRecognizer:
         if (command is None or command not in commands or command in CLIENT_ANSWERS
                 or not again.complete or again.no_speech > s.second_look_no_speech):
             return None
-        scores = self._command_scores(heard.first, commands)
         if command in scores and _stands_out(heard.first, scores, command,
                                              s.second_look_gap, s.second_look_margin):
             return command, again.phrase
