@@ -357,11 +357,10 @@ class WhisperScorer:
     the phrase's tokens (CTranslate2's `align`), capitalized or not, whichever is likelier."""
 
     def __init__(self, whisper: Any) -> None:
-        from voice_guide.listen.whisper_engine import PROMPT, log_mel
+        from voice_guide.listen.whisper_engine import PROMPT
 
         self._whisper = whisper
         self._prompt = PROMPT
-        self._log_mel = log_mel
         self._tokens: dict[str, list[list[int]]] = {}
 
     @classmethod
@@ -370,7 +369,7 @@ class WhisperScorer:
         makes them (so the profile sees what it wrote without decoding twice). None for other
         engines."""
         current = getattr(base, "transcribe", None)
-        needed = ("_model", "_storage", "_tokenizer", "settings")
+        needed = ("_model", "_encode", "_tokenizer", "settings")
         if not callable(current) or not all(hasattr(base, n) for n in needed):
             return None
         transcribe = getattr(current, "__wrapped__", current)  # wrapped once, by the latest
@@ -387,8 +386,8 @@ class WhisperScorer:
     def phrase_logprob(self, audio: np.ndarray, phrase: str) -> float:
         w = self._whisper
         frames = w.settings.window_frames
-        features = self._log_mel(audio, frames)
-        encoded = w._model.encode(w._storage.from_array(features[np.newaxis]))
+        # (the engine's own encoding: the utterance it just judged is encoded once)
+        encoded = w._encode(audio, frames)
         tokens = self._tokens.get(phrase)
         if tokens is None:
             spellings = {" " + phrase[:1].upper() + phrase[1:], " " + phrase}
