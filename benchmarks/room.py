@@ -1,7 +1,8 @@
 """Recognition in a treatment room: human commands in one-minute streams over a spa bed.
 
     .venv/bin/python -m benchmarks.room [--split tune|validate] [--engine auto] [--streams N]
-                                        [--conditions room,dry,quiet,digital] [--show] [--json]
+                                        [--conditions room,dry,quiet,digital] [--true-cuts]
+                                        [--show] [--json]
 
 A massage room is never silent (music, a water feature, rain, a fan) and its walls echo. Each
 stream, built from `../shared/corpus` (`tests/human_corpus.py`, split by speaker like
@@ -24,6 +25,10 @@ it overlaps most. A command item is right when the one command heard on it is it
 when another was heard, missed when none was; another word is accepted when any command is
 heard on it; commands heard on talk or in the bed between items are false accepts (per hour
 of stream). `build_streams` and `score` are the Python API for tuning scripts.
+
+`--true-cuts` also gives the engine alone each command and other word cut out of the stream at
+its true span (+-0.3 s, `score_true_cuts`), with no segmenter: how much of a condition's loss is
+the engine's own, and how much the cutting's.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ RT60_S = (0.25, 0.6)
 DRR_DB = (-3.0, 6.0)
 REAL_ROOM_EVERY = 4  # every 4th stream is heard through one of the corpus's impulse responses
 BEFORE_S, AFTER_S = 0.3, 0.5  # an item's span, widened for matching what was heard
+CUT_MARGIN_S = 0.3  # a true cut (`score_true_cuts`): the item's span widened this much each side
 FRAME = 160  # 10 ms
 SPLIT_SEEDS = {"tune": 1, "validate": 2, "all": 3}
 
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help=f"comma-separated, of {', '.join(CONDITIONS)}")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--true-cuts", action="store_true",
+                        help="also the engine alone on each word cut out at its true span")
     parser.add_argument("--show", action="store_true", help="list every miss and false accept")
     parser.add_argument("--json", action="store_true", help="one JSON object with the figures")
     args, _ = parser.parse_known_args(argv)  # run_all passes every benchmark the same extras
@@ -114,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{condition} ({DESCRIPTIONS[condition]}), split {args.split}: "
                   f"(built and scored in {took:.0f} s)")
             figures.print(args.show)
+        if args.true_cuts:
+            cuts = score_true_cuts(recognizer, streams)
+            if args.json:
+                results["conditions"][condition]["true_cuts"] = cuts.as_json()
+            else:
+                print(f"  the engine alone, each word cut out at its true span "
+                      f"(+-{CUT_MARGIN_S:g} s, no segmenter):")
+                cuts.print_cuts(args.show)
     if args.json:
         print(json.dumps(results))
     return 0
@@ -296,6 +312,20 @@ class RoomFigures:
             for line in self.failures():
                 print(f"    {line}")
 
+    def print_cuts(self, show: bool) -> None:
+        """The figures of `score_true_cuts`: no time, so no false accepts per hour."""
+        figures = self.as_json()
+        print(f"    commands right {figures['right_pct']:.1f} %  wrong {figures['wrong_pct']:.1f} %"
+              f"  other words accepted {figures['other_words_accepted_pct']:.1f} % "
+              f"({figures['other_words_accepted']} of {figures['other_words']})")
+        parts = [f"{name} {r['right']}/{r['commands']}" + (f" ({r['wrong']} wrong)" if r["wrong"]
+                                                            else "")
+                 for name, r in figures["per_word"].items()]
+        print(f"    right per word: {', '.join(parts)}")
+        if show:
+            for line in self.failures():
+                print(f"      {line}")
+
     def failures(self) -> list[str]:
         """Every miss, wrong command, other word accepted and false accept, with its time."""
         lines = []
@@ -338,6 +368,29 @@ def score(recognizer: Recognizer, streams: Sequence[Stream],
         figures.items += [ScoredItem(stream, item, tuple(on_items[k]), tuple(decoded[k]))
                           for k, item in enumerate(stream.items)]
         figures.seconds += stream.seconds
+    figures.decode_ms = list(timed.decode_ms)
+    return figures
+
+
+def score_true_cuts(recognizer: Recognizer, streams: Sequence[Stream]) -> RoomFigures:
+    """The engine alone on each command and other word of the streams, cut out at its true span
+    widened by CUT_MARGIN_S (a final utterance, as the segmenter would end it): what the engine
+    hears when the cutting is perfect. Talk is left out (no command is a sentence)."""
+    from voice_guide.commands import ALL_COMMANDS
+
+    timed = TimedRecognizer(recognizer)
+    figures = RoomFigures()
+    for stream in streams:
+        for item in stream.items:
+            if item.kind == "talk":
+                continue
+            first = max(0, round((item.start - CUT_MARGIN_S) * SAMPLE_RATE))
+            last = min(len(stream.audio), round((item.end + CUT_MARGIN_S) * SAMPLE_RATE))
+            segment = Segment(stream.audio[first:last], start=first / SAMPLE_RATE,
+                              end=last / SAMPLE_RATE)
+            heard = timed.recognize(segment, ALL_COMMANDS)
+            figures.items.append(ScoredItem(stream, item, (heard,) if heard else (),
+                                            ((segment.start, segment.end),)))
     figures.decode_ms = list(timed.decode_ms)
     return figures
 

@@ -23,6 +23,7 @@ from benchmarks.room import (
     render,
     reverberate,
     score,
+    score_true_cuts,
     synthetic_response,
 )
 from voice_guide.commands import ALL_COMMANDS, Command
@@ -155,6 +156,37 @@ def test_a_heard_command_is_matched_to_the_item_it_overlaps() -> None:
     assert any("35.0 s  in the bed: pause" in line for line in lines)
     assert any("30.0 s  yes [yes.wav] missed: nothing; decoded 29.9-31.2 s" in line
                for line in lines)
+
+
+def test_true_cuts_give_the_engine_each_word_at_its_span_and_no_talk() -> None:
+    items = (
+        _item("command", "go", Command.NEXT, 0.1, 1.1),  # the cut starts at the stream's start
+        _item("talk", "read speech", None, 4.0, 9.0),
+        _item("command", "stop", Command.PAUSE, 12.0, 13.0),
+        _item("other", "cat", None, 16.0, 17.0),
+        _item("command", "yes", Command.YES, 19.5, 20.5),
+    )
+    audio = np.arange(21 * 16_000, dtype=np.int64).astype(np.int16)  # each sample says its place
+    stream = Stream(name="test-00", condition="room", audio=audio, items=items, bed="pink",
+                    bed_source="pink", snr_db=15.0, room="synthetic")
+    answers = {0.0: Command.NEXT, 11.7: Command.YES, 15.7: Command.BACK}  # by the cut's start
+    given: list[Segment] = []
+
+    class Engine(_Engine):
+        def recognize(self, segment: Segment, commands: frozenset[Command]) -> Heard | None:
+            given.append(segment)
+            said = answers.get(round(segment.start, 1))
+            return Heard(said, str(said), start=segment.start, end=segment.end) if said else None
+
+    figures = score_true_cuts(Engine(), [stream])
+    assert [(s.start, s.end) for s in given] == [(0.0, 1.4), (11.7, 13.3), (15.7, 17.3),
+                                                (19.2, 20.8)]
+    assert all(not s.provisional and not s.cut_off for s in given)
+    assert np.array_equal(given[1].audio, audio[round(11.7 * 16_000) : round(13.3 * 16_000)])
+    assert [s.outcome for s in figures.items] == ["right", "wrong", "accepted", "missed"]
+    result = figures.as_json()
+    assert (result["right"], result["wrong"], result["missed"]) == (1, 1, 1)
+    assert result["other_words_accepted"] == 1 and result["utterances"] == 4
 
 
 def _active_frames(speech: np.ndarray, word: Placed) -> np.ndarray:
