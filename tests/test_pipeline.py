@@ -12,7 +12,7 @@ from speech import FLITE_VOICES, NEURAL_VOICES, Voice, noise_only, pad, synthesi
 
 from voice_guide.commands import ALL_COMMANDS, GLOBAL_COMMANDS, Command
 from voice_guide.listen.engine import Segment
-from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to
+from voice_guide.listen.pipeline import Listener, UtteranceRules, listen_to, sounds_like
 from voice_guide.listen.whisper_engine import WhisperRecognizer
 
 pytestmark = pytest.mark.slow
@@ -230,3 +230,19 @@ def test_a_piece_close_after_another_is_decoded_with_it() -> None:
         listener.feed(long[offset : offset + 1600])
     listener.flush()
     assert listener.joined == 1  # the command after the long sentence is not decoded alone
+
+
+@pytest.mark.parametrize(("words", "text", "alike"), [
+    ("softer", "Soft or please?", True),  # what Whisper writes for "softer please"
+    ("deeper", "Keeper please.", True),
+    ("gentler", "Gentlemen, please.", True),
+    ("too hard", "Team hard.", True),
+    ("good", "Cat.", False),  # what a context of answer words makes of a single word
+    ("good", "Go.", False),
+    ("great", "Right.", False),
+    ("more", "Boy.", False),
+    ("softer", "", False),
+])
+def test_an_answer_found_at_the_second_look_must_sound_like_the_first_writing(
+        words: str, text: str, alike: bool) -> None:
+    assert (sounds_like(words, text) >= UtteranceRules().answer_second_look) == alike  # type: ignore[operator]

@@ -25,7 +25,9 @@ is awaited, every utterance; and in a session, an utterance that begins with "no
 note". Such words are held until the pause after them is certain, joined with the pieces said
 after short pauses ("a little ... deeper", a note with commas), then written out whole and read
 as typed words are: the client's answer, a command, a note, or `Unclear` words the practitioner
-is told about.
+is told about. Words that answer nothing are written out once more, told the answer words
+(`UtteranceRules.answer_second_look`), and the answer found then is taken only when its word
+sounds like what was first written ("Soft or please?" -> "softer").
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from enum import Enum
 
 import numpy as np
@@ -41,7 +44,9 @@ from voice_guide.commands import (
     ALL_COMMANDS,
     CLIENT_ANSWERS,
     Command,
+    client_answer,
     could_become_another,
+    normalize,
     note_phrase,
     note_text,
     read_words,
@@ -55,6 +60,11 @@ CommandSource = frozenset[Command] | Callable[[], frozenset[Command]]
 # six synthetic voices (benchmarks.answers), answers right 84 -> 91 % clean and 71 -> 77 % in
 # the room, none more taken for another answer
 ANSWER_CONTEXT = "How is the pressure? Would you like it lighter or deeper?"
+# Words that answer nothing are written out again with the answer words as the context (the
+# answer's second look, `UtteranceRules.answer_second_look`): "Soft or please?" -> "Softer
+# please.", "Keeper please." -> "Deeper please."
+ANSWER_WORDS_CONTEXT = ("How is the pressure? Softer, lighter, gentler, less. "
+                        "Deeper, harder, firmer, more. Good, fine, perfect.")
 NOTE_HEAD = 1.8  # seconds of a long utterance written out to see whether it begins as a note
 
 
@@ -77,6 +87,11 @@ class UtteranceRules:
     # up to this long ("a little ... deeper"), read once the pause after them is certain.
     max_answer: float = 6.0
     max_note: float = 15.0  # ...and a note, from its first word to its last
+    # An answer's words that answer nothing are written out again with the answer words as the
+    # context; the answer found then is taken only when its deciding word sounds like words of
+    # the first writing (`sounds_like` at least this; None: no second look). Alone, that
+    # context makes single words into answers ("cat" -> "Good."); with the check it does not.
+    answer_second_look: float | None = 0.7
 
 
 def listen_to(
@@ -226,11 +241,28 @@ class Listener:
         if note:
             return []  # (its start read as a note; the whole, written out, does not begin so)
         reading = read_words(words.text, commands)
+        if reading is None:
+            reading = self._answer_again(segment, words.text, commands)
         if reading is None or reading[0] not in commands:
             return [Unclear(words.text.strip(), segment.start, segment.end)]
         command, phrase = reading
         return [Heard(command, phrase, confidence=math.exp(words.logprob), start=segment.start,
                       end=segment.end)]
+
+    def _answer_again(self, segment: Segment, first: str, commands: frozenset[Command]
+                      ) -> tuple[Command, str] | None:
+        """The client's answer Whisper writes when told the answer words (ANSWER_WORDS_CONTEXT),
+        if the word that decides it sounds like the words it first wrote ("softer" in "Soft or
+        please?"): a smeared answer word, not one the context put there."""
+        least = self.rules.answer_second_look
+        if least is None or not commands >= CLIENT_ANSWERS:
+            return None
+        again = self.recognizer.hear_words(  # type: ignore[attr-defined]
+            segment, context=ANSWER_WORDS_CONTEXT)
+        answer = client_answer(again.text) if again is not None else None
+        if again is None or answer is None or sounds_like(answer[1], first) < least:
+            return None
+        return answer[0], normalize(again.text)
 
     def _decide(self, segment: Segment) -> Heard | None:
         first_look = self._first_look  # at this utterance, if it is the same one
@@ -331,6 +363,21 @@ def joined(previous: Segment | None, segment: Segment, longest: float) -> Segmen
     audio = np.concatenate([previous.audio[:keep], np.zeros(gap, np.int16), segment.audio])
     return Segment(audio=audio, start=previous.start, end=previous.start + len(audio) / SAMPLE_RATE,
                    pause_before=previous.pause_before, speech_end=segment.last_speech)
+
+
+def sounds_like(words: str, text: str) -> float:
+    """How closely `words` ("softer", "too hard") are spelled like the closest run of as many
+    words of `text`, or one more or fewer ("Soft or please?" -> "soft or": 0.83): difflib's
+    ratio of their letters, spaces dropped; 0 for none."""
+    said = normalize(text).split()
+    letters = normalize(words).replace(" ", "")
+    size = len(normalize(words).split())
+    best = 0.0
+    for width in {max(1, size - 1), size, size + 1}:
+        for k in range(len(said) - width + 1):
+            run = "".join(said[k : k + width])
+            best = max(best, SequenceMatcher(None, letters, run).ratio())
+    return best
 
 
 class HeldWords(Enum):
