@@ -52,7 +52,7 @@ from scipy.signal import butter, fftconvolve, sosfilt
 from benchmarks.human import TimedRecognizer
 from tests import human_corpus
 from tests.human_corpus import Recording
-from voice_guide.commands import Command
+from voice_guide.commands import ALL_COMMANDS, Command
 from voice_guide.events import Heard
 from voice_guide.listen.engine import SAMPLE_RATE, Recognizer, Segment
 from voice_guide.listen.pipeline import listen_to
@@ -376,8 +376,6 @@ def score_true_cuts(recognizer: Recognizer, streams: Sequence[Stream]) -> RoomFi
     """The engine alone on each command and other word of the streams, cut out at its true span
     widened by CUT_MARGIN_S (a final utterance, as the segmenter would end it): what the engine
     hears when the cutting is perfect. Talk is left out (no command is a sentence)."""
-    from voice_guide.commands import ALL_COMMANDS
-
     timed = TimedRecognizer(recognizer)
     figures = RoomFigures()
     for stream in streams:

@@ -370,8 +370,8 @@ def sounds_like(words: str, text: str) -> float:
     words of `text`, or one more or fewer ("Soft or please?" -> "soft or": 0.83): difflib's
     ratio of their letters, spaces dropped; 0 for none."""
     said = normalize(text).split()
-    letters = normalize(words).replace(" ", "")
-    size = len(normalize(words).split())
+    wanted = normalize(words).split()
+    letters, size = "".join(wanted), len(wanted)
     best = 0.0
     for width in {max(1, size - 1), size, size + 1}:
         for k in range(len(said) - width + 1):
