@@ -301,10 +301,7 @@ class RoomFigures:
         for title, key in (("word", "per_word"), ("bed", "per_bed"), ("SNR", "per_snr"),
                            ("room", "per_room")):
             if len(figures[key]) > 1 or key == "per_word":
-                parts = [f"{name} {r['right']}/{r['commands']}"
-                         + (f" ({r['wrong']} wrong)" if r["wrong"] else "")
-                         for name, r in figures[key].items()]
-                print(f"    right per {title}: {', '.join(parts)}")
+                print(f"    right per {title}: {_rates_text(figures[key])}")
         if figures["utterances"]:
             print(f"  decode per utterance: median {figures['decode_ms_median']:.0f} ms, p95 "
                   f"{figures['decode_ms_p95']:.0f} ms ({figures['utterances']} utterances)")
@@ -318,10 +315,7 @@ class RoomFigures:
         print(f"    commands right {figures['right_pct']:.1f} %  wrong {figures['wrong_pct']:.1f} %"
               f"  other words accepted {figures['other_words_accepted_pct']:.1f} % "
               f"({figures['other_words_accepted']} of {figures['other_words']})")
-        parts = [f"{name} {r['right']}/{r['commands']}" + (f" ({r['wrong']} wrong)" if r["wrong"]
-                                                            else "")
-                 for name, r in figures["per_word"].items()]
-        print(f"    right per word: {', '.join(parts)}")
+        print(f"    right per word: {_rates_text(figures['per_word'])}")
         if show:
             for line in self.failures():
                 print(f"      {line}")
@@ -342,6 +336,13 @@ class RoomFigures:
         lines += [f"{_where(stream)} {h.start:6.1f} s  in the bed: {h.phrase}"
                   for stream, h in self.in_bed]
         return lines
+
+
+def _rates_text(rates: dict[str, dict[str, Any]]) -> str:
+    """`RoomFigures._rates_by` as one line: "go 36/45 (2 wrong), yes 38/42, ..."."""
+    return ", ".join(f"{name} {r['right']}/{r['commands']}"
+                     + (f" ({r['wrong']} wrong)" if r["wrong"] else "")
+                     for name, r in rates.items())
 
 
 def score(recognizer: Recognizer, streams: Sequence[Stream],
